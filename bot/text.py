@@ -1,0 +1,441 @@
+"""Text handling shared by the index and the questions: normalise, segment, expand.
+
+Everything that turns characters into search terms lives here, so that an article and a
+question always go through the very same steps (a mismatch here is a silent recall bug).
+Order matters: Unicode normalisation, Traditional→Simplified, typo repair of known names,
+segmentation with a gazetteer user dictionary, then stopwords, numerals and aliases.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+# Characters after which a line of newspaper text is complete. A line ending otherwise was
+# broken by the page layout (or is a headline).
+SENTENCE_END = "。！？!?；;…:："
+CLOSING_QUOTES = "”’」』\"'》)）"
+
+_CJK = r"\u4e00-\u9fff\u3400-\u4dbf"
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+              "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_CN_NUMERAL_RE = re.compile(r"^[零〇一二两三四五六七八九十百千万]+$")
+_NUMERAL_UNIT_RE = re.compile(r"^([零〇一二两三四五六七八九十百千万]+)([月日号年个家所岁人名天次项条座户台])$")
+_TOKEN_KEEP_RE = re.compile(rf"[{_CJK}A-Za-z0-9]")
+_LATIN_WORD_RE = re.compile(r"[a-z]+")
+
+
+def is_sentence_end(line: str) -> bool:
+    """True when a line ends a sentence (possibly inside closing quotes or brackets)."""
+    stripped = line.rstrip()
+    while stripped and stripped[-1] in CLOSING_QUOTES:
+        if stripped[-1] in ")）" and not stripped.endswith(("。)", "。）")):
+            # "(如图)" mid-sentence vs "...。)": only the latter closes a sentence.
+            return len(stripped) > 1 and stripped[-2] in SENTENCE_END
+        stripped = stripped[:-1]
+    return bool(stripped) and stripped[-1] in SENTENCE_END
+
+
+# ---------------------------------------------------------------- normalisation
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    """OpenCC's Traditional→Simplified converter, loaded once (it reads its tables from disk)."""
+    try:
+        import opencc
+    except ImportError:  # pragma: no cover - OpenCC is a declared dependency
+        return None
+    return opencc.OpenCC("t2s")
+
+
+def _char_fold(ch: str) -> str:
+    folded = unicodedata.normalize("NFKC", ch)
+    if len(folded) != 1:
+        return ch
+    lowered = folded.lower()
+    return lowered if len(lowered) == 1 else folded
+
+
+_FOLD_TABLE: dict[int, str] = {}
+
+
+def normalize(text: str) -> str:
+    """Full-width → half-width, case-folded, Simplified; the length never changes.
+
+    Keeping one output character per input character lets offsets found in the normalised
+    text (matched terms, snippets) point straight back into the original text for display.
+    """
+    out = []
+    for ch in text:
+        code = ord(ch)
+        mapped = _FOLD_TABLE.get(code)
+        if mapped is None:
+            mapped = _char_fold(ch) if code > 0x7F or ch.isupper() else ch
+            _FOLD_TABLE[code] = mapped
+        out.append(mapped)
+    folded = "".join(out)
+    converter = _t2s()
+    if converter is None or folded.isascii():
+        return folded
+    simplified = converter.convert(folded)
+    if len(simplified) == len(folded):
+        return simplified
+    # A phrase conversion changed the length: fall back to character by character.
+    return "".join(c if len(s := converter.convert(c)) != 1 else s for c in folded)
+
+
+def cn_numeral_value(numeral: str) -> int | None:
+    """Value of a Chinese numeral such as 十二, 两, 三百零五, 一万二千; None if malformed."""
+    total, section, digit = 0, 0, None
+    for ch in numeral:
+        if ch in _CN_DIGITS:
+            if digit is not None:  # 一二 (a list of digits) is not a number here
+                return None
+            digit = _CN_DIGITS[ch]
+        elif ch in _CN_UNITS:
+            section += (1 if digit is None else digit) * _CN_UNITS[ch]
+            digit = None
+        elif ch == "万":
+            total += (section + (digit or 0)) * 10000
+            section, digit = 0, None
+        else:
+            return None
+    return total + section + (digit or 0)
+
+
+# ---------------------------------------------------------------- configuration data
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Names, aliases and stopwords from config/: the project's knowledge of its domain."""
+
+    districts: dict[str, tuple[str, ...]]  # canonical district -> short names residents use
+    places: dict[str, str]  # place (street, town, landmark) -> canonical district
+    names: frozenset[str]  # every name the segmenter must keep whole
+    aliases: dict[str, tuple[str, ...]]  # term -> extra terms it stands for
+    stopwords: frozenset[str]
+    pinyin: dict[str, str] = field(default_factory=dict)  # latin spelling -> Chinese name
+    english: dict[str, tuple[str, ...]] = field(default_factory=dict)  # English word -> terms
+
+    def district_of(self, name: str) -> str | None:
+        """Canonical district for a district name, short name or place inside a district."""
+        return self.places.get(name)
+
+
+def _read_yaml(path: Path) -> object:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def load_lexicon(config_dir: Path = CONFIG_DIR) -> Lexicon:
+    gazetteer = _read_yaml(config_dir / "gazetteer.yaml") or {}
+    districts: dict[str, tuple[str, ...]] = {}
+    places: dict[str, str] = {}
+    names: set[str] = set()
+    aliases: dict[str, set[str]] = {}
+    for district, entry in (gazetteer.get("districts") or {}).items():
+        district = normalize(district)
+        shorts = tuple(normalize(s) for s in (entry or {}).get("short", []) if s)
+        districts[district] = shorts
+        names.add(district)
+        places[district] = district
+        for short in shorts:
+            names.add(short)
+            places[short] = district
+            if short != district:
+                aliases.setdefault(short, set()).add(district)
+        for place in (entry or {}).get("places", []) or []:
+            place = normalize(str(place))
+            names.add(place)
+            places.setdefault(place, district)
+    names.update(normalize(str(n)) for n in gazetteer.get("names", []) or [])
+
+    alias_file = config_dir / "aliases.yaml"
+    raw_aliases = _read_yaml(alias_file) if alias_file.exists() else {}
+    for key, value in (raw_aliases or {}).items():
+        values = value if isinstance(value, list) else [value]
+        key_n = normalize(str(key))
+        for v in values:
+            v_n = normalize(str(v))
+            if v_n != key_n:
+                aliases.setdefault(key_n, set()).add(v_n)
+        if not key_n.isascii():
+            names.add(key_n)
+        names.update(normalize(str(v)) for v in values if not str(v).isascii())
+
+    stop_file = config_dir / "stopwords.txt"
+    stopwords = set()
+    if stop_file.exists():
+        for line in stop_file.read_text(encoding="utf-8").splitlines():
+            stopwords.update(normalize(w) for w in line.split("#", 1)[0].split())
+
+    english_file = config_dir / "english.yaml"
+    english: dict[str, tuple[str, ...]] = {}
+    if english_file.exists():
+        for word, terms in (_read_yaml(english_file) or {}).items():
+            terms = terms if isinstance(terms, list) else [terms]
+            english[str(word).lower()] = tuple(normalize(str(t)) for t in terms)
+
+    return Lexicon(
+        districts=districts,
+        places=places,
+        names=frozenset(names),
+        aliases={k: tuple(sorted(v)) for k, v in aliases.items()},
+        stopwords=frozenset(stopwords),
+        pinyin=_pinyin_table(names | set(districts)),
+        english=english,
+    )
+
+
+def _pinyin_table(names: Iterable[str]) -> dict[str, str]:
+    """Latin spellings residents type for the names (Zhengdong, Yingtaogou, Shangjie)."""
+    try:
+        from pypinyin import lazy_pinyin
+    except ImportError:  # pragma: no cover - optional nicety
+        return {}
+    table: dict[str, str] = {}
+    suffixes = ("新区", "街道", "区", "县", "市", "镇", "乡", "村")
+    for name in sorted(names, key=len):
+        if not re.fullmatch(rf"[{_CJK}]{{2,8}}", name):
+            continue
+        spelled = "".join(lazy_pinyin(name))
+        table.setdefault(spelled, name)
+        for suffix in suffixes:
+            if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+                table.setdefault("".join(lazy_pinyin(name[: -len(suffix)])), name)
+    return table
+
+
+# ---------------------------------------------------------------- corpus-derived words
+
+_QUOTED_RE = re.compile(rf"[“\"「]([{_CJK}A-Za-z0-9+]{{2,8}})[”\"」]")
+_PLACE_RE = re.compile(
+    rf"([{_CJK}]{{2,6}}?(?:街道|办事处|管委会|社区|新区|镇|乡|村))(?=[{_CJK}]|$)"
+)
+
+
+def corpus_words(texts: Iterable[str]) -> list[str]:
+    """Words the corpus itself teaches: quoted coinages such as “三送一强”.
+
+    jieba cuts such coinages into meaningless pieces; adding them to the dictionary keeps
+    them whole on both sides (question and article), so they become strong search terms.
+    """
+    found: dict[str, int] = {}
+    for text in texts:
+        for match in _QUOTED_RE.finditer(text):
+            word = normalize(match.group(1))
+            found[word] = found.get(word, 0) + 1
+    return sorted(found)
+
+
+# ---------------------------------------------------------------- segmentation
+
+
+class Segmenter:
+    """jieba-compatible segmentation with the project's dictionary.
+
+    Uses rjieba (the jieba-rs binding: the same dictionary and the same tokens as jieba with
+    the HMM off, ~20-60x faster) when installed, else jieba itself.
+    """
+
+    def __init__(self, words: Iterable[str] = ()) -> None:
+        try:
+            import rjieba
+
+            self._engine = rjieba.Jieba()
+            self._rust = True
+        except ImportError:  # pragma: no cover - exercised only without rjieba
+            import jieba
+
+            self._engine = jieba.Tokenizer()
+            self._rust = False
+        self.words = tuple(sorted(set(words)))
+        for word in self.words:
+            self.add_word(word)
+
+    def add_word(self, word: str) -> None:
+        if not word or word.isspace():
+            return
+        # A high frequency makes the name win over jieba's own cuts (郑东新/区).
+        freq = 20000 + 2000 * len(word)
+        if self._rust:
+            self._engine.add_word(word, freq, None)
+        else:  # pragma: no cover
+            self._engine.add_word(word, freq)
+
+    def cut(self, text: str) -> list[str]:
+        if self._rust:
+            return self._engine.cut(text, False)
+        return list(self._engine.cut(text, HMM=False))  # pragma: no cover
+
+    def cut_for_search(self, text: str) -> list[str]:
+        if self._rust:
+            return self._engine.cut_for_search(text, False)
+        return list(self._engine.cut_for_search(text, HMM=False))  # pragma: no cover
+
+
+# ---------------------------------------------------------------- analysis
+
+
+@dataclass(frozen=True)
+class Term:
+    """A search term with the weight the question gives it (1.0, less for guesses)."""
+
+    text: str
+    weight: float = 1.0
+
+
+class Analyzer:
+    """Turns text into search terms; one instance serves the index and the questions."""
+
+    def __init__(self, lexicon: Lexicon, extra_words: Sequence[str] = ()) -> None:
+        self.lexicon = lexicon
+        self.extra_words = tuple(extra_words)
+        vocabulary = set(lexicon.names) | set(self.extra_words)
+        self.segmenter = Segmenter(vocabulary)
+        self._fuzzy = _NameVariants(vocabulary | set(lexicon.places))
+
+    # -- tokens of an article (or of a question, before question-only steps)
+    def terms(self, text: str) -> list[str]:
+        """Index terms of a text: search-mode tokens, minus stopwords, plus aliases."""
+        return self.terms_of_normalized(normalize(text))
+
+    def terms_of_normalized(self, text: str) -> list[str]:
+        out: list[str] = []
+        stop = self.lexicon.stopwords
+        aliases = self.lexicon.aliases
+        for token in self.segmenter.cut_for_search(text):
+            if not _TOKEN_KEEP_RE.search(token):
+                continue
+            token = token.strip()
+            if not token or token in stop:
+                continue
+            token = _numeral_token(token, self.lexicon.names)
+            out.append(token)
+            extra = aliases.get(token)
+            if extra:
+                out.extend(extra)
+        return out
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, token) of the precise-mode tokens of an already normalised text."""
+        spans = []
+        position = 0
+        for token in self.segmenter.cut(text):
+            spans.append((position, position + len(token), token))
+            position += len(token)
+        return spans
+
+    # -- questions
+    def question_terms(self, question: str) -> tuple[str, list[Term]]:
+        """The normalised question (typos of known names repaired) and its weighted terms."""
+        text = normalize(question)
+        text = self._fuzzy.repair(text)
+        terms: dict[str, float] = {}
+        for token in self.terms_of_normalized(text):
+            terms[token] = max(terms.get(token, 0.0), 1.0)
+        for word, guesses in self._latin_guesses(text):
+            for guess in guesses:
+                for token in self.terms_of_normalized(guess):
+                    terms.setdefault(token, 0.8)
+            terms.pop(word, None)
+        return text, [Term(t, w) for t, w in terms.items()]
+
+    def _latin_guesses(self, text: str) -> list[tuple[str, tuple[str, ...]]]:
+        """Chinese terms for latin words: pinyin place names and a small English glossary."""
+        words = _LATIN_WORD_RE.findall(text)
+        guesses: list[tuple[str, tuple[str, ...]]] = []
+        pinyin, english = self.lexicon.pinyin, self.lexicon.english
+        for i, word in enumerate(words):
+            if word in english:
+                guesses.append((word, english[word]))
+            elif word in pinyin:
+                guesses.append((word, (pinyin[word],)))
+            elif i + 1 < len(words) and word + words[i + 1] in pinyin:  # "Zheng dong"
+                guesses.append((word, (pinyin[word + words[i + 1]],)))
+            elif word.endswith("s") and word[:-1] in english:
+                guesses.append((word, english[word[:-1]]))
+        return guesses
+
+
+def _numeral_token(token: str, protected: frozenset[str]) -> str:
+    """十二 → 12, 两家 → 2家: questions and articles write numbers both ways."""
+    if token in protected or len(token) > 6:
+        return token
+    if _CN_NUMERAL_RE.match(token):
+        value = cn_numeral_value(token)
+        return str(value) if value is not None else token
+    match = _NUMERAL_UNIT_RE.match(token)
+    if match:
+        value = cn_numeral_value(match.group(1))
+        if value is not None:
+            return f"{value}{match.group(2)}"
+    return token
+
+
+class _NameVariants:
+    """Finds known names typed with one wrong character (二七去, 清华付中, 上街去).
+
+    Every name of three or more characters is indexed under each of its one-wildcard
+    variants, so a window of the question is checked with a few dictionary look-ups
+    instead of a fuzzy scan over all names. Input-method typos are homophones, so a
+    substitution is accepted when the typed character sounds like the name's (去/区, 付/附);
+    names of five or more characters accept any one substitution.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = {n for n in names if 3 <= len(n) <= 12 and re.fullmatch(rf"[{_CJK}0-9]+", n)}
+        self.lengths = sorted({len(n) for n in self.names}, reverse=True)
+        self.variants: dict[str, set[str]] = {}
+        for name in self.names:
+            for i in range(len(name)):
+                self.variants.setdefault(name[:i] + "\0" + name[i + 1 :], set()).add(name)
+
+    def repair(self, text: str) -> str:
+        if not self.names or len(text) > 400:
+            return text
+        covered = [False] * len(text)
+        for length in self.lengths:  # exact names are left alone
+            for begin in range(0, len(text) - length + 1):
+                if text[begin : begin + length] in self.names:
+                    covered[begin : begin + length] = [True] * length
+        chars = list(text)
+        for length in self.lengths:
+            for begin in range(0, len(text) - length + 1):
+                if any(covered[begin : begin + length]):
+                    continue
+                name = self._match(text[begin : begin + length])
+                if name:
+                    chars[begin : begin + length] = list(name)
+                    covered[begin : begin + length] = [True] * length
+        return "".join(chars)
+
+    def _match(self, window: str) -> str | None:
+        found: set[str] = set()
+        for i, typed in enumerate(window):
+            if not re.match(rf"[{_CJK}]", typed):
+                continue
+            for name in self.variants.get(window[:i] + "\0" + window[i + 1 :], ()):
+                if len(name) >= 5 or _sounds_alike(typed, name[i]):
+                    found.add(name)
+        return found.pop() if len(found) == 1 else None
+
+
+@lru_cache(maxsize=65536)
+def _sounds_alike(a: str, b: str) -> bool:
+    try:
+        from pypinyin import lazy_pinyin
+    except ImportError:  # pragma: no cover
+        return False
+    return lazy_pinyin(a) == lazy_pinyin(b)
