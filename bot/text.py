@@ -294,6 +294,7 @@ class Term:
 
     text: str
     weight: float = 1.0
+    group: int = 0  # terms from one word of the question (郑港办事处, 办事处, 办事) share a group
 
 
 class Analyzer:
@@ -342,15 +343,19 @@ class Analyzer:
         """The normalised question (typos of known names repaired) and its weighted terms."""
         text = normalize(question)
         text = self._fuzzy.repair(text)
-        terms: dict[str, float] = {}
-        for token in self.terms_of_normalized(text):
-            terms[token] = max(terms.get(token, 0.0), 1.0)
-        for word, guesses in self._latin_guesses(text):
-            for guess in guesses:
-                for token in self.terms_of_normalized(guess):
-                    terms.setdefault(token, 0.8)
-            terms.pop(word, None)
-        return text, [Term(t, w) for t, w in terms.items()]
+        terms: dict[str, Term] = {}
+        guesses = dict(self._latin_guesses(text))
+        group = 0
+        for word in self.segmenter.cut(text):
+            group += 1
+            if word in guesses:
+                for guess in guesses[word]:
+                    for token in self.terms_of_normalized(guess):
+                        terms.setdefault(token, Term(token, 0.8, group))
+                continue
+            for token in self.terms_of_normalized(word):
+                terms.setdefault(token, Term(token, 1.0, group))
+        return text, list(terms.values())
 
     def _latin_guesses(self, text: str) -> list[tuple[str, tuple[str, ...]]]:
         """Chinese terms for latin words: pinyin place names and a small English glossary."""

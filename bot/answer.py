@@ -1,0 +1,510 @@
+"""Question → `Answer`: retrieve, re-rank, pick the snippet that answers, or abstain.
+
+The engine is pure and synchronous: front ends (terminal, Telegram, benchmarks) call
+`Engine.answer()` and render the result their own way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rapidfuzz import fuzz
+
+from .corpus import Article, CorpusError, corpus_files, load_file
+from .index import SearchIndex, Segment, build_segment, cache_key, load_cached, merge_segments, store_cached
+from .text import CONFIG_DIR, Analyzer, Lexicon, Term, corpus_words, load_lexicon, normalize
+
+MAX_QUESTION_CHARS = 300
+SNIPPET_MAX = 200
+RERANK_DEPTH = 12
+
+NO_MATCH = "没有找到相关新闻"
+HINT = "可以问问各区县新闻里的事，比如「清华附中什么时候投入使用？」，或发送 /latest 看最新新闻、/districts 按区县浏览。"
+
+_GREETING_RE = re.compile(
+    r"^(?:你好|您好|嗨|哈喽|哈啰|在吗|在不在|早上好|早安|晚上好|下午好|中午好|hi|hello|hey|谢谢|多谢|感谢|谢啦|thanks|thank you)"
+    r"[呀啊哈吗呢!！。.~～\s]*$",
+    re.IGNORECASE,
+)
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[。！？!?；;])|\n")
+
+# What kind of fact the question asks for, and what a sentence holding it looks like.
+_PLACE_WORDS = r"路|院|村|镇|乡|街道|社区|小区|学校|公园|广场|号院|大厦|中心|园区|位于|来自|地点"
+_ASKS = {
+    "number": (re.compile(r"多少|几[个家所人次天年名项条座万亿十百千位户辆台种]|多大|多长|多高|多远|多重|数量|比例|百分之"),
+               re.compile(r"\d")),
+    "date": (re.compile(r"什么时候|啥时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|时间|日期|多久|几点|什么时间|啥时"),
+             re.compile(r"\d{1,4}年|\d{1,2}月|\d{1,2}日|上午|下午|今年|去年|明年|年底|年初|季度|预计|即将|届时")),
+    "who": (re.compile(r"谁|哪位|叫什么|叫啥|名字|姓名|哪个人|负责人是|哪[两几]?家|哪个(?:单位|部门|企业|公司|剧团|机构)"),
+            re.compile(r"书记|主任|区长|局长|队长|经理|负责人|主席|委员|村民|居民|老师|医生|公司|企业|剧团|单位|部门"
+                       r"|[\u4e00-\u9fff]{2,3}(?:说|表示|介绍)")),
+    "where": (re.compile(r"哪里|哪儿|在哪|什么地方|啥地方|地点|位置|地址|打哪|哪个(?:院|村|镇|乡|小区|学校|街道|社区|路)"
+                         r"|哪些(?:院|村|镇|乡|小区|学校|街道|社区|地方)|哪[两几]个(?:乡镇|村|镇|乡|社区|街道|小区)"),
+              re.compile(_PLACE_WORDS)),
+    "list": (re.compile(r"是啥|是什么|指什么|什么意思|啥意思|包括|有哪些|有啥|都有|哪[几两]?[个种项样类]|都.{0,4}[啥哪什]"),
+             re.compile(r"即|包括|分别|是指|[:：]|、[^、，,。]{1,14}、")),
+}
+# 多少人 / 几家 / 多少米: a number with the very unit asked for is the strongest sign of an answer.
+_UNIT_ASK_RE = re.compile(r"(?:多少|几)([个家所人次天年名项条座位户辆台种单元米亩岁分钟小时公里平方吨件份批场届期])")
+_AGE_ASK_RE = re.compile(r"多大(?:的)?(?:孩子|年纪|岁数|年龄)|几岁|年龄")
+
+
+def unit_asked(question: str) -> str | None:
+    if _AGE_ASK_RE.search(question):
+        return "岁"
+    match = _UNIT_ASK_RE.search(question)
+    return match.group(1) if match else None
+
+
+def _unit_number_re(unit: str) -> re.Pattern[str]:
+    return re.compile(rf"\d[\d.,，~\-—]*(?:余|多)?[万亿千百]?(?:余|多)?{re.escape(unit)}")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    text: str
+    highlights: tuple[tuple[int, int], ...]
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    article: Article
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the engine says to a question; `status` tells the front end which card to show."""
+
+    question: str
+    status: str  # "answer" | "abstain" | "greeting" | "empty"
+    article: Article | None = None
+    snippet: Snippet | None = None
+    confidence: float = 0.0
+    alternatives: tuple[Candidate, ...] = ()
+    link: str | None = None
+    terms: tuple[str, ...] = ()
+    message: str = ""
+    elapsed_ms: float = 0.0
+
+    @property
+    def found(self) -> bool:
+        return self.status == "answer" and self.article is not None
+
+    def to_json(self) -> dict:
+        answer = None
+        if self.found and self.article is not None and self.snippet is not None:
+            answer = {
+                "article_id": self.article.id,
+                "title": self.article.headline,
+                "snippet": self.snippet.text,
+                "highlights": [list(h) for h in self.snippet.highlights],
+                "link": self.link,
+                "score": round(self.confidence, 4),
+                "district": self.article.districts[0] if self.article.districts else None,
+                "date": self.article.date,
+            }
+        return {
+            "question": self.question,
+            "answer": answer,
+            "alternatives": [
+                {"article_id": c.article.id, "title": c.article.headline, "score": round(c.score, 4)}
+                for c in self.alternatives
+            ],
+            **({"message": self.message} if self.message else {}),
+        }
+
+
+@dataclass
+class Settings:
+    """Engine knobs (config/bot.yaml `engine:` overrides them)."""
+
+    abstain_below: float = 0.45  # coverage of the question's term weight by the best article
+    min_matched_idf: float = 2.0  # the best article must share at least one telling term
+    alternatives: int = 4
+    link_base: str | None = None  # e.g. "https://t.me/DistrictNewsBot?start="
+    cache_dir: Path | None = None
+
+
+@dataclass
+class _Loaded:
+    articles: list[Article]
+    segment: Segment
+    words: list[str]
+
+
+@dataclass
+class LoadReport:
+    files: int = 0
+    articles: int = 0
+    errors: list[str] = field(default_factory=list)
+    cached: int = 0
+    built: int = 0
+    seconds: float = 0.0
+
+
+def _config_fingerprint(config_dir: Path) -> str:
+    digest = hashlib.blake2b(digest_size=12)
+    for path in sorted(config_dir.glob("*")):
+        if path.suffix in (".yaml", ".txt") and path.name != "bot.yaml":
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+class Engine:
+    """The answering engine over one corpus. Thread-safe for readers; `add()` swaps atomically."""
+
+    def __init__(self, articles: Sequence[Article], index: SearchIndex, analyzer: Analyzer,
+                 settings: Settings | None = None, report: LoadReport | None = None) -> None:
+        self.settings = settings or Settings()
+        self.analyzer = analyzer
+        self.report = report or LoadReport(articles=len(articles))
+        self._state = (list(articles), index, {a.id: i for i, a in enumerate(articles)})
+        self._lock = threading.Lock()
+        self._texts: dict[str, ArticleText] = {}
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def from_path(cls, corpus: Path, *, config_dir: Path = CONFIG_DIR, settings: Settings | None = None,
+                  progress: Callable[[str, int], Callable[[int], None]] | None = None) -> Engine:
+        """Load a corpus folder or file, reusing cached segments; broken files are reported."""
+        started = time.perf_counter()
+        settings = settings or Settings()
+        lexicon = load_lexicon(config_dir)
+        fingerprint = _config_fingerprint(config_dir)
+        cache_dir = settings.cache_dir
+        report = LoadReport()
+        files = corpus_files(corpus)
+        report.files = len(files)
+        parsed: list[tuple[Path, str, _Loaded | list[Article]]] = []
+        for file in files:
+            try:
+                content = file.read_bytes()
+                sidecar = file.with_suffix(".yaml")
+                if sidecar.exists():
+                    content += b"\0sidecar\0" + sidecar.read_bytes()
+            except OSError as exc:
+                report.errors.append(f"{file}: cannot read: {exc.strerror}")
+                continue
+            key = cache_key(fingerprint, file.name, content)
+            cached = load_cached(cache_dir / f"{key}.seg") if cache_dir else None
+            if isinstance(cached, _Loaded):
+                parsed.append((file, key, cached))
+                report.cached += 1
+                continue
+            try:
+                parsed.append((file, key, load_file(file, lexicon.places)))
+            except CorpusError as exc:
+                report.errors.append(str(exc))
+        words: set[str] = set()
+        for _, _, item in parsed:
+            words.update(item.words if isinstance(item, _Loaded) else corpus_words(
+                t for a in item for t in (a.headline, a.body)))
+        analyzer = Analyzer(lexicon, sorted(words))
+        articles: list[Article] = []
+        segments: list[Segment] = []
+        seen: set[str] = set()
+        for file, key, item in parsed:
+            if not isinstance(item, _Loaded):
+                callback = progress(file.name, len(item)) if progress else None
+                file_words = corpus_words(t for a in item for t in (a.headline, a.body))
+                item = _Loaded(item, build_segment(item, analyzer, callback), file_words)
+                report.built += 1
+                if cache_dir:
+                    store_cached(cache_dir / f"{key}.seg", item)
+            if any(a.id in seen for a in item.articles):
+                fresh = [a for a in item.articles if a.id not in seen]
+                item = _Loaded(fresh, build_segment(fresh, analyzer), item.words)
+            seen.update(a.id for a in item.articles)
+            articles.extend(item.articles)
+            segments.append(item.segment)
+        segments = [merge_segments(segments)] if len(segments) > 1 else segments
+        report.articles = len(articles)
+        report.seconds = time.perf_counter() - started
+        return cls(articles, SearchIndex(segments), analyzer, settings, report)
+
+    def add(self, articles: Sequence[Article]) -> list[Article]:
+        """Index new articles without a rebuild; questions in flight keep the old view."""
+        with self._lock:
+            current, index, by_id = self._state
+            fresh = [a for a in articles if a.id not in by_id]
+            if not fresh:
+                return []
+            segment = build_segment(fresh, self.analyzer)
+            new_index = SearchIndex(index.segments)
+            new_index.add(segment)
+            new_articles = current + fresh
+            self._state = (new_articles, new_index, {a.id: i for i, a in enumerate(new_articles)})
+            return fresh
+
+    # ------------------------------------------------------------ reading
+
+    @property
+    def articles(self) -> list[Article]:
+        return self._state[0]
+
+    @property
+    def index(self) -> SearchIndex:
+        return self._state[1]
+
+    def get(self, article_id: str) -> Article | None:
+        articles, _, by_id = self._state
+        number = by_id.get(article_id)
+        return None if number is None else articles[number]
+
+    def _article_text(self, article: Article) -> ArticleText:
+        cached = self._texts.get(article.id)
+        if cached is None:
+            if len(self._texts) >= 4096:
+                self._texts.clear()
+            cached = self._texts[article.id] = analyse_article(article, self.analyzer)
+        return cached
+
+    def link(self, article: Article) -> str | None:
+        if article.url:
+            return article.url
+        if self.settings.link_base:
+            return f"{self.settings.link_base}{article.id}"
+        return None
+
+    # ------------------------------------------------------------ answering
+
+    def answer(self, question: str) -> Answer:
+        started = time.perf_counter()
+        result = self._answer(question if isinstance(question, str) else "")
+        return _with_elapsed(result, (time.perf_counter() - started) * 1000)
+
+    def _answer(self, question: str) -> Answer:
+        raw = question.strip()
+        if not raw or not re.search(r"[\w\u4e00-\u9fff]", raw):
+            return Answer(question, "empty", message="请发一个问题，比如「清华附中什么时候投入使用？」")
+        if _GREETING_RE.match(normalize(raw)):
+            return Answer(question, "greeting", message="你好！我是郑州区县新闻助手。" + HINT)
+        articles, index, _ = self._state
+        text, terms = self.analyzer.question_terms(raw[:MAX_QUESTION_CHARS])
+        if not terms:
+            return Answer(question, "abstain", message=f"{NO_MATCH}。{HINT}")
+        hits = index.search(terms, k=RERANK_DEPTH)
+        if not len(hits.docs):
+            return Answer(question, "abstain", terms=tuple(t.text for t in terms), message=f"{NO_MATCH}。{HINT}")
+        asks = [kind for kind, (ask, _) in _ASKS.items() if ask.search(text)]
+        idf = {t.text: index.idf(t.text) for t in terms}
+        ranked = self._rerank(text, terms, idf, asks, hits, articles)
+        best_article, best_score, best_snippet, coverage, matched_idf = ranked[0]
+        term_texts = tuple(t.text for t in terms)
+        if coverage < self.settings.abstain_below or matched_idf < self.settings.min_matched_idf:
+            return Answer(question, "abstain", confidence=float(coverage), terms=term_texts,
+                          alternatives=tuple(Candidate(a, float(s)) for a, s, *_ in ranked[:3]),
+                          message=f"{NO_MATCH}。{HINT}")
+        alternatives = tuple(Candidate(a, float(s)) for a, s, *_ in ranked[1 : 1 + self.settings.alternatives])
+        return Answer(
+            question,
+            "answer",
+            article=best_article,
+            snippet=best_snippet,
+            confidence=float(min(1.0, coverage)),
+            alternatives=alternatives,
+            link=self.link(best_article),
+            terms=term_texts,
+        )
+
+    def _rerank(self, text: str, terms: list[Term], idf: dict[str, float], asks: list[str],
+                hits, articles: list[Article]) -> list[tuple[Article, float, Snippet, float, float]]:
+        """Combine BM25 with how well one passage of the article answers the question."""
+        top_bm25 = float(hits.scores[0]) or 1.0
+        seen: set[str] = set()
+        ranked = []
+        for doc, bm25, coverage in zip(hits.docs, hits.scores, hits.coverage, strict=True):
+            article = articles[int(doc)]
+            if article.id in seen:
+                continue
+            seen.add(article.id)
+            snippet, matched = best_snippet(self._article_text(article), text, terms, idf, asks)
+            matched_idf = sum(idf[t] for t in matched)
+            title_sim = fuzz.partial_ratio(text, normalize(article.headline)) / 100.0
+            passage = snippet.score / (hits.query_weight or 1.0)
+            score = float(bm25) / top_bm25 + 0.6 * passage + 0.25 * title_sim * title_sim
+            ranked.append((article, score, snippet, float(coverage), matched_idf))
+        ranked.sort(key=lambda r: -r[1])
+        return ranked
+
+
+def _with_elapsed(answer: Answer, elapsed_ms: float) -> Answer:
+    from dataclasses import replace
+
+    return replace(answer, elapsed_ms=elapsed_ms)
+
+
+# ---------------------------------------------------------------- snippets
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    return [s for s in _SENTENCE_SPLIT_RE.split(paragraph) if s and s.strip()]
+
+
+def _bigrams(text: str) -> set[str]:
+    chars = re.sub(r"[^\w\u4e00-\u9fff]", "", text)
+    return {chars[i : i + 2] for i in range(len(chars) - 1)}
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    text: str
+    paragraph: int
+    normalized: str
+    terms: frozenset[str]
+    bigrams: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ArticleText:
+    """An article's sentences, segmented once and reused by every question that ranks it."""
+
+    sentences: tuple[_Sentence, ...]
+    topic_terms: frozenset[str]
+
+
+def analyse_article(article: Article, analyzer: Analyzer) -> ArticleText:
+    sentences = []
+    for number, paragraph in enumerate(article.paragraphs):
+        for sentence in split_sentences(paragraph):
+            norm = normalize(sentence)
+            sentences.append(_Sentence(sentence, number, norm, frozenset(analyzer.terms_of_normalized(norm)),
+                                       frozenset(_bigrams(norm))))
+    if not sentences:
+        norm = normalize(article.headline)
+        sentences.append(_Sentence(article.headline, 0, norm, frozenset(analyzer.terms_of_normalized(norm)),
+                                   frozenset(_bigrams(norm))))
+    # The topic: what the headline names. Every sentence is about it.
+    topic = frozenset(analyzer.terms(article.headline))
+    return ArticleText(tuple(sentences), topic)
+
+
+TOPIC_DISCOUNT = 0.35
+
+
+def best_snippet(article_text: ArticleText, question: str, terms: Sequence[Term], idf: dict[str, float],
+                 asks: Sequence[str]) -> tuple[Snippet, set[str]]:
+    """The sentence (with neighbours, ≤ 200 characters) most likely to hold the answer.
+
+    A sentence scores by the idf of the question terms it contains, the question's wording it
+    repeats (character bigrams: annotators and residents copy phrases), and whether it holds
+    the kind of fact asked for (a number with the unit asked, a date, a person, a place).
+    Terms of the headline count for less: every sentence of the article is about them, so
+    they cannot tell which sentence answers.
+    """
+    weights = {t.text: idf.get(t.text, 0.0) * t.weight for t in terms}
+    topic = article_text.topic_terms
+    focus = {t: (w * TOPIC_DISCOUNT if t in topic else w) for t, w in weights.items()}
+    groups = {t.text: t.group for t in terms}
+    question_bigrams = _bigrams(question)
+    unit = unit_asked(question)
+    unit_re = _unit_number_re(unit) if unit else None
+    sentences = article_text.sentences
+    matched: set[str] = set()
+    scored: list[float] = []
+    for sentence in sentences:
+        found = sentence.terms & weights.keys()
+        matched |= found
+        best_of_group: dict[int, float] = {}
+        for term in found:  # one word of the question counts once, by its best-matching form
+            group = groups[term]
+            best_of_group[group] = max(best_of_group.get(group, 0.0), focus[term])
+        score = sum(best_of_group.values())
+        if question_bigrams:
+            score += 2.0 * len(question_bigrams & sentence.bigrams) / len(question_bigrams)
+        for kind in asks:
+            if _ASKS[kind][1].search(sentence.normalized):
+                score += 1.0
+        if unit_re is not None and unit_re.search(sentence.normalized):
+            score += 2.5
+        scored.append(score)
+    best = max(range(len(sentences)), key=lambda i: (scored[i], -i))
+    start, end = best, best + 1
+    length = len(sentences[best].text)
+    paragraph = sentences[best].paragraph
+    # Grow with the better-scoring neighbour of the same paragraph while it fits.
+    while True:
+        options = []
+        if start > 0 and sentences[start - 1].paragraph == paragraph:
+            options.append((scored[start - 1] * 0.9, start - 1))
+        if end < len(sentences) and sentences[end].paragraph == paragraph:
+            options.append((scored[end], end))
+        options = [o for o in options if length + len(sentences[o[1]].text) <= SNIPPET_MAX]
+        if not options:
+            break
+        _, pick = max(options)
+        length += len(sentences[pick].text)
+        if pick < start:
+            start = pick
+        else:
+            end = pick + 1
+    text = "".join(s.text for s in sentences[start:end]).strip()
+    if len(text) > SNIPPET_MAX:
+        text = _trim_window(text, focus)
+    return Snippet(text, tuple(highlight_spans(text, weights)), scored[best]), matched
+
+
+def _trim_window(text: str, weights: dict[str, float]) -> str:
+    """Cut a long sentence to the 200-character window holding most of the question's terms."""
+    norm = normalize(text)
+    positions = [(m.start(), weights[t]) for t in weights if len(t) > 1 for m in re.finditer(re.escape(t), norm)]
+    width = SNIPPET_MAX - 2
+    best_start, best_value = 0, -1.0
+    for pos, _ in positions or [(0, 0.0)]:
+        start = max(0, min(pos - width // 3, len(text) - width))
+        value = sum(w for p, w in positions if start <= p < start + width)
+        if value > best_value:
+            best_start, best_value = start, value
+    # Prefer starting right after a clause break close to the chosen start.
+    window = text[best_start : best_start + width]
+    prefix = "…" if best_start > 0 else ""
+    suffix = "…" if best_start + width < len(text) else ""
+    return prefix + window + suffix
+
+
+def highlight_spans(snippet: str, weights: dict[str, float]) -> list[tuple[int, int]]:
+    """[start, end) offsets of the question's terms in the snippet, merged."""
+    norm = normalize(snippet)
+    spans: list[tuple[int, int]] = []
+    for term, weight in weights.items():
+        if weight <= 0 or (len(term) < 2 and not term.isdigit()):
+            continue
+        for match in re.finditer(re.escape(term), norm):
+            spans.append((match.start(), match.end()))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def load_engine(corpus: Path, *, cache_dir: Path | None = None, config_dir: Path = CONFIG_DIR,
+                settings: Settings | None = None) -> Engine:
+    settings = settings or Settings()
+    if cache_dir is not None:
+        settings.cache_dir = cache_dir
+    return Engine.from_path(corpus, config_dir=config_dir, settings=settings)
+
+
+def iter_questions(lines: Iterable[str]) -> Iterable[str]:
+    for line in lines:
+        line = line.rstrip("\n")
+        if line.strip():
+            yield line
+
+
+_ = (math, Lexicon)

@@ -1,0 +1,246 @@
+"""Command line: the contract that benchmarks, checks and operators call. Keep it stable.
+
+    python -m bot                 Telegram bot when TELEGRAM_BOT_TOKEN is set, else terminal chat
+    python -m bot ask "问题" [--corpus PATH] [--json] [--batch FILE]
+    python -m bot articles [--corpus PATH] --json
+    python -m bot chat | eval QA.yaml | run | ingest PATH… | stats | bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from .answer import Engine, Settings
+from .config import Config, ConfigError, load_config
+
+log = logging.getLogger("bot")
+
+
+def build_engine(config: Config, corpus: Path | None = None, *, quiet: bool = False) -> Engine:
+    settings = Settings(
+        abstain_below=config.engine.abstain_below,
+        min_matched_idf=config.engine.min_matched_idf,
+        alternatives=config.engine.alternatives,
+        cache_dir=config.cache_dir,
+    )
+    username = config.telegram.bot_username
+    if username:
+        settings.link_base = f"https://t.me/{username.lstrip('@')}?start="
+    progress = None if quiet else _progress_factory()
+    engine = Engine.from_path(corpus or config.corpus, config_dir=config.config_dir, settings=settings,
+                              progress=progress)
+    for error in engine.report.errors:
+        print(f"warning: skipped {error}", file=sys.stderr)
+    return engine
+
+
+def _progress_factory():
+    """A progress bar for segments that take a while to build (large feeds), on a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    def make(name: str, total: int):
+        if total < 2000:
+            return None
+        bar = tqdm(total=total, desc=f"indexing {name}", unit="art", leave=False)
+        return bar.update
+
+    return make
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+def cmd_ask(args: argparse.Namespace, config: Config) -> int:
+    engine = build_engine(config, args.corpus, quiet=True)
+    if args.batch:
+        source = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")  # noqa: SIM115
+        with source:
+            for line in source:
+                question = line.rstrip("\n")
+                if not question.strip():
+                    continue
+                _print_json(engine.answer(question).to_json())
+                sys.stdout.flush()
+        return 0
+    if not args.question:
+        print("usage: python -m bot ask \"问题\" (or --batch FILE)", file=sys.stderr)
+        return 2
+    answer = engine.answer(" ".join(args.question))
+    if args.json:
+        _print_json(answer.to_json())
+    else:
+        from .render import answer_plain
+
+        print(answer_plain(answer, ansi=sys.stdout.isatty()))
+    return 0
+
+
+def cmd_articles(args: argparse.Namespace, config: Config) -> int:
+    engine = build_engine(config, args.corpus, quiet=True)
+    if args.json:
+        for article in engine.articles:
+            _print_json(article.to_json())
+    else:
+        for article in engine.articles:
+            district = article.districts[0] if article.districts else "-"
+            print(f"{article.id}\t{district}\t{article.headline}")
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace, config: Config) -> int:
+    from .chat import run_chat
+
+    engine = build_engine(config, args.corpus)
+    return run_chat(engine)
+
+
+def cmd_eval(args: argparse.Namespace, config: Config) -> int:
+    from .evaluate import evaluate, load_items
+
+    engine = build_engine(config, args.corpus, quiet=True)
+    items = load_items(Path(args.qa))
+    report = evaluate(engine, items)
+    figures = report.figures()
+    if args.json:
+        _print_json({"figures": figures, "misses": [
+            {"id": o.item.id, "question": o.item.question, "kind": o.item.kind, "right_article": o.right,
+             "answer_in_snippet": o.in_snippet,
+             "returned": o.answer.article.headline if o.answer.article else None,
+             "snippet": o.answer.snippet.text if o.answer.snippet else None} for o in report.misses()]})
+        return 0
+    print(f"corpus: {len(engine.articles)} articles   questions: {figures['questions']}")
+    labels = {
+        "top1": "top-1 article", "answer_in_snippet": "answer in snippet", "hit@5": "hit@5", "mrr": "MRR",
+        "abstained_in_scope": "abstained (in scope)", "out_of_scope_abstained": "out-of-scope abstained",
+        "english_top1": "english top-1 (stretch)", "english_in_snippet": "english in snippet",
+        "latency_ms_median": "latency median (ms)",
+    }
+    for key, label in labels.items():
+        value = figures.get(key)
+        if value is not None:
+            print(f"  {label:<26} {value}")
+    misses = report.misses()
+    if misses and not args.quiet:
+        print(f"\nmisses ({len(misses)}):")
+        for outcome in misses[: args.show]:
+            got = outcome.answer.article.headline if outcome.answer.article else f"<{outcome.answer.status}>"
+            snippet = outcome.answer.snippet.text if outcome.answer.snippet else ""
+            flag = "article" if not outcome.right else "snippet"
+            print(f"- [{outcome.item.id} {outcome.item.kind} {flag}] {outcome.item.question}")
+            print(f"    got: {got}")
+            if snippet:
+                print(f"    snippet: {snippet[:120]}")
+            print(f"    want: {outcome.item.answers[:1] or outcome.item.titles[:1]}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    if not config.token:
+        print("TELEGRAM_BOT_TOKEN is not set; starting the terminal chat instead.", file=sys.stderr)
+        return cmd_chat(args, config)
+    from .telegram.app import run_bot
+
+    return run_bot(config)
+
+
+def cmd_default(args: argparse.Namespace, config: Config) -> int:
+    return cmd_run(args, config) if config.token else cmd_chat(args, config)
+
+
+def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
+    from .ingest import run_ingest
+
+    return run_ingest([Path(p) for p in args.paths], config, corpus=args.corpus)
+
+
+def cmd_stats(args: argparse.Namespace, config: Config) -> int:
+    from .stats import run_stats
+
+    return run_stats(config, as_json=args.json)
+
+
+def cmd_bench(args: argparse.Namespace, config: Config) -> int:
+    from .bench import run_bench
+
+    return run_bench(args, config)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Zhengzhou district news bot")
+    parser.add_argument("--config", type=Path, help="settings file (default config/bot.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command")
+
+    def with_corpus(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--corpus", type=Path, help="folder of pages or a .jsonl file (default seeds/)")
+        return p
+
+    ask = with_corpus(sub.add_parser("ask", help="answer one question (or a batch)"))
+    ask.add_argument("question", nargs="*")
+    ask.add_argument("--json", action="store_true")
+    ask.add_argument("--batch", help="file with one question a line ('-' for stdin); writes JSON lines")
+    ask.set_defaults(func=cmd_ask)
+
+    articles = with_corpus(sub.add_parser("articles", help="list the articles of the corpus"))
+    articles.add_argument("--json", action="store_true")
+    articles.set_defaults(func=cmd_articles)
+
+    with_corpus(sub.add_parser("chat", help="terminal chat on the same engine")).set_defaults(func=cmd_chat)
+
+    ev = with_corpus(sub.add_parser("eval", help="accuracy on a QA file"))
+    ev.add_argument("qa")
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--quiet", action="store_true", help="figures only")
+    ev.add_argument("--show", type=int, default=40, help="misses to list")
+    ev.set_defaults(func=cmd_eval)
+
+    with_corpus(sub.add_parser("run", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")).set_defaults(
+        func=cmd_run)
+
+    ingest = with_corpus(sub.add_parser("ingest", help="add page or JSONL files to the corpus"))
+    ingest.add_argument("paths", nargs="+")
+    ingest.set_defaults(func=cmd_ingest)
+
+    stats = sub.add_parser("stats", help="operator view: corpus and usage figures")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=cmd_stats)
+
+    bench = sub.add_parser("bench", help="speed and scale benchmark")
+    bench.add_argument("--articles", type=int, nargs="*", help="corpus sizes (default: seeds 10000 100000)")
+    bench.add_argument("--questions", type=int, default=300)
+    bench.add_argument("--json", action="store_true")
+    bench.add_argument("--accuracy", action="store_true", help="also the CMRC accuracy comparison")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO if args.command == "run" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not hasattr(args, "corpus"):
+        args.corpus = None
+    func = getattr(args, "func", cmd_default)
+    try:
+        return func(args, config)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

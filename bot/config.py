@@ -1,0 +1,127 @@
+"""config/bot.yaml → typed settings. The token comes only from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "config" / "bot.yaml"
+
+
+@dataclass
+class WebhookSettings:
+    url: str | None = None
+    listen: str = "0.0.0.0"
+    port: int = 8443
+    path: str = "telegram"
+    secret_token: str | None = None
+
+
+@dataclass
+class TelegramSettings:
+    bot_username: str | None = None
+    api_base_url: str | None = None
+    admin_user_ids: tuple[int, ...] = ()
+    group_cooldown_seconds: float = 20.0
+    flood_max_messages: int = 5
+    flood_window_seconds: float = 10.0
+    inline_cache_seconds: int = 60
+    latest_default: int = 5
+    watch_corpus_seconds: float = 30.0
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
+
+
+@dataclass
+class EngineSettings:
+    abstain_below: float = 0.45
+    min_matched_idf: float = 2.0
+    alternatives: int = 4
+
+
+@dataclass
+class Config:
+    corpus: Path = ROOT / "seeds"
+    cache_dir: Path | None = ROOT / ".cache"
+    state_db: Path = ROOT / "state" / "bot.sqlite3"
+    config_dir: Path = ROOT / "config"
+    timezone: str = "Asia/Shanghai"
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+
+    @property
+    def token(self) -> str | None:
+        """Read on use, never stored or printed."""
+        token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+        return token or None
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _path(value: object, default: Path | None) -> Path | None:
+    if value in (None, ""):
+        return default
+    path = Path(str(value)).expanduser()
+    return path if path.is_absolute() else ROOT / path
+
+
+def _section(data: dict, name: str) -> dict:
+    value = data.get(name) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"config: `{name}` must be a mapping")
+    return value
+
+
+def _fill(target: object, values: dict, where: str) -> None:
+    for key, value in values.items():
+        if not hasattr(target, key) or isinstance(getattr(target, key), (WebhookSettings,)):
+            if key != "webhook":
+                raise ConfigError(f"config: unknown setting `{where}.{key}`")
+            continue
+        current = getattr(target, key)
+        try:
+            if isinstance(current, bool) or value is None:
+                setattr(target, key, value if value is not None else current)
+            elif isinstance(current, tuple):
+                setattr(target, key, tuple(int(v) for v in (value or [])))
+            elif isinstance(current, (int, float)):
+                setattr(target, key, type(current)(value))
+            else:
+                setattr(target, key, value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"config: `{where}.{key}` has a bad value: {value!r}") from exc
+
+
+def load_config(path: Path | None = None) -> Config:
+    path = path or Path(os.environ.get("DISTRICT_NEWS_CONFIG", DEFAULT_CONFIG))
+    data: dict = {}
+    if path.exists():
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping")
+    config = Config()
+    config.corpus = _path(data.get("corpus"), config.corpus) or config.corpus
+    config.cache_dir = _path(data.get("cache_dir"), config.cache_dir)
+    config.state_db = _path(data.get("state_db"), config.state_db) or config.state_db
+    config.timezone = str(_section(data, "digest").get("timezone") or config.timezone)
+    _fill(config.engine, _section(data, "engine"), "engine")
+    telegram = _section(data, "telegram")
+    _fill(config.telegram, telegram, "telegram")
+    _fill(config.telegram.webhook, _section(telegram, "webhook"), "telegram.webhook")
+    env_base = os.environ.get("TELEGRAM_API_BASE_URL", "").strip()
+    if env_base:
+        config.telegram.api_base_url = env_base
+    if os.environ.get("PORT", "").strip().isdigit():
+        config.telegram.webhook.port = int(os.environ["PORT"])
+    secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+    if secret:
+        config.telegram.webhook.secret_token = secret
+    return config
