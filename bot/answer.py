@@ -24,6 +24,7 @@ from .text import CONFIG_DIR, Analyzer, Lexicon, Term, corpus_words, load_lexico
 MAX_QUESTION_CHARS = 300
 SNIPPET_MAX = 200
 RERANK_DEPTH = 12
+UNANCHORED_FACTOR = 0.6
 
 NO_MATCH = "没有找到相关新闻"
 HINT = "可以问问各区县新闻里的事，比如「清华附中什么时候投入使用？」，或发送 /latest 看最新新闻、/districts 按区县浏览。"
@@ -72,6 +73,7 @@ class Snippet:
     text: str
     highlights: tuple[tuple[int, int], ...]
     score: float = 0.0
+    evidence: int = 0  # distinct words of the question found together in the best sentence
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ class Answer:
 class Settings:
     """Engine knobs (config/bot.yaml `engine:` overrides them)."""
 
-    abstain_below: float = 0.45  # coverage of the question's term weight by the best article
+    abstain_below: float = 0.36  # coverage of the question's term weight by the best article
     min_matched_idf: float = 2.0  # the best article must share at least one telling term
     alternatives: int = 4
     link_base: str | None = None  # e.g. "https://t.me/DistrictNewsBot?start="
@@ -324,17 +326,34 @@ class Engine:
         top_bm25 = float(hits.scores[0]) or 1.0
         seen: set[str] = set()
         ranked = []
-        for doc, bm25, coverage in zip(hits.docs, hits.scores, hits.coverage, strict=True):
+        group_weight: dict[int, float] = {}
+        for term in terms:
+            group_weight[term.group] = max(group_weight.get(term.group, 0.0), idf[term.text] * term.weight)
+        total = sum(group_weight.values()) or 1.0
+        for doc, bm25 in zip(hits.docs, hits.scores, strict=True):
             article = articles[int(doc)]
             if article.id in seen:
                 continue
             seen.add(article.id)
-            snippet, matched = best_snippet(self._article_text(article), text, terms, idf, asks)
-            matched_idf = sum(idf[t] for t in matched)
+            article_text = self._article_text(article)
+            snippet = best_snippet(article_text, text, terms, idf, asks)
+            # Coverage: how much of the question (each word once, by its best form) the article has.
+            got: dict[int, float] = {}
+            for term in terms:
+                if term.text in article_text.all_terms:
+                    got[term.group] = max(got.get(term.group, 0.0), idf[term.text] * term.weight)
+            coverage = sum(got.values()) / total
+            # Anchored: a word of the question is in the headline, or two meet in one sentence.
+            # Scattered single matches are how unrelated questions find a random article.
+            anchored = snippet.evidence >= 2 or any(
+                t.text in article_text.topic_terms and (len(t.text) > 1 or t.text.isdigit()) for t in terms)
+            if not anchored:
+                coverage *= UNANCHORED_FACTOR
+            matched_idf = max(got.values(), default=0.0)
             title_sim = fuzz.partial_ratio(text, normalize(article.headline)) / 100.0
-            passage = snippet.score / (hits.query_weight or 1.0)
-            score = float(bm25) / top_bm25 + 0.6 * passage + 0.25 * title_sim * title_sim
-            ranked.append((article, score, snippet, float(coverage), matched_idf))
+            passage = snippet.score / total
+            score = float(bm25) / top_bm25 + 0.6 * passage + 0.25 * title_sim * title_sim + 0.5 * coverage
+            ranked.append((article, score, snippet, coverage, matched_idf))
         ranked.sort(key=lambda r: -r[1])
         return ranked
 
@@ -372,6 +391,7 @@ class ArticleText:
 
     sentences: tuple[_Sentence, ...]
     topic_terms: frozenset[str]
+    all_terms: frozenset[str]
 
 
 def analyse_article(article: Article, analyzer: Analyzer) -> ArticleText:
@@ -387,14 +407,14 @@ def analyse_article(article: Article, analyzer: Analyzer) -> ArticleText:
                                    frozenset(_bigrams(norm))))
     # The topic: what the headline names. Every sentence is about it.
     topic = frozenset(analyzer.terms(article.headline))
-    return ArticleText(tuple(sentences), topic)
+    return ArticleText(tuple(sentences), topic, topic.union(*(s.terms for s in sentences)))
 
 
 TOPIC_DISCOUNT = 0.35
 
 
 def best_snippet(article_text: ArticleText, question: str, terms: Sequence[Term], idf: dict[str, float],
-                 asks: Sequence[str]) -> tuple[Snippet, set[str]]:
+                 asks: Sequence[str]) -> Snippet:
     """The sentence (with neighbours, ≤ 200 characters) most likely to hold the answer.
 
     A sentence scores by the idf of the question terms it contains, the question's wording it
@@ -411,11 +431,11 @@ def best_snippet(article_text: ArticleText, question: str, terms: Sequence[Term]
     unit = unit_asked(question)
     unit_re = _unit_number_re(unit) if unit else None
     sentences = article_text.sentences
-    matched: set[str] = set()
     scored: list[float] = []
+    evidence: list[int] = []
     for sentence in sentences:
         found = sentence.terms & weights.keys()
-        matched |= found
+        evidence.append(len({groups[t] for t in found if len(t) > 1 or t.isdigit()}))
         best_of_group: dict[int, float] = {}
         for term in found:  # one word of the question counts once, by its best-matching form
             group = groups[term]
@@ -452,7 +472,7 @@ def best_snippet(article_text: ArticleText, question: str, terms: Sequence[Term]
     text = "".join(s.text for s in sentences[start:end]).strip()
     if len(text) > SNIPPET_MAX:
         text = _trim_window(text, focus)
-    return Snippet(text, tuple(highlight_spans(text, weights)), scored[best]), matched
+    return Snippet(text, tuple(highlight_spans(text, weights)), scored[best], evidence[best])
 
 
 def _trim_window(text: str, weights: dict[str, float]) -> str:

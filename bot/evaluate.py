@@ -53,7 +53,7 @@ def load_items(path: Path) -> list[QAItem]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     if isinstance(data, dict):
         data = data.get("questions") or data.get("items") or []
-    return [QAItem.from_dict(d) for d in data if isinstance(d, dict) and d.get("question")]
+    return [QAItem.from_dict(d) for d in data if isinstance(d, dict) and "question" in d]
 
 
 def is_right_article(item: QAItem, article: Article) -> bool:

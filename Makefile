@@ -1,0 +1,31 @@
+# Two commands on a fresh machine (Python 3.11 + pip): `make run` and `make test`.
+# Both create .venv/ on first use and reinstall when pyproject.toml changes.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint eval bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m bot
+
+test: $(STAMP)
+	$(PY) -m ruff check bot tests
+	$(PY) -m pytest -q
+
+eval: $(STAMP)
+	$(PY) -m bot eval ../shared/qa/questions.yaml
+	$(PY) -m bot eval ../shared/bench/cmrc_trial.qa.yaml --corpus ../shared/bench/cmrc_trial.corpus.jsonl --quiet
+
+bench: $(STAMP)
+	$(PY) -m bot bench
+
+clean:
+	rm -rf $(VENV) .cache
