@@ -357,6 +357,25 @@ class Analyzer:
                 terms.setdefault(token, Term(token, 1.0, group))
         return text, list(terms.values())
 
+    def resolve_district(self, text: str) -> str | None:
+        """The canonical district a resident means: 二七, 二七去 (typo), erqi, 樱桃沟 → 二七区."""
+        query = self._fuzzy.repair(normalize(text).strip())
+        places = self.lexicon.places
+        if not query:
+            return None
+        if query in places:
+            return places[query]
+        latin = re.sub(r"[^a-z]", "", query)
+        for suffix in ("district", "qu", "county", "xian", "shi", "city"):
+            if latin.endswith(suffix) and latin[: -len(suffix)] in self.lexicon.pinyin:
+                latin = latin[: -len(suffix)]
+        if latin and latin in self.lexicon.pinyin:
+            return places.get(self.lexicon.pinyin[latin])
+        from rapidfuzz import fuzz, process
+
+        match = process.extractOne(query, list(places), scorer=fuzz.ratio, score_cutoff=75)
+        return places[match[0]] if match else None
+
     def _latin_guesses(self, text: str) -> list[tuple[str, tuple[str, ...]]]:
         """Chinese terms for latin words: pinyin place names and a small English glossary."""
         words = _LATIN_WORD_RE.findall(text)
