@@ -405,8 +405,14 @@ def analyse_article(article: Article, analyzer: Analyzer) -> ArticleText:
         norm = normalize(article.headline)
         sentences.append(_Sentence(article.headline, 0, norm, frozenset(analyzer.terms_of_normalized(norm)),
                                    frozenset(_bigrams(norm))))
-    # The topic: what the headline names. Every sentence is about it.
-    topic = frozenset(analyzer.terms(article.headline))
+    # The topic: what the headline names and what most sentences repeat (花园口镇 throughout a
+    # story about it). Every sentence is about the topic, so it cannot tell which one answers.
+    counts: dict[str, int] = {}
+    for sentence in sentences:
+        for term in sentence.terms:
+            counts[term] = counts.get(term, 0) + 1
+    repeated = {t for t, n in counts.items() if n >= 3 and n >= 0.25 * len(sentences)}
+    topic = frozenset(analyzer.terms(article.headline)) | repeated
     return ArticleText(tuple(sentences), topic, topic.union(*(s.terms for s in sentences)))
 
 

@@ -99,7 +99,7 @@ def cn_numeral_value(numeral: str) -> int | None:
     total, section, digit = 0, 0, None
     for ch in numeral:
         if ch in _CN_DIGITS:
-            if digit is not None:  # 一二 (a list of digits) is not a number here
+            if digit is not None and digit != 0:  # 一二 (a list of digits) is not a number here
                 return None
             digit = _CN_DIGITS[ch]
         elif ch in _CN_UNITS:

@@ -1,0 +1,114 @@
+"""The answering engine on the seed pages: right article, the snippet that answers, abstention."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.answer import SNIPPET_MAX, Engine
+
+
+def snippet_of(engine: Engine, question: str) -> str:
+    answer = engine.answer(question)
+    assert answer.found, (question, answer.status, answer.confidence)
+    return answer.snippet.text
+
+
+def test_answers_with_the_sentence_that_answers(engine: Engine):
+    answer = engine.answer("清华附中什么时候投入使用？")
+    assert answer.found
+    assert "清华附中" in answer.article.title
+    assert "预计今年9月投入使用" in answer.snippet.text
+    assert len(answer.snippet.text) <= SNIPPET_MAX
+
+
+def test_highlights_point_at_question_terms(engine: Engine):
+    answer = engine.answer("清华附中什么时候投入使用？")
+    text = answer.snippet.text
+    marked = {text[a:b] for a, b in answer.snippet.highlights}
+    assert "投入使用" in marked
+    assert all(0 <= a < b <= len(text) for a, b in answer.snippet.highlights)
+
+
+def test_number_questions_get_the_number_with_the_unit_asked(engine: Engine):
+    assert "线上配送8万多单" in snippet_of(engine, "郑港办事处线上配送了多少单")
+    assert "6800米" in snippet_of(engine, "樱桃沟去年暴雨冲坏了多少米路")
+
+
+def test_typos_aliases_traditional_and_colloquial(engine: Engine):
+    assert engine.answer("上街去主题党日的5+X是啥").article.title.startswith("上街区主题党日")
+    assert "清华附中" in engine.answer("清华付中啥时候能用").article.title
+    assert "加强针接种人数达2.3万人次" in snippet_of(engine, "花園口鎮加強針打了多少人")
+    assert "9家单位" in snippet_of(engine, "郑东纪工委给几家单位发了迟到交办函")
+
+
+def test_caption_items_are_answerable(engine: Engine):
+    answer = engine.answer("区长杯校园足球联赛啥时候收官的")
+    assert answer.article.kind == "caption"
+    assert "12月5日" in answer.snippet.text
+
+
+def test_out_of_scope_questions_abstain(engine: Engine):
+    for question in ["明天天气怎么样", "今天股市行情咋样", "郑州到北京高铁要坐几个小时", "asdfgh", "苹果手机多少钱"]:
+        answer = engine.answer(question)
+        assert answer.status == "abstain", (question, answer.article and answer.article.title)
+        assert "没有找到相关新闻" in answer.message
+
+
+def test_greetings_and_empty_input(engine: Engine):
+    assert engine.answer("你好").status == "greeting"
+    assert engine.answer("   ").status == "empty"
+    assert engine.answer("😀😀").status == "empty"
+
+
+def test_markup_in_a_question_is_just_text(engine: Engine):
+    answer = engine.answer("<b>清华附中</b> 什么时候*投入使用*")
+    assert answer.found and "预计今年9月投入使用" in answer.snippet.text
+
+
+def test_huge_question_is_answered_quickly(engine: Engine):
+    answer = engine.answer("清华附中什么时候投入使用" + "啊" * 100_000)
+    assert answer.status in {"answer", "abstain"}
+
+
+def test_alternatives_are_other_articles(engine: Engine):
+    answer = engine.answer("万人助万企都有啥活动")
+    assert answer.found
+    ids = [answer.article.id] + [c.article.id for c in answer.alternatives]
+    assert len(ids) == len(set(ids)) >= 3
+
+
+def test_json_contract(engine: Engine):
+    data = engine.answer("皋寨村请的哪个剧团唱戏").to_json()
+    assert set(data) >= {"question", "answer", "alternatives"}
+    assert set(data["answer"]) >= {"article_id", "title", "snippet", "highlights", "link", "score"}
+    assert "诚亿豫剧团" in data["answer"]["snippet"]
+
+
+def test_deep_link_when_the_bot_name_is_known(engine: Engine):
+    article = engine.articles[0]
+    engine.settings.link_base = "https://t.me/DistrictNewsBot?start="
+    try:
+        assert engine.link(article) == f"https://t.me/DistrictNewsBot?start={article.id}"
+    finally:
+        engine.settings.link_base = None
+
+
+def test_add_articles_swaps_in_new_news(engine: Engine):
+    from bot.corpus import parse_page
+
+    before = len(engine.articles)
+    new = parse_page("金水区新建智慧停车场\n\n本报讯(记者 王红)金水区新建的智慧停车场共有车位880个。\n", "new.txt")
+    added = engine.add(new)
+    assert len(added) == 1 and len(engine.articles) == before + 1
+    assert "880个" in engine.answer("金水区智慧停车场有多少个车位").snippet.text
+    assert engine.add(new) == []  # the same article twice is skipped
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300))
+def test_no_input_makes_answer_raise(engine: Engine, question: str):
+    answer = engine.answer(question)
+    assert answer.status in {"answer", "abstain", "greeting", "empty"}
+    if answer.found:
+        assert len(answer.snippet.text) <= SNIPPET_MAX + 2

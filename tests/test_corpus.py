@@ -1,0 +1,167 @@
+"""The page parser, checked against the five seed pages read by hand."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.corpus import CorpusError, load_corpus, load_file, load_jsonl, load_page, parse_page
+from bot.text import load_lexicon
+
+from .conftest import SEEDS
+
+PLACES = load_lexicon().places
+
+# Articles per page, counted by reading the pages (captions included).
+EXPECTED_COUNTS = {
+    "000_068ad4a585ea7835.txt": 10,
+    "001_a6d616cd7f86b238.txt": 11,
+    "002_2b01c980be82a8c7.txt": 5,
+    "003_025b878e24418e70.txt": 12,
+    "004_ebf3f8854f9f44c2.txt": 6,
+}
+
+
+def page(name: str):
+    return load_page(SEEDS / name, PLACES)
+
+
+def by_title(articles, fragment):
+    found = [a for a in articles if fragment in a.headline]
+    assert len(found) == 1, [a.headline for a in articles]
+    return found[0]
+
+
+@pytest.mark.parametrize("name,count", EXPECTED_COUNTS.items())
+def test_every_article_of_every_page_is_its_own_item(name, count):
+    assert len(page(name)) == count
+
+
+def test_seed_files_are_verbatim_copies():
+    shared = SEEDS.parent.parent / "shared" / "seeds"
+    if not shared.exists():
+        pytest.skip("../shared not beside the repository")
+    for name in EXPECTED_COUNTS:
+        assert (SEEDS / name).read_bytes() == (shared / name).read_bytes()
+
+
+def test_lead_byline_is_split_from_the_body():
+    article = by_title(page("000_068ad4a585ea7835.txt"), "清华附中")
+    assert article.byline.reporters == ("王红",)
+    assert article.byline.correspondents == ("吕哲",)
+    assert not article.paragraphs[0].startswith("本报讯")
+    assert article.paragraphs[0].startswith("3月30日")
+    assert article.districts[0] == "郑东新区"
+
+
+def test_end_byline_lines_close_the_article():
+    article = by_title(page("002_2b01c980be82a8c7.txt"), "义务植树")
+    assert article.byline.reporters == ("张改华",)
+    assert article.byline.correspondents == ("张笑歌",)
+    assert "记者" not in article.body.splitlines()[-1]
+
+
+def test_broken_lines_are_joined():
+    article = by_title(page("000_068ad4a585ea7835.txt"), "六大动力源")
+    assert "坚持“园中国”模式" in article.body
+    assert "产城融合示范区" in article.body
+    trees = by_title(page("002_2b01c980be82a8c7.txt"), "义务植树")
+    assert "已复工绿化项目20余个" in trees.body
+    assert "区长李晓雷" in trees.body
+
+
+def test_kicker_and_headline_are_kept_apart():
+    articles = page("003_025b878e24418e70.txt")
+    guancheng = by_title(articles, "跑出“加速度”")
+    assert guancheng.kicker == "抓项目 扩投资 强招商 促发展"
+    assert guancheng.title == "管城区：跑出“加速度”确保“全年红”"
+    assert "#" not in guancheng.headline + guancheng.body
+    visit = by_title(page("002_2b01c980be82a8c7.txt"), "暗访")
+    assert visit.title == "中原区领导暗访疫情防控工作"
+    assert visit.subtitle == "补强薄弱环节 堵住防控漏洞"
+
+
+def test_photo_captions_are_items_with_a_made_up_title():
+    captions = [a for a in page("003_025b878e24418e70.txt") if a.kind == "caption"]
+    assert len(captions) == 3
+    football = [c for c in captions if "区长杯" in c.title]
+    assert football and "12月5日" in football[0].body
+    cabbage = [c for c in captions if "爱心白菜" in c.body][0]
+    assert "白菜均来自中牟" in cabbage.body  # the caption's second paragraph stays with it
+    assert cabbage.byline.reporters == ("刘伟平",)
+    assert all("摄" not in c.body for c in captions)
+
+
+def test_byline_in_the_middle_and_text_jump_are_repaired():
+    drill = by_title(page("001_a6d616cd7f86b238.txt"), "应急考")
+    assert drill.paragraphs[0].startswith("8日下午3点")
+    assert "从接收上级部门发布指令,启动应急预案进入战时状态" in drill.body
+    assert drill.byline.reporters == ("党贺喜",)
+
+
+def test_headline_without_byline_starts_an_article_when_a_byline_follows_later():
+    spring = by_title(page("001_a6d616cd7f86b238.txt"), "春好植绿时")
+    assert spring.byline.reporters == ("史治国",)
+    assert spring.districts[0] == "荥阳市"
+
+
+def test_ids_are_short_ascii_and_stable(tmp_path: Path):
+    first = page("000_068ad4a585ea7835.txt")
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,32}", a.id) for a in first)
+    assert len({a.id for a in first}) == len(first)
+    # The same page beside other pages keeps its ids.
+    (tmp_path / "000_068ad4a585ea7835.txt").write_bytes((SEEDS / "000_068ad4a585ea7835.txt").read_bytes())
+    (tmp_path / "zzz.txt").write_text("新标题\n\n本报讯 这是一篇新的新闻。\n", encoding="utf-8")
+    again = load_corpus(tmp_path, PLACES).articles
+    assert [a.id for a in again if a.source.startswith("000")] == [a.id for a in first]
+
+
+def test_sidecar_adds_metadata(tmp_path: Path):
+    (tmp_path / "p.txt").write_text("标题一\n\n本报讯(记者 王红)今天有新闻。\n", encoding="utf-8")
+    (tmp_path / "p.yaml").write_text("paper: 郑州日报\ndate: 2020-03-31\nurl: https://example.org/p\n",
+                                     encoding="utf-8")
+    [article] = load_page(tmp_path / "p.txt")
+    assert article.date == "2020-03-31"
+    assert article.url == "https://example.org/p"
+
+
+def test_jsonl_articles_load_and_errors_name_the_line(tmp_path: Path):
+    good = tmp_path / "a.jsonl"
+    good.write_text(json.dumps({"id": "x-1", "title": "标题", "body": "正文。\n第二段。", "district": "二七区"},
+                               ensure_ascii=False) + "\n", encoding="utf-8")
+    [article] = load_jsonl(good)
+    assert (article.id, article.districts[0], article.paragraphs) == ("x-1", "二七区", ("正文。", "第二段。"))
+    bad = tmp_path / "b.jsonl"
+    bad.write_text('{"id": "1", "title": "t", "body": "b"}\n{broken\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"b\.jsonl:2"):
+        load_jsonl(bad)
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "empty"),
+    (b"\xff\xfe\x00\x00binary", "binary|UTF-8"),
+    ("标题\n\n正文".encode("gbk"), "UTF-8"),
+])
+def test_broken_page_files_are_reported_and_the_rest_still_load(tmp_path: Path, content, message):
+    (tmp_path / "bad.txt").write_bytes(content)
+    (tmp_path / "good.txt").write_text("好标题\n\n本报讯 一条正常的新闻。\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=message):
+        load_file(tmp_path / "bad.txt")
+    result = load_corpus(tmp_path)
+    assert [a.title for a in result.articles] == ["好标题"]
+    assert len(result.errors) == 1 and "bad.txt" in result.errors[0]
+
+
+def test_parse_page_never_leaks_markers():
+    for name in EXPECTED_COUNTS:
+        for article in page(name):
+            assert not article.body.startswith("本报讯")
+            assert "#" not in article.body
+            assert article.title and article.paragraphs
+
+
+def test_empty_text_gives_no_articles():
+    assert parse_page("\n\n  \n", "x.txt") == []
