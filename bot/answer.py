@@ -34,6 +34,8 @@ _GREETING_RE = re.compile(
     r"[呀啊哈吗呢!！。.~～\s]*$",
     re.IGNORECASE,
 )
+# Questions about the bot itself get the help text, not a news search.
+_META_RE = re.compile(r"^(?:你是谁|你是什么|你叫什么|你能做什么|你会什么|你会干什么|你能干什么|怎么用|如何使用|帮助|help|你是谁开发的|谁开发的你)")
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[。！？!?；;])|\n")
 
 # What kind of fact the question asks for, and what a sentence holding it looks like.
@@ -129,7 +131,7 @@ class Answer:
 class Settings:
     """Engine knobs (config/bot.yaml `engine:` overrides them)."""
 
-    abstain_below: float = 0.36  # coverage of the question's term weight by the best article
+    abstain_below: float = 0.28  # coverage of the question's term weight by the best article
     min_matched_idf: float = 2.0  # the best article must share at least one telling term
     alternatives: int = 4
     link_base: str | None = None  # e.g. "https://t.me/DistrictNewsBot?start="
@@ -290,6 +292,8 @@ class Engine:
         raw = question.strip()
         if not raw or not re.search(r"[\w\u4e00-\u9fff]", raw):
             return Answer(question, "empty", message="请发一个问题，比如「清华附中什么时候投入使用？」")
+        if _META_RE.match(normalize(raw)):
+            return Answer(question, "greeting", message="我是郑州区县新闻助手，从本地报纸的新闻里找答案。" + HINT)
         if _GREETING_RE.match(normalize(raw)):
             return Answer(question, "greeting", message="你好！我是郑州区县新闻助手。" + HINT)
         articles, index, _ = self._state

@@ -37,7 +37,7 @@ class TelegramSettings:
 
 @dataclass
 class EngineSettings:
-    abstain_below: float = 0.36
+    abstain_below: float = 0.28
     min_matched_idf: float = 2.0
     alternatives: int = 4
 
