@@ -7,7 +7,6 @@ The engine is pure and synchronous: front ends (terminal, Telegram, benchmarks) 
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import threading
 import time
@@ -19,12 +18,13 @@ from rapidfuzz import fuzz
 
 from .corpus import Article, CorpusError, corpus_files, load_file
 from .index import SearchIndex, Segment, build_segment, cache_key, load_cached, merge_segments, store_cached
-from .text import CONFIG_DIR, Analyzer, Lexicon, Term, corpus_words, load_lexicon, normalize
+from .text import CONFIG_DIR, Analyzer, Term, corpus_words, load_lexicon, normalize
 
 MAX_QUESTION_CHARS = 300
 SNIPPET_MAX = 200
 RERANK_DEPTH = 12
 UNANCHORED_FACTOR = 0.6
+MIN_DOCS_FOR_IDF = 20
 
 NO_MATCH = "没有找到相关新闻"
 HINT = "可以问问各区县新闻里的事，比如「清华附中什么时候投入使用？」，或发送 /latest 看最新新闻、/districts 按区县浏览。"
@@ -306,9 +306,11 @@ class Engine:
         asks = [kind for kind, (ask, _) in _ASKS.items() if ask.search(text)]
         idf = {t.text: index.idf(t.text) for t in terms}
         ranked = self._rerank(text, terms, idf, asks, hits, articles)
-        best_article, best_score, best_snippet, coverage, matched_idf = ranked[0]
+        best_article, _, best_snippet, coverage, matched_idf = ranked[0]
         term_texts = tuple(t.text for t in terms)
-        if coverage < self.settings.abstain_below or matched_idf < self.settings.min_matched_idf:
+        # idf says nothing in a corpus of a handful of articles; there coverage alone decides.
+        weak = matched_idf < self.settings.min_matched_idf and index.size >= MIN_DOCS_FOR_IDF
+        if coverage < self.settings.abstain_below or weak:
             return Answer(question, "abstain", confidence=float(coverage), terms=term_texts,
                           alternatives=tuple(Candidate(a, float(s)) for a, s, *_ in ranked[:3]),
                           message=f"{NO_MATCH}。{HINT}")
@@ -536,5 +538,3 @@ def iter_questions(lines: Iterable[str]) -> Iterable[str]:
         if line.strip():
             yield line
 
-
-_ = (math, Lexicon)

@@ -37,7 +37,7 @@ class QAItem:
 
     @classmethod
     def from_dict(cls, data: dict) -> QAItem:
-        titles = [data.get("title")] + list(data.get("acceptable_titles") or [])
+        titles = [data.get("title"), *(data.get("acceptable_titles") or [])]
         answers = list(data.get("acceptable_answers") or []) or [data.get("answer")]
         return cls(
             id=str(data.get("id", "")),

@@ -89,7 +89,7 @@ def test_photo_captions_are_items_with_a_made_up_title():
     assert len(captions) == 3
     football = [c for c in captions if "区长杯" in c.title]
     assert football and "12月5日" in football[0].body
-    cabbage = [c for c in captions if "爱心白菜" in c.body][0]
+    cabbage = next(c for c in captions if "爱心白菜" in c.body)
     assert "白菜均来自中牟" in cabbage.body  # the caption's second paragraph stays with it
     assert cabbage.byline.reporters == ("刘伟平",)
     assert all("摄" not in c.body for c in captions)
