@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rapidfuzz import fuzz
@@ -315,6 +315,9 @@ class Engine:
                           alternatives=tuple(Candidate(a, float(s)) for a, s, *_ in ranked[:3]),
                           message=f"{NO_MATCH}。{HINT}")
         alternatives = tuple(Candidate(a, float(s)) for a, s, *_ in ranked[1 : 1 + self.settings.alternatives])
+        # Highlights only for the snippet shown: marking every candidate's would be wasted work.
+        weights = {t.text: idf[t.text] * t.weight for t in terms}
+        best_snippet = replace(best_snippet, highlights=tuple(highlight_spans(best_snippet.text, weights)))
         return Answer(
             question,
             "answer",
@@ -356,7 +359,7 @@ class Engine:
             if not anchored:
                 coverage *= UNANCHORED_FACTOR
             matched_idf = max(got.values(), default=0.0)
-            title_sim = fuzz.partial_ratio(text, normalize(article.headline)) / 100.0
+            title_sim = fuzz.partial_ratio(text, article_text.headline) / 100.0
             passage = snippet.score / total
             score = float(bm25) / top_bm25 + 0.6 * passage + 0.25 * title_sim * title_sim + 0.5 * coverage
             ranked.append((article, score, snippet, coverage, matched_idf))
@@ -365,8 +368,6 @@ class Engine:
 
 
 def _with_elapsed(answer: Answer, elapsed_ms: float) -> Answer:
-    from dataclasses import replace
-
     return replace(answer, elapsed_ms=elapsed_ms)
 
 
@@ -389,6 +390,7 @@ class _Sentence:
     normalized: str
     terms: frozenset[str]
     bigrams: frozenset[str]
+    holds: frozenset[str]  # kinds of fact the sentence holds (number, date, who, where, list)
 
 
 @dataclass(frozen=True)
@@ -398,6 +400,13 @@ class ArticleText:
     sentences: tuple[_Sentence, ...]
     topic_terms: frozenset[str]
     all_terms: frozenset[str]
+    headline: str  # normalised, for fuzzy headline similarity
+
+
+def _sentence(text: str, paragraph: int, norm: str, analyzer: Analyzer) -> _Sentence:
+    holds = frozenset(kind for kind, (_, pattern) in _ASKS.items() if pattern.search(norm))
+    return _Sentence(text, paragraph, norm, frozenset(analyzer.terms_of_normalized(norm)),
+                     frozenset(_bigrams(norm)), holds)
 
 
 def analyse_article(article: Article, analyzer: Analyzer) -> ArticleText:
@@ -405,12 +414,10 @@ def analyse_article(article: Article, analyzer: Analyzer) -> ArticleText:
     for number, paragraph in enumerate(article.paragraphs):
         for sentence in split_sentences(paragraph):
             norm = normalize(sentence)
-            sentences.append(_Sentence(sentence, number, norm, frozenset(analyzer.terms_of_normalized(norm)),
-                                       frozenset(_bigrams(norm))))
+            sentences.append(_sentence(sentence, number, norm, analyzer))
     if not sentences:
         norm = normalize(article.headline)
-        sentences.append(_Sentence(article.headline, 0, norm, frozenset(analyzer.terms_of_normalized(norm)),
-                                   frozenset(_bigrams(norm))))
+        sentences.append(_sentence(article.headline, 0, norm, analyzer))
     # The topic: what the headline names and what most sentences repeat (花园口镇 throughout a
     # story about it). Every sentence is about the topic, so it cannot tell which one answers.
     counts: dict[str, int] = {}
@@ -419,7 +426,8 @@ def analyse_article(article: Article, analyzer: Analyzer) -> ArticleText:
             counts[term] = counts.get(term, 0) + 1
     repeated = {t for t, n in counts.items() if n >= 3 and n >= 0.25 * len(sentences)}
     topic = frozenset(analyzer.terms(article.headline)) | repeated
-    return ArticleText(tuple(sentences), topic, topic.union(*(s.terms for s in sentences)))
+    return ArticleText(tuple(sentences), topic, topic.union(*(s.terms for s in sentences)),
+                       normalize(article.headline))
 
 
 TOPIC_DISCOUNT = 0.35
@@ -455,9 +463,7 @@ def best_snippet(article_text: ArticleText, question: str, terms: Sequence[Term]
         score = sum(best_of_group.values())
         if question_bigrams:
             score += 2.0 * len(question_bigrams & sentence.bigrams) / len(question_bigrams)
-        for kind in asks:
-            if _ASKS[kind][1].search(sentence.normalized):
-                score += 1.0
+        score += len(sentence.holds.intersection(asks))
         if unit_re is not None and unit_re.search(sentence.normalized):
             score += 2.5
         scored.append(score)
@@ -484,7 +490,7 @@ def best_snippet(article_text: ArticleText, question: str, terms: Sequence[Term]
     text = "".join(s.text for s in sentences[start:end]).strip()
     if len(text) > SNIPPET_MAX:
         text = _trim_window(text, focus)
-    return Snippet(text, tuple(highlight_spans(text, weights)), scored[best], evidence[best])
+    return Snippet(text, (), scored[best], evidence[best])
 
 
 def _trim_window(text: str, weights: dict[str, float]) -> str:

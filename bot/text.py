@@ -448,7 +448,7 @@ class _NameVariants:
     def _match(self, window: str) -> str | None:
         found: set[str] = set()
         for i, typed in enumerate(window):
-            if not re.match(rf"[{_CJK}]", typed):
+            if not "\u4e00" <= typed <= "\u9fff":  # only CJK substitutions are name typos
                 continue
             for name in self.variants.get(window[:i] + "\0" + window[i + 1 :], ()):
                 if len(name) >= 5 or _sounds_alike(typed, name[i]):
