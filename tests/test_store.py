@@ -1,0 +1,202 @@
+"""The SQLite state: migrations, durability of subscriptions, at-most-once delivery marks."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from bot.store import _MIGRATIONS, SCHEMA_VERSION, Store, StoreError, _statements
+
+from .conftest import ROOT
+
+
+def make_v1(path: Path) -> None:
+    """A database as the first schema version left it, with a subscription and a question."""
+    db = sqlite3.connect(path)
+    for statement in _statements(_MIGRATIONS[0]):
+        db.execute(statement)
+    db.execute("INSERT INTO subscriptions VALUES (42, 'district', '二七区', 1000.0)")
+    db.execute("INSERT INTO questions (at, question, answered, article_id) VALUES (1.0, '清华附中在哪', 1, 'a1')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+
+
+def test_new_database_has_the_current_schema(tmp_path: Path):
+    path = tmp_path / "nested" / "state" / "bot.sqlite3"
+    with Store(path) as store:
+        assert store.version == SCHEMA_VERSION
+        mode = store._read("PRAGMA journal_mode")[0][0]
+        assert mode == "wal"
+    assert path.exists()
+
+
+def test_migrates_an_older_schema_and_keeps_its_data(tmp_path: Path):
+    path = tmp_path / "old.sqlite3"
+    make_v1(path)
+    with Store(path) as store:
+        assert store.version == SCHEMA_VERSION
+        [sub] = store.subscriptions(42)
+        assert (sub.kind, sub.value, sub.created) == ("district", "二七区", 1000.0)
+        assert store.question_counts() == {"questions": 1, "answered": 1, "abstained": 0}
+        assert store.questions_by_chat_type() == {"private": {"questions": 1, "answered": 1}}
+        store.set_digest(42, True, "08:00", now=5.0)  # tables of version 2 work
+        assert store.claim(42, ["a1"]) == ["a1"]
+    with Store(path) as again:  # a second open does not migrate twice
+        assert again.version == SCHEMA_VERSION
+        assert len(again.subscriptions(42)) == 1
+
+
+def test_refuses_a_newer_schema(tmp_path: Path):
+    path = tmp_path / "future.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(path)
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path):
+    path = tmp_path / "junk.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match=r"junk\.sqlite3"):
+        Store(path)
+
+
+def test_subscriptions_add_remove_and_are_unique():
+    store = Store(":memory:")
+    assert store.subscribe(1, "district", "二七区", now=10.0)
+    assert not store.subscribe(1, "district", "二七区", now=20.0)  # already there: created kept
+    assert store.subscribe(1, "keyword", "清华附中", now=11.0)
+    assert store.subscribe(2, "keyword", "清华附中", now=12.0)
+    assert [(s.kind, s.value, s.created) for s in store.subscriptions(1)] == [
+        ("district", "二七区", 10.0), ("keyword", "清华附中", 11.0)]
+    assert set(store.all_subscriptions()) == {1, 2}
+    with pytest.raises(ValueError):
+        store.subscribe(1, "weather", "晴")
+    assert store.unsubscribe(1, "district", "二七区")
+    assert not store.unsubscribe(1, "district", "二七区")
+    assert store.unsubscribe_all(1) == 1
+    assert store.subscriptions(1) == []
+
+
+def test_claim_is_at_most_once_and_survives_reopening(tmp_path: Path):
+    path = tmp_path / "bot.sqlite3"
+    store = Store(path)
+    assert store.claim(7, ["a", "b"]) == ["a", "b"]
+    assert store.claim(7, ["a", "b", "c"]) == ["c"]  # second claim of a and b is refused
+    assert store.claim(8, ["a"]) == ["a"]  # another chat is another delivery
+    store.close()
+    reopened = Store(path)
+    assert reopened.claim(7, ["a", "c", "d"]) == ["d"]
+    assert reopened.delivered(7) == {"a", "b", "c", "d"}
+    reopened.release(7, ["d"])  # Telegram refused the message: it may go again
+    assert reopened.claim(7, ["d"]) == ["d"]
+    reopened.close()
+
+
+def test_concurrent_claims_give_each_article_to_one_claimant(tmp_path: Path):
+    store = Store(tmp_path / "bot.sqlite3")
+    ids = [f"a{i}" for i in range(200)]
+    won: list[list[str]] = []
+
+    def worker() -> None:
+        won.append(store.claim(5, ids))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    flat = [a for batch in won for a in batch]
+    assert sorted(flat) == sorted(ids)
+
+
+_KILL_SCRIPT = """
+import os, sys
+from bot.store import Store
+store = Store(sys.argv[1])
+store.subscribe(99, "keyword", "清华附中", now=1.0)
+print("confirmed", flush=True)
+assert store.claim(99, ["x1"]) == ["x1"]
+print("claimed", flush=True)
+os._exit(9)  # killed: no close(), no clean shutdown
+"""
+
+
+def test_a_killed_process_loses_no_confirmed_write(tmp_path: Path):
+    path = tmp_path / "bot.sqlite3"
+    result = subprocess.run([sys.executable, "-c", _KILL_SCRIPT, str(path)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 9, result.stderr
+    assert result.stdout.split() == ["confirmed", "claimed"]
+    with Store(path) as store:
+        assert [s.value for s in store.subscriptions(99)] == ["清华附中"]
+        assert store.claim(99, ["x1"]) == []  # delivered before the kill: never again
+
+
+def test_known_articles_baseline_then_arrivals():
+    store = Store()
+    assert store.record_articles([("a1", "p1.txt"), ("a2", "p1.txt")], now=100.0) == []  # the start corpus
+    assert store.new_articles(since=0) == []
+    assert store.record_articles([("a1", "p1.txt"), ("a3", "p2.txt")], now=200.0) == ["a3"]
+    assert store.record_articles([("a3", "p2.txt")], now=300.0) == []  # first_seen is kept
+    [arrived] = store.new_articles(since=150.0)
+    assert (arrived.article_id, arrived.first_seen, arrived.source) == ("a3", 200.0, "p2.txt")
+    assert store.new_articles(since=200.0) == []
+    assert store.known_articles() == 3
+
+
+def test_digest_settings():
+    store = Store()
+    assert store.digest(3) is None
+    store.set_digest(3, True, "08:00", now=50.0)
+    setting = store.digest(3)
+    assert (setting.enabled, setting.time, setting.since, setting.last_run) == (True, "08:00", 50.0, None)
+    store.set_digest(3, True, "21:30", now=60.0)  # a new time keeps what is pending
+    assert (store.digest(3).time, store.digest(3).since) == ("21:30", 50.0)
+    store.digest_done(3, 90.0)
+    assert (store.digest(3).since, store.digest(3).last_run) == (90.0, 90.0)
+    store.set_digest(3, False)
+    assert not store.digest(3).enabled
+    assert store.digests() == []
+    assert [d.chat_id for d in store.digests(enabled_only=False)] == [3]
+    store.set_digest(3, True, "07:00", now=500.0)  # back on: starts from now
+    assert store.digest(3).since == 500.0
+    with pytest.raises(ValueError):
+        store.set_digest(4, True)
+
+
+def test_forget_and_migrate_chat():
+    store = Store()
+    store.subscribe(-1, "district", "金水区", now=1.0)
+    store.set_digest(-1, True, "08:00", now=1.0)
+    store.claim(-1, ["a"])
+    store.migrate_chat(-1, -1001)
+    assert store.subscriptions(-1) == [] and store.digest(-1) is None
+    assert [s.value for s in store.subscriptions(-1001)] == ["金水区"]
+    assert store.digest(-1001).enabled and store.delivered(-1001) == {"a"}
+    store.subscribe(5, "keyword", "公园", now=1.0)
+    store.forget_chat(-1001)
+    assert store.subscriptions(-1001) == [] and store.digest(-1001) is None and store.delivered(-1001) == set()
+    assert len(store.subscriptions(5)) == 1  # other chats untouched
+
+
+def test_question_and_feedback_log_figures():
+    store = Store()
+    store.log_question("private", "清华附中什么时候投入使用", True, "a1")
+    store.log_question("group", "火星上有几个区", False, None)
+    store.log_question("supergroup", "火星上有几个区？", False, None)
+    store.log_feedback("a1", "清华附中什么时候投入使用", True)
+    store.log_feedback("a1", None, False)
+    store.log_feedback("a2", "x", False)
+    assert store.question_counts() == {"questions": 3, "answered": 1, "abstained": 2}
+    assert sorted(store.unanswered_questions()) == ["火星上有几个区", "火星上有几个区？"]
+    assert store.feedback_counts() == {"positive": 1, "negative": 2}
+    assert store.feedback_by_article() == [("a1", 1, 1), ("a2", 0, 1)]
