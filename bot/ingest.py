@@ -1,0 +1,301 @@
+"""`python -m bot ingest PATH…`: add newspaper pages (.txt + optional .yaml sidecar) or .jsonl
+article files to the corpus folder, all or nothing, and update the index cache incrementally.
+
+Steps:
+1. Every file is copied into a hidden staging folder inside the corpus folder (same file system,
+   so the final move is a rename) under the name it will have in the corpus, and parsed there:
+   article ids depend on the file name, so they are exactly the ids the bot will see.
+2. Any broken file (not UTF-8, no article, bad JSON line, bad sidecar, name clash) stops the run:
+   the errors name file and line, the staging folder is removed, the corpus is untouched.
+3. Exact duplicates are skipped: a file byte-identical to one in the corpus (or earlier in the
+   batch), or one whose article ids are all in the corpus already.
+4. The rest are moved in with `os.replace` (sidecar first, so a watching bot never sees a page
+   without its sidecar), then `Engine.from_path` with the segment cache builds segments for the
+   new files only; the others come from the cache.
+
+Exit codes: 0 done (also when everything was a duplicate), 1 a file was rejected (nothing
+written), 2 usage error (no such path, unsupported file type, corpus is not a folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from .answer import Engine, Settings
+from .config import Config
+from .corpus import Article, CorpusError, corpus_files, load_file
+from .text import load_lexicon
+
+NEWS_SUFFIXES = (".txt", ".jsonl")
+PROGRESS_FROM = 20  # files; smaller batches get no progress bar
+TITLES_SHOWN = 8
+
+
+class IngestUsageError(ValueError):
+    """Wrong arguments: nothing to ingest, unknown file type, corpus not a folder."""
+
+
+@dataclass
+class Incoming:
+    source: Path
+    name: str
+    data: bytes
+    sidecar: bytes | None = None
+    articles: list[Article] = field(default_factory=list)
+
+    @property
+    def digest(self) -> str:
+        return _digest(self.data, self.sidecar)
+
+
+@dataclass
+class IngestResult:
+    added: list[Incoming] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
+    errors: list[str] = field(default_factory=list)
+    new_articles: int = 0
+    built: int = 0  # index segments built by the cache update
+    cached: int = 0  # segments reused from the cache
+    index_seconds: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _digest(data: bytes, sidecar: bytes | None) -> str:
+    digest = hashlib.blake2b(data, digest_size=16)
+    if sidecar is not None:
+        digest.update(b"\0sidecar\0" + sidecar)
+    return digest.hexdigest()
+
+
+def collect(paths: list[Path]) -> list[Path]:
+    """The news files named on the command line (folders give their .txt/.jsonl files)."""
+    if not paths:
+        raise IngestUsageError("nothing to ingest: give page .txt or .jsonl files, or folders of them")
+    files: list[Path] = []
+    sidecars: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise IngestUsageError(f"{path}: no such file or folder")
+        if path.is_dir():
+            files.extend(corpus_files(path))
+        elif path.suffix in NEWS_SUFFIXES:
+            files.append(path)
+        elif path.suffix in (".yaml", ".yml"):
+            sidecars.append(path)
+        else:
+            raise IngestUsageError(f"{path}: not a news file (expected a page .txt or an article .jsonl)")
+    for sidecar in sidecars:  # `ingest page.*` names the sidecar too; alone it means nothing
+        if sidecar.with_suffix(".txt") not in files:
+            raise IngestUsageError(f"{sidecar}: a .yaml sidecar goes with a page; give {sidecar.stem}.txt")
+    return list(dict.fromkeys(files))
+
+
+def _write(path: Path, data: bytes) -> None:
+    with path.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def ingest(paths: list[Path], corpus: Path, config: Config, *,
+           progress: Callable[[list[Path]], object] | None = None,
+           engine_progress: Callable[[str, int], Callable[[int], None]] | None = None) -> IngestResult:
+    """Validate, de-duplicate and add files to the corpus folder; update the segment cache."""
+    started = time.perf_counter()
+    result = IngestResult()
+    files = collect(paths)
+    if corpus.exists() and not corpus.is_dir():
+        raise IngestUsageError(f"{corpus}: the corpus is a single file; ingest needs a corpus folder")
+    corpus.mkdir(parents=True, exist_ok=True)
+    for stale in corpus.glob(".ingest-*"):  # left by a run that was killed
+        if stale.is_dir() and time.time() - stale.stat().st_mtime > 3600:
+            shutil.rmtree(stale, ignore_errors=True)
+    places = load_lexicon(config.config_dir).places
+    staging = Path(tempfile.mkdtemp(dir=corpus, prefix=".ingest-"))
+    try:
+        # 1. stage and parse every file under its corpus name
+        incoming: list[Incoming] = []
+        names: dict[str, Path] = {}
+        for source in (progress(files) if progress else files):
+            if source.name in names:
+                result.errors.append(f"{source}: same file name as {names[source.name]}; rename one of them")
+                continue
+            names[source.name] = source
+            try:
+                item = Incoming(source, source.name, source.read_bytes())
+                sidecar = source.with_suffix(".yaml")
+                if source.suffix == ".txt" and sidecar.exists():
+                    item.sidecar = sidecar.read_bytes()
+            except OSError as exc:
+                result.errors.append(f"{source}: cannot read: {exc.strerror}")
+                continue
+            staged = staging / item.name
+            if item.sidecar is not None:
+                _write(staged.with_suffix(".yaml"), item.sidecar)
+            _write(staged, item.data)
+            try:
+                item.articles = load_file(staged, places)
+            except CorpusError as exc:  # name the file the user gave, not the staged copy
+                result.errors.append(str(exc).replace(str(staged.with_suffix(".yaml")), str(source.with_suffix(
+                    ".yaml"))).replace(str(staged), str(source)))
+                continue
+            incoming.append(item)
+        if result.errors:
+            return _finish(result, started)
+
+        # 2. what the corpus has already
+        existing_files = corpus_files(corpus)
+        existing: dict[str, str] = {}  # digest -> file name
+        for path in existing_files:
+            sidecar = path.with_suffix(".yaml")
+            existing[_digest(path.read_bytes(), sidecar.read_bytes() if sidecar.exists() else None)] = path.name
+        existing_names = {p.name for p in existing_files}
+        known_ids: set[str] = set()
+        if existing_files:
+            before = Engine.from_path(corpus, config_dir=config.config_dir,
+                                      settings=Settings(cache_dir=config.cache_dir))
+            known_ids = {a.id for a in before.articles}
+
+        # 3. decide
+        accepted: list[Incoming] = []
+        for item in incoming:
+            twin = existing.get(item.digest)
+            if twin is not None:
+                result.skipped.append((item.name, f"identical to {twin} already in the corpus"))
+                continue
+            if item.name in existing_names:
+                result.errors.append(f"{item.source}: the corpus already has a different {item.name}; "
+                                     f"rename the new file (article ids depend on the name)")
+                continue
+            if item.sidecar is None and (corpus / item.name).with_suffix(".yaml").exists():
+                result.errors.append(f"{item.source}: the corpus has a sidecar {Path(item.name).stem}.yaml "
+                                     f"without a page; remove it or give this page another name")
+                continue
+            ids = {a.id for a in item.articles}
+            if ids <= known_ids:
+                result.skipped.append((item.name, f"all {len(ids)} article(s) already in the corpus"))
+                continue
+            existing[item.digest] = item.name
+            known_ids |= ids
+            accepted.append(item)
+        if result.errors:
+            return _finish(result, started)
+
+        # 4. move in: sidecar first, then the page; undo on failure
+        moved: list[Path] = []
+        try:
+            for item in accepted:
+                staged = staging / item.name
+                if item.sidecar is not None:
+                    os.replace(staged.with_suffix(".yaml"), corpus / Path(item.name).with_suffix(".yaml"))
+                    moved.append(corpus / Path(item.name).with_suffix(".yaml"))
+                os.replace(staged, corpus / item.name)
+                moved.append(corpus / item.name)
+        except OSError as exc:
+            for path in moved:
+                path.unlink(missing_ok=True)
+            result.errors.append(f"{corpus}: cannot write: {exc.strerror}; nothing was added")
+            return _finish(result, started)
+        _fsync_dir(corpus)
+        result.added = accepted
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    # 5. the index cache: only the new files' segments are built
+    if result.added:
+        result.new_articles = sum(len(item.articles) for item in result.added)
+        if config.cache_dir is not None:
+            engine = Engine.from_path(corpus, config_dir=config.config_dir,
+                                      settings=Settings(cache_dir=config.cache_dir), progress=engine_progress)
+            result.built, result.cached = engine.report.built, engine.report.cached
+            result.index_seconds = engine.report.seconds
+    return _finish(result, started)
+
+
+def _finish(result: IngestResult, started: float) -> IngestResult:
+    if result.errors:
+        result.added = []
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _tqdm_files(files: list[Path]):
+    if len(files) < PROGRESS_FROM:
+        return files
+    from tqdm import tqdm
+
+    return tqdm(files, desc="checking", unit="file", file=sys.stderr, disable=None)
+
+
+def _tqdm_segments(name: str, total: int):
+    if total < 2000:
+        return None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=f"indexing {name}", unit="art", file=sys.stderr, leave=False, disable=None)
+    return bar.update
+
+
+def report(result: IngestResult, corpus: Path, out: TextIO, err: TextIO) -> None:
+    if result.errors:
+        for error in result.errors:
+            print(f"error: {error}", file=err)
+        print(f"nothing was added to {corpus}: fix the file(s) above and run again", file=err)
+        return
+    if result.added:
+        files = len(result.added)
+        print(f"added {files} file{'s' if files != 1 else ''} ({result.new_articles} articles) to {corpus}:",
+              file=out)
+        for item in result.added:
+            extra = " + sidecar" if item.sidecar is not None else ""
+            print(f"  {item.name}{extra}: {len(item.articles)} articles", file=out)
+            for article in item.articles[:TITLES_SHOWN]:
+                district = f" [{article.districts[0]}]" if article.districts else ""
+                print(f"    · {article.headline}{district}", file=out)
+            if len(item.articles) > TITLES_SHOWN:
+                print(f"    … and {len(item.articles) - TITLES_SHOWN} more", file=out)
+    else:
+        print(f"nothing new for {corpus}", file=out)
+    for name, why in result.skipped:
+        print(f"skipped {name}: {why}", file=out)
+    if result.added and (result.built or result.cached):
+        print(f"index: built {result.built} new segment{'s' if result.built != 1 else ''}, "
+              f"reused {result.cached} from the cache ({result.index_seconds:.2f} s)", file=out)
+    print(f"done in {result.seconds:.2f} s", file=out)
+
+
+def run_ingest(paths: list[Path], config: Config, corpus: Path | None = None) -> int:
+    corpus = Path(corpus) if corpus is not None else Path(config.corpus)
+    try:
+        result = ingest(paths, corpus, config, progress=_tqdm_files, engine_progress=_tqdm_segments)
+    except IngestUsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report(result, corpus, sys.stdout, sys.stderr)
+    return 0 if result.ok else 1
