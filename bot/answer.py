@@ -59,15 +59,27 @@ _UNIT_ASK_RE = re.compile(r"(?:多少|几)([个家所人次天年名项条座位
 _AGE_ASK_RE = re.compile(r"多大(?:的)?(?:孩子|年纪|岁数|年龄)|几岁|年龄")
 
 
+_MONEY_ASK_RE = re.compile(r"多少钱|多少资金|多少经费|多少投资|投资多少|投了多少|花了多少|多少补贴|多少奖补|发了多少")
+# A place the question does not already name: the new information a where-question wants.
+_PLACE_NAME_RE = re.compile(r"[\u4e00-\u9fff]{2}(?:区|县|镇|乡|村|路|街|院|小区|社区|公园|学校|中心)")
+
+
 def unit_asked(question: str) -> str | None:
     if _AGE_ASK_RE.search(question):
         return "岁"
+    if _MONEY_ASK_RE.search(question):
+        return "元"
     match = _UNIT_ASK_RE.search(question)
     return match.group(1) if match else None
 
 
+# 个 is the generic classifier: 几个孩子 is answered by 20名青少年, 几个项目 by 79个.
+_UNIT_SYNONYMS = {"个": "个名人位家所座项条户只次台辆种", "人": "人名位", "名": "名人位", "位": "位名人"}
+
+
 def _unit_number_re(unit: str) -> re.Pattern[str]:
-    return re.compile(rf"\d[\d.,，~\-—]*(?:余|多)?[万亿千百]?(?:余|多)?{re.escape(unit)}")
+    units = _UNIT_SYNONYMS.get(unit, unit)
+    return re.compile(rf"\d[\d.,，~\-—]*(?:余|多)?[万亿千百]?(?:余|多)?[{re.escape(units)}]")
 
 
 @dataclass(frozen=True)
@@ -132,7 +144,7 @@ class Settings:
     """Engine knobs (config/bot.yaml `engine:` overrides them)."""
 
     abstain_below: float = 0.28  # coverage of the question's term weight by the best article
-    min_matched_idf: float = 2.0  # the best article must share at least one telling term
+    min_matched_idf: float = 1.2  # the best article must share at least one telling term
     alternatives: int = 4
     link_base: str | None = None  # e.g. "https://t.me/DistrictNewsBot?start="
     cache_dir: Path | None = None
@@ -349,8 +361,12 @@ class Engine:
             # Coverage: how much of the question (each word once, by its best form) the article has.
             got: dict[int, float] = {}
             for term in terms:
-                if term.text in article_text.all_terms:
-                    got[term.group] = max(got.get(term.group, 0.0), idf[term.text] * term.weight)
+                weight = idf[term.text] * term.weight
+                if term.text not in article_text.all_terms:
+                    if not _is_single_han(term.text) or term.text not in article_text.text:
+                        continue
+                    weight *= PART_OF_WORD  # 唱 inside 哼唱, 买 inside 购买: a weaker match
+                got[term.group] = max(got.get(term.group, 0.0), weight)
             coverage = sum(got.values()) / total
             # Anchored: a word of the question is in the headline, or two meet in one sentence.
             # Scattered single matches are how unrelated questions find a random article.
@@ -401,6 +417,7 @@ class ArticleText:
     topic_terms: frozenset[str]
     all_terms: frozenset[str]
     headline: str  # normalised, for fuzzy headline similarity
+    text: str  # normalised headline and body, for single-character look-ups
 
 
 def _sentence(text: str, paragraph: int, norm: str, analyzer: Analyzer) -> _Sentence:
@@ -426,11 +443,19 @@ def analyse_article(article: Article, analyzer: Analyzer) -> ArticleText:
             counts[term] = counts.get(term, 0) + 1
     repeated = {t for t, n in counts.items() if n >= 3 and n >= 0.25 * len(sentences)}
     topic = frozenset(analyzer.terms(article.headline)) | repeated
-    return ArticleText(tuple(sentences), topic, topic.union(*(s.terms for s in sentences)),
-                       normalize(article.headline))
+    headline = normalize(article.headline)
+    return ArticleText(tuple(sentences), topic, topic.union(*(s.terms for s in sentences)), headline,
+                       headline + "\n" + "\n".join(s.normalized for s in sentences))
 
 
 TOPIC_DISCOUNT = 0.35
+PART_OF_WORD = 0.6
+UNIT_BONUS = 3.5
+SINGLE_CHAR_CAP = 1.5
+
+
+def _is_single_han(term: str) -> bool:
+    return len(term) == 1 and "\u4e00" <= term <= "\u9fff"
 
 
 def best_snippet(article_text: ArticleText, question: str, terms: Sequence[Term], idf: dict[str, float],
@@ -447,6 +472,7 @@ def best_snippet(article_text: ArticleText, question: str, terms: Sequence[Term]
     topic = article_text.topic_terms
     focus = {t: (w * TOPIC_DISCOUNT if t in topic else w) for t, w in weights.items()}
     groups = {t.text: t.group for t in terms}
+    single_chars = [t.text for t in terms if _is_single_han(t.text)]
     question_bigrams = _bigrams(question)
     unit = unit_asked(question)
     unit_re = _unit_number_re(unit) if unit else None
@@ -460,12 +486,18 @@ def best_snippet(article_text: ArticleText, question: str, terms: Sequence[Term]
         for term in found:  # one word of the question counts once, by its best-matching form
             group = groups[term]
             best_of_group[group] = max(best_of_group.get(group, 0.0), focus[term])
+        for term in single_chars:
+            if groups[term] not in best_of_group and term in sentence.normalized:
+                best_of_group[groups[term]] = min(SINGLE_CHAR_CAP, focus[term] * PART_OF_WORD)
         score = sum(best_of_group.values())
         if question_bigrams:
             score += 2.0 * len(question_bigrams & sentence.bigrams) / len(question_bigrams)
         score += len(sentence.holds.intersection(asks))
+        if "where" in asks:
+            novel = sum(1 for m in _PLACE_NAME_RE.finditer(sentence.normalized) if m.group() not in question)
+            score += 0.75 * min(novel, 2)
         if unit_re is not None and unit_re.search(sentence.normalized):
-            score += 2.5
+            score += UNIT_BONUS
         scored.append(score)
     best = max(range(len(sentences)), key=lambda i: (scored[i], -i))
     start, end = best, best + 1

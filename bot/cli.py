@@ -105,8 +105,12 @@ def cmd_chat(args: argparse.Namespace, config: Config) -> int:
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     from .evaluate import evaluate, load_items
 
+    try:
+        items = load_items(Path(args.qa))
+    except (OSError, ValueError) as exc:
+        print(f"error: {args.qa}: {exc}", file=sys.stderr)
+        return 2
     engine = build_engine(config, args.corpus, quiet=True)
-    items = load_items(Path(args.qa))
     report = evaluate(engine, items)
     figures = report.figures()
     if args.json:

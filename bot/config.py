@@ -38,7 +38,7 @@ class TelegramSettings:
 @dataclass
 class EngineSettings:
     abstain_below: float = 0.28
-    min_matched_idf: float = 2.0
+    min_matched_idf: float = 1.2
     alternatives: int = 4
 
 

@@ -50,7 +50,10 @@ class QAItem:
 
 
 def load_items(path: Path) -> list[QAItem]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except yaml.YAMLError as exc:
+        raise ValueError(f"not valid YAML: {exc}") from exc
     if isinstance(data, dict):
         data = data.get("questions") or data.get("items") or []
     return [QAItem.from_dict(d) for d in data if isinstance(d, dict) and "question" in d]
