@@ -1,0 +1,167 @@
+"""`python -m bot stats`: where the corpus falls short, for the operator.
+
+Articles by district and by date, questions asked, the abstention rate, the unanswered questions
+asked most often, feedback and subscription counts. Never chat ids or user names: the store keeps
+none for questions, and question texts are shown with @mentions, links and long numbers masked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import TextIO
+
+from .answer import Engine, Settings
+from .config import Config
+from .corpus import CorpusError
+from .store import Store, StoreError
+from .text import normalize
+
+TOP_UNANSWERED = 15
+TOP_FEEDBACK = 10
+_MENTION_RE = re.compile(r"@[A-Za-z0-9_]{3,}")
+_LINK_RE = re.compile(r"(?:https?://|t\.me/)\S+", re.IGNORECASE)
+_NUMBER_RE = re.compile(r"\d{7,}")  # phone numbers, ids
+
+
+def mask(text: str) -> str:
+    """A question as an operator may see it: no @names, links or long numbers."""
+    text = _MENTION_RE.sub("@…", text)
+    text = _LINK_RE.sub("<link>", text)
+    return _NUMBER_RE.sub(lambda m: m.group(0)[:3] + "…", text)
+
+
+def _question_key(question: str) -> str:
+    """Questions that differ only in case, width, spaces or end punctuation count as one."""
+    text = normalize(question).strip()
+    text = re.sub(r"\s+", " ", text)
+    return text.rstrip("?？!！。.~～ ")
+
+
+def collect_stats(config: Config, corpus: Path | None = None) -> dict:
+    corpus = corpus or config.corpus
+    figures: dict = {"corpus": None, "usage": None, "warnings": []}
+    try:
+        engine = Engine.from_path(corpus, config_dir=config.config_dir, settings=Settings(cache_dir=config.cache_dir))
+    except (CorpusError, OSError) as exc:
+        figures["warnings"].append(f"corpus: {exc}")
+        engine = None
+    if engine is not None:
+        articles = engine.articles
+        by_district = Counter(a.districts[0] if a.districts else "(未识别区县)" for a in articles)
+        mentions = Counter(d for a in articles for d in a.districts)
+        by_date = Counter(a.date or "(无日期)" for a in articles)
+        figures["corpus"] = {
+            "files": engine.report.files,
+            "articles": len(articles),
+            "captions": sum(1 for a in articles if a.kind == "caption"),
+            "by_district": dict(by_district.most_common()),
+            "mentions_by_district": dict(mentions.most_common()),
+            "by_date": dict(sorted(by_date.items())),
+            "errors": len(engine.report.errors),
+        }
+        figures["warnings"].extend(f"corpus: {e}" for e in engine.report.errors)
+    db_path = Path(config.state_db)
+    if not db_path.exists():
+        figures["warnings"].append("no state database yet: the bot has not run")
+        return figures
+    try:
+        store = Store(db_path)
+    except StoreError as exc:
+        figures["warnings"].append(str(exc))
+        return figures
+    with store:
+        counts = store.question_counts()
+        asked = counts["questions"]
+        unanswered = Counter()
+        shown: dict[str, str] = {}
+        for question in store.unanswered_questions():
+            key = _question_key(question)
+            if not key:
+                continue
+            unanswered[key] += 1
+            shown.setdefault(key, question.strip())
+        titles = {}
+        if engine is not None:
+            titles = {a.id: a.headline for a in engine.articles}
+        feedback = store.feedback_by_article()
+        subscriptions = store.subscription_counts()
+        figures["usage"] = {
+            "questions": asked,
+            "answered": counts["answered"],
+            "abstained": counts["abstained"],
+            "abstention_rate": round(counts["abstained"] / asked, 4) if asked else None,
+            "by_chat_type": store.questions_by_chat_type(),
+            "top_unanswered": [{"question": mask(shown[k]), "count": n}
+                               for k, n in unanswered.most_common(TOP_UNANSWERED)],
+            "feedback": store.feedback_counts(),
+            "feedback_by_article": [
+                {"article": titles.get(article_id, article_id), "positive": pos, "negative": neg}
+                for article_id, pos, neg in feedback[:TOP_FEEDBACK]],
+            "subscriptions": {
+                "chats": subscriptions["chats"],
+                "topics": subscriptions["topics"],
+                "digests_enabled": subscriptions["digests_enabled"],
+                "delivered": subscriptions["delivered"],
+            },
+        }
+    return figures
+
+
+def _table(rows: list[tuple[str, object]], out: TextIO, indent: str = "  ") -> None:
+    if not rows:
+        print(f"{indent}(none)", file=out)
+        return
+    width = max(_display_width(str(k)) for k, _ in rows)
+    for key, value in rows:
+        key = str(key)
+        print(f"{indent}{key}{' ' * (width - _display_width(key))}  {value}", file=out)
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def print_stats(figures: dict, out: TextIO) -> None:
+    corpus = figures.get("corpus")
+    if corpus:
+        print(f"corpus: {corpus['articles']} articles in {corpus['files']} files "
+              f"({corpus['captions']} photo captions)", file=out)
+        print("articles by district (main district):", file=out)
+        _table(list(corpus["by_district"].items()), out)
+        print("articles by date:", file=out)
+        _table(list(corpus["by_date"].items()), out)
+    usage = figures.get("usage")
+    if usage:
+        rate = usage["abstention_rate"]
+        print(f"questions: {usage['questions']} asked, {usage['answered']} answered, "
+              f"{usage['abstained']} unanswered"
+              + (f" (abstention rate {rate:.1%})" if rate is not None else ""), file=out)
+        if usage["by_chat_type"]:
+            _table([(k, f"{v['questions']} asked, {v['answered']} answered")
+                    for k, v in usage["by_chat_type"].items()], out)
+        print("most frequent unanswered questions:", file=out)
+        _table([(f"{item['count']}×", item["question"]) for item in usage["top_unanswered"]], out)
+        fb = usage["feedback"]
+        print(f"feedback: {fb['positive']} 👍  {fb['negative']} 👎", file=out)
+        if usage["feedback_by_article"]:
+            _table([(f"+{i['positive']} -{i['negative']}", i["article"]) for i in usage["feedback_by_article"]], out)
+        subs = usage["subscriptions"]
+        delivered = ", ".join(f"{n} by {via}" for via, n in sorted(subs["delivered"].items())) or "none"
+        print(f"subscriptions: {subs['chats']} chats, {subs['digests_enabled']} daily digests; "
+              f"articles delivered: {delivered}", file=out)
+        _table([(f"{t['kind']} {t['value']}", f"{t['chats']} chats") for t in subs["topics"][:20]], out)
+    for warning in figures.get("warnings", []):
+        print(f"warning: {warning}", file=out)
+
+
+def run_stats(config: Config, as_json: bool = False) -> int:
+    figures = collect_stats(config)
+    if as_json:
+        sys.stdout.write(json.dumps(figures, ensure_ascii=False, indent=2) + "\n")
+    else:
+        print_stats(figures, sys.stdout)
+    return 0

@@ -1,0 +1,90 @@
+"""`python -m bot stats`: the operator's figures, with no chat ids or user names in them."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config
+from bot.stats import mask, run_stats
+from bot.store import Store
+
+from .conftest import SEEDS
+
+PRIVATE_CHAT = 987654321
+GROUP_CHAT = -1001234567890
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    config = Config(corpus=corpus, cache_dir=tmp_path / "cache", state_db=tmp_path / "state" / "bot.sqlite3")
+    with Store(config.state_db) as store:
+        store.log_question("private", "清华附中什么时候投入使用？", True, "a233582cec2f")
+        for _ in range(3):
+            store.log_question("private", "火星上有几个区？", False, None)
+        store.log_question("group", "火星上有几个区", False, None)
+        store.log_question("group", "@zhang_san_88 你好 我电话13812345678 https://t.me/joinchat/abc", False, None)
+        store.log_feedback("a233582cec2f", "清华附中什么时候投入使用？", True)
+        store.log_feedback("a233582cec2f", None, False)
+        store.subscribe(PRIVATE_CHAT, "district", "二七区")
+        store.subscribe(GROUP_CHAT, "district", "二七区")
+        store.subscribe(GROUP_CHAT, "keyword", "清华附中")
+        store.set_digest(GROUP_CHAT, True, "08:00")
+        store.claim(PRIVATE_CHAT, ["a233582cec2f"])
+    return config
+
+
+def no_ids(text: str) -> None:
+    for chat in (PRIVATE_CHAT, GROUP_CHAT):
+        assert str(abs(chat)) not in text
+    assert "zhang_san" not in text and "13812345678" not in text and "joinchat" not in text
+
+
+def test_text_report(config: Config, capsys: pytest.CaptureFixture):
+    assert run_stats(config) == 0
+    out = capsys.readouterr().out
+    no_ids(out)
+    assert "corpus: 44 articles in 5 files" in out
+    assert re.search(r"郑东新区\s+\d+", out)
+    assert "questions: 6 asked, 1 answered, 5 unanswered (abstention rate 83.3%)" in out
+    unanswered = out.split("most frequent unanswered questions:")[1]
+    first = unanswered.strip().splitlines()[0]
+    assert "4×" in first and "火星上有几个区" in first  # the same question, punctuation aside
+    assert "feedback: 1 👍  1 👎" in out
+    assert "subscriptions: 2 chats, 1 daily digests; articles delivered: 1 by notify" in out
+    assert re.search(r"district 二七区\s+2 chats", out)
+
+
+def test_json_report(config: Config, capsys: pytest.CaptureFixture):
+    assert run_stats(config, as_json=True) == 0
+    out = capsys.readouterr().out
+    no_ids(out)
+    data = json.loads(out)
+    assert data["corpus"]["articles"] == 44
+    assert sum(data["corpus"]["by_district"].values()) == 44
+    assert data["corpus"]["by_date"] == {"(无日期)": 44}  # the seed pages carry no date
+    usage = data["usage"]
+    assert usage["abstention_rate"] == pytest.approx(5 / 6, abs=1e-4)
+    assert usage["top_unanswered"][0] == {"question": "火星上有几个区？", "count": 4}
+    assert usage["feedback_by_article"][0]["article"].startswith("二七区培育壮大六大动力源")
+    assert usage["by_chat_type"] == {"private": {"questions": 4, "answered": 1},
+                                     "group": {"questions": 2, "answered": 0}}
+
+
+def test_without_a_database_yet(config: Config, capsys: pytest.CaptureFixture):
+    config.state_db = config.state_db.parent / "missing.sqlite3"
+    assert run_stats(config) == 0
+    out = capsys.readouterr().out
+    assert "corpus: 44 articles" in out and "the bot has not run" in out
+    assert not config.state_db.exists()  # stats never creates the database
+
+
+def test_mask():
+    assert mask("@somebody 13812345678 https://x.example/a") == "@… 138… <link>"
+    assert mask("2024年3月1日有几所学校") == "2024年3月1日有几所学校"
