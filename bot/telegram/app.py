@@ -1,0 +1,276 @@
+"""Build and run the Telegram application: handlers, command menus, rate limits, polling or webhook.
+
+    build_application(config, engine, base_url=..., store=..., token=...)  # tests, embedding
+    run_bot(config)                                                         # `python -m bot run`
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    LinkPreviewOptions,
+    Update,
+)
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    InlineQueryHandler,
+    MessageHandler,
+    filters,
+)
+
+from ..answer import Engine
+from ..config import Config
+from . import handlers, views
+from .guards import ADDRESSED, MENTIONS_BOT, REPLIES_TO_BOT, Cooldown, FloodGuard
+from .handlers import EngineRef, Services
+from .retry import RetryingRateLimiter
+
+log = logging.getLogger(__name__)
+
+# Only new messages: an edited message is ignored (the first version was already answered).
+NEW = filters.UpdateType.MESSAGE
+PRIVATE = filters.ChatType.PRIVATE
+GROUPS = filters.ChatType.GROUPS
+MEDIA = ~filters.TEXT & ~filters.StatusUpdate.ALL & ~filters.VIA_BOT
+
+DESCRIPTION = ("郑州区县新闻助手：用中文问各区县新闻里的事，比如「清华附中什么时候投入使用？」，"
+               "我从报道原文里找答案并附上出处。也可以按区县浏览、看最新新闻。")
+SHORT_DESCRIPTION = "问郑州各区县新闻里的事，答案附原文出处。"
+
+
+def _file_url(base_url: str) -> str | None:
+    """https://host/bot → https://host/file/bot (the Bot API's layout for file downloads)."""
+    trimmed = base_url.rstrip("/")
+    if trimmed.endswith("/bot"):
+        return trimmed[: -len("/bot")] + "/file/bot"
+    return None
+
+
+def _subscriptions_module() -> Any:
+    """The /subscribe … handlers, written separately; absent in a checkout without them."""
+    try:
+        from . import subscriptions
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__package__}.subscriptions":
+            raise
+        return None
+    return subscriptions
+
+
+def build_application(config: Config, engine: Engine | None = None, *, base_url: str | None = None,
+                      store: Any = None, token: str | None = None) -> Application:
+    """The bot, ready for `initialize()`/`start()` (or `run_polling`); nothing contacts Telegram yet."""
+    if engine is None:
+        from ..cli import build_engine
+
+        engine = build_engine(config, quiet=True)
+    token = token or config.token
+    if not token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    settings = config.telegram
+    builder = (
+        Application.builder()
+        .token(token)
+        .rate_limiter(RetryingRateLimiter(max_retries=3))
+        .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True),
+                           allow_sending_without_reply=True))
+        .concurrent_updates(True)
+        .post_init(_post_init)
+    )
+    base_url = base_url or settings.api_base_url
+    if base_url:
+        builder = builder.base_url(base_url)
+        file_url = _file_url(base_url)
+        if file_url:
+            builder = builder.base_file_url(file_url)
+    application = builder.build()
+    subscriptions = _subscriptions_module() if store is not None else None
+    if subscriptions is not None:
+        from ..subscriptions import EngineHolder
+
+        holder: Any = EngineHolder(engine)
+    else:
+        holder = EngineRef(engine)
+    s = Services(
+        holder=holder,
+        config=config,
+        store=store,
+        flood=FloodGuard(settings.flood_max_messages, settings.flood_window_seconds),
+        cooldown=Cooldown(settings.group_cooldown_seconds),
+        username=(settings.bot_username or "").lstrip("@") or None,
+    )
+    application.bot_data["services"] = s
+    _register(application, s, subscriptions, store, config)
+    return application
+
+
+def _register(application: Application, s: Services, subscriptions: Any, store: Any, config: Config) -> None:
+    application.add_handler(MessageHandler(NEW & ADDRESSED, handlers.flood_gate), group=-1)
+    commands = {
+        "start": handlers.cmd_start,
+        "help": handlers.cmd_help,
+        "ask": handlers.cmd_ask,
+        "latest": handlers.cmd_latest,
+        "districts": handlers.cmd_districts,
+        "district": handlers.cmd_district,
+        "read": handlers.cmd_read,
+        "about": handlers.cmd_about,
+    }
+    for name, callback in commands.items():
+        application.add_handler(CommandHandler(name, callback, filters=NEW))
+    if subscriptions is not None:
+        # before the catch-all handlers below, so their commands are not taken for unknown ones
+        subscriptions.register(application, s.holder, store, config)
+        s.extra_commands = list(getattr(subscriptions, "COMMANDS", []))
+        s.admin_commands = list(getattr(subscriptions, "ADMIN_COMMANDS", []))
+    application.add_handler(MessageHandler(NEW & PRIVATE & filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT,
+                                           handlers.private_text))
+    application.add_handler(MessageHandler(NEW & PRIVATE & filters.PHOTO & filters.CAPTION & ~filters.VIA_BOT,
+                                           handlers.private_caption))
+    application.add_handler(MessageHandler(NEW & GROUPS & filters.TEXT & ~filters.COMMAND
+                                           & (MENTIONS_BOT | REPLIES_TO_BOT), handlers.group_text))
+    application.add_handler(MessageHandler(NEW & PRIVATE & filters.COMMAND, handlers.unknown_command))
+    application.add_handler(MessageHandler(NEW & PRIVATE & MEDIA, handlers.media_hint))
+    application.add_handler(CallbackQueryHandler(handlers.on_button))
+    application.add_handler(InlineQueryHandler(handlers.inline_query))
+    application.add_error_handler(handlers.on_error)
+
+
+def _menu(*parts: Sequence[tuple[str, str]]) -> list[BotCommand]:
+    seen: dict[str, BotCommand] = {}
+    for part in parts:
+        for name, description in part:
+            seen.setdefault(name, BotCommand(name, description))
+    return list(seen.values())[:100]
+
+
+async def _post_init(application: Application) -> None:
+    """After getMe: deep links for the engine, command menus per scope, the bot's description."""
+    s: Services = application.bot_data["services"]
+    username = application.bot.username
+    if username:
+        s.username = username
+        s.engine.settings.link_base = f"https://t.me/{username}?start="
+    bot = application.bot
+    menus = [
+        (BotCommandScopeAllPrivateChats(), _menu(views.PRIVATE_COMMANDS, s.extra_commands)),
+        (BotCommandScopeAllGroupChats(), _menu(views.GROUP_COMMANDS)),
+        (BotCommandScopeAllChatAdministrators(), _menu(views.GROUP_COMMANDS, s.extra_commands)),
+        (None, _menu(views.PRIVATE_COMMANDS, s.extra_commands)),
+    ]
+    try:
+        for scope, commands in menus:
+            await bot.set_my_commands(commands, scope=scope)
+        await bot.set_my_description(DESCRIPTION)
+        await bot.set_my_short_description(SHORT_DESCRIPTION)
+    except TelegramError as exc:  # menus are a convenience; the bot works without them
+        log.warning("could not set the command menus: %s", exc.message)
+    if s.admin_commands:
+        operator_menu = _menu(views.PRIVATE_COMMANDS, s.extra_commands, s.admin_commands)
+        for admin in s.config.telegram.admin_user_ids:
+            try:  # fails until that operator has started the bot; the commands work regardless
+                await bot.set_my_commands(operator_menu, scope=BotCommandScopeChat(admin))
+            except TelegramError as exc:
+                log.info("no operator command menu for one admin yet: %s", exc.message)
+
+
+# ------------------------------------------------------------------ running
+
+
+class _Redact(logging.Filter):
+    """Belt and braces: whatever a library logs, the token never reaches the log."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, "<token>"), None
+        if record.exc_info and not record.exc_text:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = text.replace(self.secret, "<token>")
+        return True
+
+
+def protect_logs(token: str) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in root.handlers:
+        handler.addFilter(_Redact(token))
+    # httpx logs every request URL at INFO, and the Bot API puts the token in the URL
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def webhook_url(url: str, path: str) -> str:
+    """The public URL Telegram posts to: `url` as given if it already ends with `path`."""
+    path = path.strip("/")
+    url = url.rstrip("/")
+    return url if not path or url.endswith("/" + path) else f"{url}/{path}"
+
+
+def _open_store(config: Config) -> Any:
+    try:
+        from ..store import Store
+    except ModuleNotFoundError:
+        log.warning("bot.store is not available; questions and feedback are not logged")
+        return None
+    return Store(config.state_db)
+
+
+def run_bot(config: Config) -> int:
+    """Run until interrupted: long polling, or a webhook server when telegram.webhook.url is set."""
+    token = config.token
+    if not token:
+        print("error: TELEGRAM_BOT_TOKEN is not set", file=sys.stderr)
+        return 2
+    protect_logs(token)
+    from ..cli import build_engine
+
+    engine = build_engine(config, quiet=False)
+    log.info("corpus: %d articles from %s", len(engine.articles), config.corpus)
+    store = _open_store(config)
+    try:
+        application = build_application(config, engine, store=store, token=token)
+        hook = config.telegram.webhook
+        if hook.url:
+            secret = hook.secret_token or secrets.token_urlsafe(32)
+            log.info("webhook mode on %s:%s/%s", hook.listen, hook.port, hook.path.strip("/"))
+            application.run_webhook(
+                listen=hook.listen,
+                port=hook.port,
+                url_path=hook.path.strip("/"),
+                webhook_url=webhook_url(hook.url, hook.path),
+                secret_token=secret,
+                allowed_updates=Update.ALL_TYPES,
+                drop_pending_updates=False,
+                bootstrap_retries=-1,
+            )
+        else:
+            log.info("long polling")
+            application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+                                    bootstrap_retries=-1)
+    except InvalidToken:
+        print("error: Telegram rejected the token in TELEGRAM_BOT_TOKEN", file=sys.stderr)
+        return 1
+    finally:
+        if store is not None:
+            store.close()
+    return 0

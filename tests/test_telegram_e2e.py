@@ -1,0 +1,702 @@
+"""End to end: the real Application (long polling over HTTP, PTB's request encoding, rate
+limiter and error mapping) against the local Bot API emulator on 127.0.0.1.
+
+Each test starts a fresh bot (its own flood/cooldown state and store) over one engine built
+from seeds/ for the module. Nothing reaches the internet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from telegram import Update
+from telegram.ext import Application
+
+from bot.answer import Engine
+from bot.cli import build_engine
+from bot.config import Config
+from bot.corpus import Article
+from bot.render import TELEGRAM_LIMIT, article_pages
+from bot.store import Store
+from bot.telegram.app import build_application
+from bot.telegram.guards import FloodGuard
+from tests.botapi_emulator import BotApiEmulator, Fault
+
+pytestmark = pytest.mark.asyncio
+
+ROOT = Path(__file__).resolve().parent.parent
+USERNAME = "DistrictNewsBot"
+QUESTION = "清华附中什么时候投入使用"
+HEADLINE = "郑州清华附中 建设项目提速"
+ANSWER_TEXT = "预计今年9月投入使用"
+QINGHUA_ID = "a266052e1124"
+GROUP = -1001234567890
+LONG_ID = "longread01"
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+class RecordingStore(Store):
+    """The real SQLite store, also remembering what the bot logged, for assertions."""
+
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self.questions: list[tuple[str, str, bool, str | None]] = []
+        self.feedback: list[tuple[str, str | None, bool]] = []
+
+    def log_question(self, chat_type: str, question: str, answered: bool, article_id: str | None) -> None:
+        super().log_question(chat_type, question, answered, article_id)
+        self.questions.append((chat_type, question, answered, article_id))
+
+    def log_feedback(self, article_id: str, question: str | None, positive: bool) -> None:
+        super().log_feedback(article_id, question, positive)
+        self.feedback.append((article_id, question, positive))
+
+
+def make_config(**telegram: Any) -> Config:
+    config = Config()
+    config.cache_dir = None
+    config.telegram.bot_username = None  # learnt from getMe
+    config.telegram.group_cooldown_seconds = 0
+    config.telegram.flood_max_messages = 100
+    config.telegram.flood_window_seconds = 10
+    config.telegram.inline_cache_seconds = 7
+    config.telegram.watch_corpus_seconds = 0
+    for key, value in telegram.items():
+        setattr(config.telegram, key, value)
+    return config
+
+
+def seed_engine(cache: Path) -> Engine:
+    config = Config()
+    config.cache_dir = cache
+    return build_engine(config, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return seed_engine(tmp_path_factory.mktemp("tg-cache"))
+
+
+def long_article() -> Article:
+    paragraphs = tuple(
+        f"第{i}段：二七区老旧小区改造持续推进，居民说“<好>&方便”。" + "改造内容包括管网、道路和绿化。" * 20
+        for i in range(1, 31)
+    )
+    return Article(id=LONG_ID, title="二七区老旧小区改造长篇报道", paragraphs=paragraphs, districts=("二七区",))
+
+
+@pytest.fixture(scope="module")
+def long_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    engine = seed_engine(tmp_path_factory.mktemp("tg-cache-long"))
+    engine.add([long_article()])
+    return engine
+
+
+@dataclass
+class Harness:
+    emu: BotApiEmulator
+    app: Application
+    store: RecordingStore
+    config: Config
+
+    @property
+    def engine(self) -> Engine:
+        return self.app.bot_data["services"].engine
+
+    def user(self, user_id: int = 4242, name: str = "小王") -> dict:
+        return self.emu.user(user_id, name)
+
+    def private(self, user_id: int = 4242) -> tuple[dict, dict]:
+        user = self.user(user_id)
+        return user, self.emu.private_chat(user)
+
+    async def settle(self) -> None:
+        await self.emu.wait_idle(timeout=5.0, quiet=0.2)
+
+    async def sent_to(self, chat_id: int, count: int = 1, since: int = 0) -> list[dict]:
+        """Wait for `count` successful sendMessage calls to a chat; their results (messages)."""
+        calls = await self.emu.wait_for_call("sendMessage", lambda p: p["chat_id"] == chat_id, count=count,
+                                             since=since, ok=True)
+        calls = calls if isinstance(calls, list) else [calls]
+        return [c.response["result"] for c in calls]
+
+    async def say(self, chat: dict, user: dict, text: str, **kwargs: Any) -> dict:
+        """Send a message and wait for the bot's next message in that chat (one at a time, so
+        the order of replies is the order of questions even with concurrent updates)."""
+        mark = self.emu.mark()
+        self.emu.send_text(chat, user, text, **kwargs)
+        [reply] = await self.sent_to(chat["id"], since=mark)
+        return reply
+
+    async def press(self, chat: dict, user: dict, message: dict, data: str, *, wait_for: str = "") -> Any:
+        """Press a button; wait until the query is answered (and for `wait_for`, if given)."""
+        mark = self.emu.mark()
+        self.emu.press_button(chat, user, message["message_id"], data)
+        await self.emu.wait_for_call("answerCallbackQuery", since=mark, ok=True)
+        if wait_for == "sendMessage":
+            [reply] = await self.sent_to(chat["id"], since=mark)
+            return reply
+        if wait_for:
+            await self.emu.wait_for_call(wait_for, since=mark, ok=True)
+        return self.emu.get_message(chat["id"], message["message_id"])
+
+
+@asynccontextmanager
+async def running_bot(engine: Engine, *, privacy_mode: bool = True, token: str | None = None,
+                      **telegram: Any) -> AsyncIterator[Harness]:
+    config = make_config(**telegram)
+    store = RecordingStore()
+    async with BotApiEmulator(bot_username=USERNAME, privacy_mode=privacy_mode, token=token) as emu:
+        app = build_application(config, engine, base_url=emu.base_url, store=store, token=emu.token)
+        await app.initialize()
+        try:
+            await app.post_init(app)  # what run_polling does between initialize() and start()
+            await app.start()
+            await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
+            yield Harness(emu, app, store, config)
+        finally:
+            if app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+            await app.shutdown()
+            store.close()
+
+
+@pytest_asyncio.fixture
+async def bot(request: pytest.FixtureRequest, engine: Engine) -> AsyncIterator[Harness]:
+    options = dict(getattr(request, "param", None) or {})
+    if options.pop("long", False):
+        engine = request.getfixturevalue("long_engine")
+    async with running_bot(engine, **options) as harness:
+        yield harness
+
+
+def keyboard(message: dict) -> list[tuple[str, str]]:
+    return [(b["text"], b.get("callback_data", b.get("url", "")))
+            for row in message.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+
+
+def data_of(message: dict, prefix: str) -> list[str]:
+    return [data for _, data in keyboard(message) if data.startswith(prefix)]
+
+
+def entity_texts(message: dict, kind: str) -> list[str]:
+    text = message["text"].encode("utf-16-le")
+    return [text[e["offset"] * 2 : (e["offset"] + e["length"]) * 2].decode("utf-16-le")
+            for e in message.get("entities", []) if e["type"] == kind]
+
+
+# --------------------------------------------------------------------------- private chat
+
+
+async def test_private_question_gets_the_answer_card(bot: Harness) -> None:
+    user, chat = bot.private()
+    card = await bot.say(chat, user, QUESTION)
+
+    call = bot.emu.calls_to("sendMessage")[-1]
+    assert call.params["parse_mode"] == "HTML"
+    assert call.params["link_preview_options"] == {"is_disabled": True}
+    assert "reply_parameters" not in call.params  # no quoting in a private chat
+    assert card["text"].startswith(HEADLINE)
+    assert ANSWER_TEXT in card["text"]
+    assert HEADLINE in entity_texts(card, "bold")
+    assert "投入使用" in entity_texts(card, "underline")  # the matched words are marked
+    [link] = [e["url"] for e in card["entities"] if e["type"] == "text_link"]
+    assert link == f"https://t.me/{USERNAME}?start={QINGHUA_ID}"  # the deep link
+    buttons = keyboard(card)
+    assert ("📖 全文", f"r:{QINGHUA_ID}") in buttons
+    assert ("👍 有帮助", f"f:1:{QINGHUA_ID}") in buttons and ("👎 没帮助", f"f:0:{QINGHUA_ID}") in buttons
+    [more] = data_of(card, "m:")
+    assert more[2:].split(",") and all(bot.engine.get(i) for i in more[2:].split(","))
+    assert bot.store.questions == [("private", QUESTION, True, QINGHUA_ID)]
+    assert bot.store.question_counts() == {"questions": 1, "answered": 1, "abstained": 0}
+
+
+async def test_deep_link_start_payload_shows_the_full_article(bot: Harness) -> None:
+    user, chat = bot.private()
+    article = bot.engine.get(QINGHUA_ID)
+    page = await bot.say(chat, user, f"/start {QINGHUA_ID}")
+    assert page["text"].startswith(HEADLINE)
+    for paragraph in article.paragraphs:  # the whole article, not a snippet
+        assert paragraph in page["text"]
+    assert "reply_markup" not in page  # one page: no ◀ ▶
+
+    welcome = await bot.say(chat, user, "/start")
+    assert "郑州区县新闻助手" in welcome["text"] and ("🆕 最新新闻", "l") in keyboard(welcome)
+    help_page = await bot.say(chat, user, "/start help")
+    assert "/district" in help_page["text"] and f"@{USERNAME}" in help_page["text"]
+    assert help_page["text"] == (await bot.say(chat, user, "/help"))["text"]
+    missing = await bot.say(chat, user, "/start nosucharticle")
+    assert "nosucharticle" in missing["text"] and "没有找到" in missing["text"]
+
+
+@pytest.mark.parametrize("bot", [{"long": True}], indirect=True)
+async def test_read_pages_with_buttons_that_edit_in_place(bot: Harness) -> None:
+    user, chat = bot.private()
+    first = await bot.say(chat, user, f"/read {LONG_ID}")
+    total = len(article_pages(bot.engine.get(LONG_ID)))
+    assert total >= 3
+    assert f"第 1/{total} 页" in first["text"] and "第1段" in first["text"]
+    assert "<好>&方便" in first["text"]  # corpus text escaped, shown literally
+    assert keyboard(first) == [(f"1/{total}", "n"), ("下一页 ▶", f"p:{LONG_ID}:1")]
+
+    second = await bot.press(chat, user, first, f"p:{LONG_ID}:1")
+    assert len(bot.emu.sent_messages(user["id"])) == 1  # edited in place, no new message
+    assert second["message_id"] == first["message_id"]
+    assert f"第 2/{total} 页" in second["text"] and "第1段" not in second["text"]
+    assert keyboard(second)[0] == ("◀ 上一页", f"p:{LONG_ID}:0")
+    assert keyboard(second)[-1] == ("下一页 ▶", f"p:{LONG_ID}:2")
+
+    back = await bot.press(chat, user, second, f"p:{LONG_ID}:0")
+    assert back["text"] == first["text"] and keyboard(back) == keyboard(first)
+
+    page = back
+    for number in range(1, total):
+        page = await bot.press(chat, user, page, f"p:{LONG_ID}:{number}")
+        assert f"第 {number + 1}/{total} 页" in page["text"]
+    assert "第30段" in page["text"] and keyboard(page)[-1] == (f"{total}/{total}", "n")  # no ▶
+    edits = bot.emu.calls_to("editMessageText")
+    assert all(c.ok for c in edits) and all(len(c.params["text"]) <= TELEGRAM_LIMIT for c in edits)
+    assert len(bot.emu.sent_messages(user["id"])) == 1
+
+
+async def test_more_results_and_full_text_buttons(bot: Harness) -> None:
+    user, chat = bot.private()
+    card = await bot.say(chat, user, QUESTION)
+    [more] = data_of(card, "m:")
+    alternatives = more[2:].split(",")
+
+    updated = await bot.press(chat, user, card, more)
+    assert bot.emu.calls_to("editMessageReplyMarkup")[-1].ok
+    assert updated["text"] == card["text"]
+    assert not data_of(updated, "m:")  # the 更多结果 button is replaced by the results
+    assert data_of(updated, "r:") == [f"r:{QINGHUA_ID}"] + [f"r:{i}" for i in alternatives]
+    assert len(data_of(updated, "f:")) == 2  # feedback still there
+    labels = dict((data, text) for text, data in keyboard(updated))
+    for article_id in alternatives:
+        assert bot.engine.get(article_id).title[:10] in labels[f"r:{article_id}"]
+
+    opened = await bot.press(chat, user, updated, f"r:{alternatives[0]}", wait_for="sendMessage")
+    assert opened["text"].startswith(bot.engine.get(alternatives[0]).title)
+
+    full = await bot.press(chat, user, updated, f"r:{QINGHUA_ID}", wait_for="sendMessage")
+    assert full["text"].startswith(HEADLINE)
+    assert bot.engine.get(QINGHUA_ID).paragraphs[-1] in full["text"]
+    assert len(bot.emu.callback_answers) == 3
+
+
+async def test_feedback_buttons_log_and_thank(bot: Harness) -> None:
+    user, chat = bot.private()
+    card = await bot.say(chat, user, QUESTION)
+
+    updated = await bot.press(chat, user, card, f"f:1:{QINGHUA_ID}")
+    assert "谢谢" in bot.emu.callback_answers[-1]["text"]
+    assert bot.store.feedback == [(QINGHUA_ID, QUESTION, True)]
+    assert bot.store.feedback_counts() == {"positive": 1, "negative": 0}
+    assert not data_of(updated, "f:")  # one vote per card
+    assert data_of(updated, "r:") == [f"r:{QINGHUA_ID}"]
+
+    second = await bot.say(chat, user, "金水区科技资金惠及多少家企业")
+    [down] = data_of(second, "f:0:")
+    await bot.press(chat, user, second, down)
+    assert bot.store.feedback[-1] == (down[4:], "金水区科技资金惠及多少家企业", False)
+    assert bot.store.feedback_counts() == {"positive": 1, "negative": 1}
+
+
+async def test_abstain_is_kind_and_html_in_questions_is_escaped(bot: Harness) -> None:
+    question = "<b>x</b>&火星上有外星人吗"
+    assert bot.engine.answer(question).status == "abstain", "precondition: an out-of-scope question"
+    user, chat = bot.private()
+    reply = await bot.say(chat, user, question)
+    assert "没有找到" in reply["text"] and "/latest" in reply["text"]
+    assert question in reply["text"]  # shown literally ...
+    assert not entity_texts(reply, "bold")  # ... not as markup
+    assert keyboard(reply) == [("🆕 最新新闻", "l"), ("🗺 按区县浏览", "ds")]
+    assert bot.store.questions == [("private", question, False, None)]
+
+    district = await bot.say(chat, user, "/district <b>x</b>&<i>")
+    assert "<b>x</b>&<i>" in district["text"] and not entity_texts(district, "italic")
+    read = await bot.say(chat, user, "/read <b>")
+    assert "<b>" in read["text"] and not entity_texts(read, "bold")
+
+    latest = await bot.press(chat, user, reply, "l", wait_for="sendMessage")
+    assert latest["text"].startswith("最新 5 篇新闻")
+    districts = await bot.press(chat, user, reply, "ds", wait_for="sendMessage")
+    assert districts["text"].startswith("按区县浏览")
+
+
+async def test_district_names_with_typos_and_browsing(bot: Harness) -> None:
+    user, chat = bot.private()
+    listing = await bot.say(chat, user, "/district 二七去")
+    erqi = [a for a in bot.engine.articles if "二七区" in a.districts]
+    assert listing["text"].startswith(f"二七区的新闻（{len(erqi)} 篇）")
+    assert set(data_of(listing, "r:")) == {f"r:{a.id}" for a in erqi}
+    assert ("↩ 全部区县", "do") in keyboard(listing)
+
+    overview = await bot.press(chat, user, listing, "do")
+    assert overview["message_id"] == listing["message_id"]
+    assert overview["text"].startswith("按区县浏览")
+    assert (f"二七区（{len(erqi)}）", "d:二七区:0") in keyboard(overview)
+
+    zhongyuan = await bot.press(chat, user, overview, "d:中原区:0")
+    count = sum("中原区" in a.districts for a in bot.engine.articles)
+    assert zhongyuan["text"].startswith(f"中原区的新闻（{count} 篇）")
+    assert count > 8 and ("下一页 ▶", "d:中原区:1") in keyboard(zhongyuan)  # a paged list
+    page2 = await bot.press(chat, user, zhongyuan, "d:中原区:1")
+    assert len(data_of(page2, "r:")) == count - 8 and "第 2/2 页" in page2["text"]
+    opened = await bot.press(chat, user, page2, data_of(page2, "r:")[0], wait_for="sendMessage")
+    assert "中原区" in opened["text"]
+
+    districts = await bot.say(chat, user, "/districts")
+    assert len(data_of(districts, "d:")) >= 10
+    assert (await bot.say(chat, user, "/district erqi"))["text"].startswith("二七区的新闻")
+    unknown = await bot.say(chat, user, "/district 火星区")
+    assert "火星区" in unknown["text"] and data_of(unknown, "d:")
+
+
+async def test_latest_and_about(bot: Harness) -> None:
+    user, chat = bot.private()
+    three = await bot.say(chat, user, "/latest 3")
+    newest = [a.id for a in bot.engine.articles[::-1]]  # seeds carry no dates: corpus order
+    assert data_of(three, "r:") == [f"r:{i}" for i in newest[:3]]
+    default = await bot.say(chat, user, "/latest")
+    assert len(data_of(default, "r:")) == 5  # latest_default
+    too_many = await bot.say(chat, user, "/latest 500")
+    assert len(data_of(too_many, "r:")) == 20
+    about = await bot.say(chat, user, "/about")
+    assert f"{len(bot.engine.articles)} 篇新闻" in about["text"]
+
+
+# --------------------------------------------------------------------------- groups
+
+
+async def test_group_commands_and_replies_are_answered_quoting_the_asker(bot: Harness) -> None:
+    """Privacy mode on (Telegram's default): the bot gets commands for it and replies to it."""
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    alice, bob = bot.user(1, "Alice"), bot.user(2, "Bob")
+
+    emu.send_text(group, alice, "大家好，今天中午吃什么？")  # chatter: never reaches the bot
+    card = await bot.say(group, alice, f"/ask {QUESTION}")
+    asked = emu.messages(GROUP)[-2]
+    assert ANSWER_TEXT in card["text"]
+    call = emu.calls_to("sendMessage")[-1]
+    assert call.params["reply_parameters"]["message_id"] == asked["message_id"]  # quotes the asker
+    assert card["reply_to_message"]["message_id"] == asked["message_id"]
+
+    second = await bot.say(group, bob, f"/ask@{USERNAME} 金水区科技资金惠及多少家企业")
+    assert second["reply_to_message"]["text"].endswith("金水区科技资金惠及多少家企业")
+    assert "5000万科技资金" in second["text"]
+
+    third = await bot.say(group, alice, "清华附中在哪个区", reply_to_message_id=card["message_id"])
+    assert third["reply_to_message"]["text"] == "清华附中在哪个区"
+    assert HEADLINE in third["text"]
+
+    emu.send_text(group, bob, "/ask@OtherBot 清华附中")  # another bot's command
+    prompt = await bot.say(group, bob, "/ask")
+    assert prompt["reply_to_message"]["text"] == "/ask"
+    assert emu.calls_to("sendMessage")[-1].params["reply_markup"]["force_reply"] is True
+    answer = await bot.say(group, bob, QUESTION, reply_to_message_id=prompt["message_id"])  # the reply
+    assert ANSWER_TEXT in answer["text"]
+    await bot.settle()
+    assert len(emu.sent_messages(GROUP)) == 5
+    assert [q[0] for q in bot.store.questions] == ["supergroup"] * 4
+
+
+@pytest.mark.parametrize("bot", [{"privacy_mode": False}], indirect=True)
+async def test_group_chatter_is_ignored_mentions_are_answered(bot: Harness) -> None:
+    """Privacy mode off: the bot sees everything and must pick what is meant for it."""
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "金水区邻里")
+    alice, bob = bot.user(1, "Alice"), bot.user(2, "Bob")
+
+    emu.send_text(group, alice, QUESTION)  # a question, but not to the bot
+    other = emu.send_text(group, bob, "今天下雨了")
+    emu.send_text(group, alice, "同意", reply_to_message_id=other["message_id"])  # reply to a person
+    emu.send_text(group, alice, "@someone_else 清华附中什么时候投入使用")
+    emu.send_text(group, alice, "/start@OtherBot")
+    emu.send_sticker(group, bob)
+    emu.send_photo(group, bob)
+    await bot.settle()
+    assert emu.sent_messages(GROUP) == []
+    assert bot.store.questions == []
+
+    card = await bot.say(group, bob, f"@{USERNAME} {QUESTION}")
+    assert card["reply_to_message"]["text"] == f"@{USERNAME} {QUESTION}"
+    assert ANSWER_TEXT in card["text"]
+    assert bot.store.questions[-1][1] == QUESTION  # the mention is not part of the question
+
+    hint = await bot.say(group, alice, f"@{USERNAME}")
+    assert "/ask" in hint["text"]
+
+
+async def test_forum_topics_get_answers_in_the_same_topic(bot: Harness) -> None:
+    emu = bot.emu
+    forum = emu.group_chat(GROUP, "郑东新区论坛", forum=True)
+    alice = bot.user(1, "Alice")
+    card = await bot.say(forum, alice, f"/ask {QUESTION}", message_thread_id=77)
+    assert emu.calls_to("sendMessage")[-1].params["message_thread_id"] == 77
+    assert card["message_thread_id"] == 77 and card["is_topic_message"] is True
+    assert card["reply_to_message"]["text"] == f"/ask {QUESTION}"
+
+    full = await bot.press(forum, alice, card, f"r:{QINGHUA_ID}", wait_for="sendMessage")
+    assert full["message_thread_id"] == 77  # 全文 lands in the topic too
+    assert full["text"].startswith(HEADLINE)
+
+
+@pytest.mark.parametrize("bot", [{"group_cooldown_seconds": 60}], indirect=True)
+async def test_group_cooldown_answers_once_then_one_notice(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "中原区")
+    users = [bot.user(i, f"U{i}") for i in range(1, 5)]
+    first = await bot.say(group, users[0], f"/ask {QUESTION}")
+    assert HEADLINE in first["text"]
+    for user in users[1:]:
+        emu.send_text(group, user, f"/ask {QUESTION}")
+    await bot.settle()
+    texts = [m["text"] for m in emu.sent_messages(GROUP)]
+    assert len(texts) == 2
+    assert "秒后再问" in texts[1]
+    assert len(bot.store.questions) == 1
+
+
+# --------------------------------------------------------------------------- inline mode
+
+
+async def test_inline_query_offers_articles_and_always_answers(bot: Harness) -> None:
+    user = bot.user()
+    query_id = bot.emu.inline_query(user, "清华附中")
+    call = await bot.emu.wait_for_call("answerInlineQuery", ok=True)
+    params = call.params
+    assert params["inline_query_id"] == query_id
+    assert params["cache_time"] == 7
+    first = params["results"][0]
+    assert first["type"] == "article" and first["id"] == QINGHUA_ID
+    assert "清华附中" in first["title"]
+    assert "清华大学附属中学" in first["description"]
+    content = first["input_message_content"]
+    assert content["parse_mode"] == "HTML" and HEADLINE in content["message_text"]
+    assert content["link_preview_options"] == {"is_disabled": True}
+    assert "button" not in params
+
+    bot.emu.inline_query(user, "比特币价格是多少 xyzzy")
+    call = await bot.emu.wait_for_call("answerInlineQuery", count=2, ok=True)
+    nothing = call[1].params
+    assert nothing["results"] == []
+    assert nothing["button"]["start_parameter"] == "help" and nothing["button"]["text"]
+
+    bot.emu.inline_query(user, "")
+    call = await bot.emu.wait_for_call("answerInlineQuery", count=3, ok=True)
+    assert len(call[2].params["results"]) == 10  # empty query: the latest articles
+
+
+# --------------------------------------------------------------------------- limits and faults
+
+
+@pytest.mark.parametrize("bot", [{"flood_max_messages": 5, "flood_window_seconds": 10}], indirect=True)
+async def test_flood_guard_sends_one_notice_then_silence_until_the_window_passes(bot: Harness) -> None:
+    now = [1000.0]
+    bot.app.bot_data["services"].flood = FloodGuard(5, 10, clock=lambda: now[0])
+    user, chat = bot.private()
+    for _ in range(20):
+        bot.emu.send_text(chat, user, QUESTION)
+    await bot.settle()
+    texts = [m["text"] for m in bot.emu.sent_messages(user["id"])]
+    assert sum(HEADLINE in t for t in texts) == 5
+    assert sum("请稍后再试" in t for t in texts) == 1
+    assert len(texts) == 6
+    other, other_chat = bot.private(5151)  # other residents are not affected
+    bot.emu.send_text(other_chat, other, QUESTION)
+    await bot.sent_to(other["id"])
+
+    now[0] += 10.5
+    bot.emu.send_text(chat, user, QUESTION)
+    await bot.settle()
+    assert HEADLINE in bot.emu.sent_messages(user["id"])[-1]["text"]
+    assert len(bot.emu.sent_messages(user["id"])) == 7
+
+
+async def test_retry_after_then_bad_gateway_then_success_answers_exactly_once(bot: Harness) -> None:
+    bot.app.bot.rate_limiter.backoff = 0.05
+    user, chat = bot.private()
+    bot.emu.fail_next("sendMessage", Fault.retry_after(1), Fault.server_error(502))
+    card = await bot.say(chat, user, QUESTION)
+    assert ANSWER_TEXT in card["text"]
+    await bot.settle()
+    assert [c.status for c in bot.emu.calls_to("sendMessage")] == [429, 502, 200]
+    assert len(bot.emu.sent_messages(user["id"])) == 1
+    assert len(bot.store.questions) == 1
+
+
+async def test_persistent_server_errors_are_not_fatal(bot: Harness) -> None:
+    bot.app.bot.rate_limiter.backoff = 0.01
+    user, chat = bot.private()
+    bot.emu.fail_next("sendMessage", *[Fault.server_error(503)] * 4)  # one try + all three retries
+    sorry = await bot.say(chat, user, QUESTION)
+    assert [c.status for c in bot.emu.calls_to("sendMessage")] == [503] * 4 + [200]
+    assert "出了点问题" in sorry["text"] and "503" not in sorry["text"]
+    card = await bot.say(chat, user, QUESTION)  # and the bot lives on
+    assert ANSWER_TEXT in card["text"]
+
+
+async def test_errors_reach_the_user_without_internals(bot: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(question: str) -> None:
+        raise RuntimeError("index file /srv/secret.seg is corrupt")
+
+    monkeypatch.setattr(bot.engine, "answer", broken)
+    user, chat = bot.private()
+    sorry = await bot.say(chat, user, QUESTION)
+    assert "出了点问题" in sorry["text"]
+    assert "secret" not in sorry["text"] and "RuntimeError" not in sorry["text"]
+    monkeypatch.undo()
+    card = await bot.say(chat, user, QUESTION)
+    assert ANSWER_TEXT in card["text"]
+
+
+async def test_stickers_photos_empty_edited_and_long_messages(bot: Harness) -> None:
+    emu = bot.emu
+    user, chat = bot.private()
+
+    async def next_reply(send: Any) -> dict:
+        mark = emu.mark()
+        send()
+        [reply] = await bot.sent_to(user["id"], since=mark)
+        return reply
+
+    sticker = await next_reply(lambda: emu.send_sticker(chat, user))
+    photo = await next_reply(lambda: emu.send_photo(chat, user))
+    assert "文字" in sticker["text"] and "文字" in photo["text"]
+    card = await next_reply(lambda: emu.send_photo(chat, user, caption=QUESTION))  # a caption is a question
+    assert ANSWER_TEXT in card["text"]
+
+    assert "请发一个问题" in (await bot.say(chat, user, "？？？"))["text"]
+    assert "/ask 后面" in (await bot.say(chat, user, "/ask"))["text"]
+    assert "/help" in (await bot.say(chat, user, "/nosuchcommand"))["text"]
+    assert "你好" in (await bot.say(chat, user, "你好"))["text"]
+    assert [q[1] for q in bot.store.questions] == [QUESTION]  # greetings and blanks are not questions
+
+    sent = len(emu.sent_messages(user["id"]))
+    emu.send_text(chat, user, "清华附中什么时候投入使用？？", edited=True)  # edits are ignored
+    await bot.settle()
+    assert len(emu.sent_messages(user["id"])) == sent
+
+    long_question = QUESTION + "，" + "我想知道具体的情况和安排。" * 300  # ~3900 characters
+    long_answer = await bot.say(chat, user, long_question)
+    assert ANSWER_TEXT in long_answer["text"] and "问题较长" in long_answer["text"]
+    logged = bot.store.questions[-1][1]
+    assert len(logged) == 300 and logged.startswith(QUESTION)
+
+
+async def test_command_menus_are_set_per_scope(bot: Harness) -> None:
+    commands = {scope: [c["command"] for c in bot.emu.commands_for(scope)]
+                for scope in ("all_private_chats", "all_group_chats", "all_chat_administrators", "default")}
+    assert {"start", "help", "ask", "latest", "districts", "district", "read", "about"} <= set(
+        commands["all_private_chats"])
+    assert commands["all_group_chats"][0] == "ask" and "read" not in commands["all_group_chats"]
+    assert set(commands["all_group_chats"]) <= set(commands["all_chat_administrators"])
+    for scope in commands:
+        for command in bot.emu.commands_for(scope):
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in command["description"])  # Chinese
+    extra = {name for name, _ in bot.app.bot_data["services"].extra_commands}  # /subscribe … if present
+    if importlib.util.find_spec("bot.telegram.subscriptions") is not None:
+        assert "subscribe" in extra
+    assert extra <= set(commands["all_private_chats"]) and extra <= set(commands["all_chat_administrators"])
+    assert not extra & set(commands["all_group_chats"])
+    assert bot.emu.descriptions[("description", "")].startswith("郑州区县新闻助手")
+
+
+# --------------------------------------------------------------------------- webhook and run_bot
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_webhook_mode_checks_the_secret_and_answers(engine: Engine) -> None:
+    config = make_config()
+    async with BotApiEmulator(bot_username=USERNAME) as emu:
+        app = build_application(config, engine, base_url=emu.base_url, store=None, token=emu.token)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}/hook-path"
+        await app.initialize()
+        try:
+            await app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="hook-path",
+                                            webhook_url=url, secret_token="s3cret_Token-1",
+                                            allowed_updates=Update.ALL_TYPES)
+            await app.start()
+            assert emu.webhook["url"] == url and emu.webhook["secret_token"] == "s3cret_Token-1"
+            user = emu.user(4242, "小王")
+            emu.private_chat(user)
+            update = {"update_id": 1, "message": {
+                "message_id": 1, "date": 1700000000, "chat": {"id": 4242, "type": "private", "first_name": "小王"},
+                "from": user, "text": QUESTION}}
+            async with aiohttp.ClientSession() as http:
+                async with http.post(url, json=update,
+                                     headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as response:
+                    assert response.status == 403
+                async with http.post(url, json=update,
+                                     headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret_Token-1"}) as response:
+                    assert response.status == 200
+            call = await emu.wait_for_call("sendMessage", ok=True)
+            assert ANSWER_TEXT in call.response["result"]["text"]
+            await emu.wait_idle(quiet=0.2)
+            assert len(emu.calls_to("sendMessage")) == 1  # the forged update was dropped
+        finally:
+            if app.updater.running:
+                await app.updater.stop()
+            if app.running:
+                await app.stop()
+            await app.shutdown()
+
+
+async def test_python_m_bot_run_polls_answers_and_never_logs_the_token(tmp_path: Path) -> None:
+    token = "987654:SECRET-never-in-logs"
+    settings = tmp_path / "bot.yaml"
+    settings.write_text(json.dumps({
+        "corpus": str(ROOT / "seeds"), "cache_dir": str(tmp_path / "cache"),
+        "state_db": str(tmp_path / "state" / "bot.sqlite3"),
+        "telegram": {"watch_corpus_seconds": 0, "group_cooldown_seconds": 0}}), encoding="utf-8")
+    async with BotApiEmulator(bot_username=USERNAME, token=token) as emu:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PORT"))}
+        env.update(TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_BASE_URL=emu.base_url,
+                   DISTRICT_NEWS_CONFIG=str(settings), PYTHONUNBUFFERED="1")
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "-v", "run", cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            await emu.wait_for_call("deleteWebhook", timeout=30)  # then it starts polling
+            user = emu.user(4242, "小王")
+            emu.send_text(emu.private_chat(user), user, QUESTION)
+            call = await emu.wait_for_call("sendMessage", ok=True, timeout=10)
+            assert ANSWER_TEXT in call.response["result"]["text"]
+            assert f"https://t.me/{USERNAME}?start={QINGHUA_ID}" in call.params["text"]
+            process.send_signal(signal.SIGINT)
+            out, err = await asyncio.wait_for(process.communicate(), timeout=20)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert process.returncode == 0, err.decode()
+    log = out.decode() + err.decode()
+    assert "getUpdates" in log or "HTTP" in log or "Application started" in log  # it did log (-v)
+    assert token not in log and "SECRET-never" not in log
+    assert (tmp_path / "state" / "bot.sqlite3").exists()
