@@ -668,13 +668,32 @@ async def test_webhook_mode_checks_the_secret_and_answers(engine: Engine) -> Non
             await app.shutdown()
 
 
-async def test_python_m_bot_run_polls_answers_and_never_logs_the_token(tmp_path: Path) -> None:
+async def _post_update(url: str, update: dict, secret: str) -> int:
+    """POST an update like Telegram does (the server may still be starting: retry briefly)."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(50):
+            try:
+                async with http.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}) as r:
+                    return r.status
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+    raise AssertionError(f"nothing listens on {url}")
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+async def test_python_m_bot_run_answers_and_never_logs_the_token(tmp_path: Path, mode: str) -> None:
+    """The deployed entry point, `python -m bot run`, in a subprocess: config from a file, token
+    and API base URL from the environment; SIGINT stops it cleanly."""
     token = "987654:SECRET-never-in-logs"
+    port = free_port()
+    telegram: dict[str, Any] = {"watch_corpus_seconds": 0, "group_cooldown_seconds": 0}
+    if mode == "webhook":  # no secret configured: the bot makes one up
+        telegram["webhook"] = {"url": f"http://127.0.0.1:{port}", "listen": "127.0.0.1", "port": port,
+                               "path": "hook-7f3a"}
     settings = tmp_path / "bot.yaml"
     settings.write_text(json.dumps({
         "corpus": str(ROOT / "seeds"), "cache_dir": str(tmp_path / "cache"),
-        "state_db": str(tmp_path / "state" / "bot.sqlite3"),
-        "telegram": {"watch_corpus_seconds": 0, "group_cooldown_seconds": 0}}), encoding="utf-8")
+        "state_db": str(tmp_path / "state" / "bot.sqlite3"), "telegram": telegram}), encoding="utf-8")
     async with BotApiEmulator(bot_username=USERNAME, token=token) as emu:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PORT"))}
         env.update(TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_BASE_URL=emu.base_url,
@@ -682,10 +701,25 @@ async def test_python_m_bot_run_polls_answers_and_never_logs_the_token(tmp_path:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "-v", "run", cwd=ROOT, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        secrets_ = [token]
         try:
-            await emu.wait_for_call("deleteWebhook", timeout=30)  # then it starts polling
             user = emu.user(4242, "小王")
-            emu.send_text(emu.private_chat(user), user, QUESTION)
+            chat = emu.private_chat(user)
+            if mode == "polling":
+                await emu.wait_for_call("deleteWebhook", timeout=30)  # then it starts polling
+                emu.send_text(chat, user, QUESTION)
+            else:
+                call = await emu.wait_for_call("setWebhook", timeout=30)
+                secret = call.params["secret_token"]
+                assert call.params["url"] == f"http://127.0.0.1:{port}/hook-7f3a" and len(secret) >= 32
+                assert "message" in call.params["allowed_updates"] and "callback_query" in call.params[
+                    "allowed_updates"]
+                update = {"update_id": 1, "message": {
+                    "message_id": 1, "date": 1700000000, "chat": chat, "from": user, "text": QUESTION}}
+                url = f"http://127.0.0.1:{port}/hook-7f3a"
+                assert await _post_update(url, update, "not-the-secret") == 403
+                assert await _post_update(url, update, secret) == 200
+                secrets_ = [token, secret]
             call = await emu.wait_for_call("sendMessage", ok=True, timeout=10)
             assert ANSWER_TEXT in call.response["result"]["text"]
             assert f"https://t.me/{USERNAME}?start={QINGHUA_ID}" in call.params["text"]
@@ -696,7 +730,9 @@ async def test_python_m_bot_run_polls_answers_and_never_logs_the_token(tmp_path:
                 process.kill()
                 await process.wait()
     assert process.returncode == 0, err.decode()
+    assert len(emu.calls_to("sendMessage")) == 1
     log = out.decode() + err.decode()
-    assert "getUpdates" in log or "HTTP" in log or "Application started" in log  # it did log (-v)
-    assert token not in log and "SECRET-never" not in log
+    assert "Application started" in log  # -v: it logged plenty ...
+    assert all(secret not in log for secret in secrets_)  # ... but never the token or webhook secret
+    assert "SECRET-never" not in log
     assert (tmp_path / "state" / "bot.sqlite3").exists()

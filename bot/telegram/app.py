@@ -192,28 +192,34 @@ async def _post_init(application: Application) -> None:
 
 
 class _Redact(logging.Filter):
-    """Belt and braces: whatever a library logs, the token never reaches the log."""
+    """Belt and braces: whatever a library logs (PTB logs request parameters at DEBUG), the
+    token and the webhook secret never reach the log."""
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, *secrets: str) -> None:
         super().__init__()
-        self.secret = secret
+        self.secrets = [s for s in secrets if s]
+
+    def _clean(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "<secret>")
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, "<token>"), None
+        cleaned = self._clean(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:
-            text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = text.replace(self.secret, "<token>")
+            record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
         return True
 
 
-def protect_logs(token: str) -> None:
+def protect_logs(*secrets: str) -> None:
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in root.handlers:
-        handler.addFilter(_Redact(token))
+        handler.addFilter(_Redact(*secrets))
     # httpx logs every request URL at INFO, and the Bot API puts the token in the URL
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -241,7 +247,9 @@ def run_bot(config: Config) -> int:
     if not token:
         print("error: TELEGRAM_BOT_TOKEN is not set", file=sys.stderr)
         return 2
-    protect_logs(token)
+    hook = config.telegram.webhook
+    secret = (hook.secret_token or secrets.token_urlsafe(32)) if hook.url else ""
+    protect_logs(token, secret)
     from ..cli import build_engine
 
     engine = build_engine(config, quiet=False)
@@ -249,9 +257,7 @@ def run_bot(config: Config) -> int:
     store = _open_store(config)
     try:
         application = build_application(config, engine, store=store, token=token)
-        hook = config.telegram.webhook
         if hook.url:
-            secret = hook.secret_token or secrets.token_urlsafe(32)
             log.info("webhook mode on %s:%s/%s", hook.listen, hook.port, hook.path.strip("/"))
             application.run_webhook(
                 listen=hook.listen,

@@ -1,0 +1,321 @@
+"""Unit tests of the Telegram front end's pure parts: guards, addressing filters, callback data,
+keyboards, message builders, and the app's small helpers (no network, no Application run)."""
+
+from __future__ import annotations
+
+import datetime as dtm
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from telegram import Chat, Message, MessageEntity, User
+from telegram.ext import Application
+
+from bot.answer import Engine
+from bot.cli import build_engine
+from bot.config import Config
+from bot.corpus import Article
+from bot.render import TELEGRAM_LIMIT
+from bot.telegram import keyboards, views
+from bot.telegram.app import _file_url, _Redact, build_application, protect_logs, run_bot, webhook_url
+from bot.telegram.guards import (
+    Cooldown,
+    FloodGuard,
+    Verdict,
+    addressed_to_bot,
+    command_for_bot,
+    mentions_bot,
+    replies_to_bot,
+    strip_mentions,
+)
+from bot.telegram.handlers import EngineRef, flood_gate
+
+BOT = SimpleNamespace(id=123456, username="DistrictNewsBot")
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    config = Config()
+    config.cache_dir = tmp_path_factory.mktemp("tg-unit-cache")
+    return build_engine(config, quiet=True)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# --------------------------------------------------------------------------- guards
+
+
+def test_flood_guard_one_notice_then_silence_until_the_window_passes() -> None:
+    clock = Clock()
+    guard = FloodGuard(5, 10.0, clock=clock)
+    verdicts = [guard.check(1) for _ in range(20)]
+    assert verdicts[:5] == [Verdict.OK] * 5
+    assert verdicts[5] is Verdict.NOTIFY
+    assert set(verdicts[6:]) == {Verdict.DROP}
+    assert guard.check(2) is Verdict.OK  # other users are unaffected
+    clock.now += 9.9
+    assert guard.check(1) is Verdict.DROP
+    clock.now += 0.2
+    assert [guard.check(1) for _ in range(5)] == [Verdict.OK] * 5  # a clean slate
+
+
+def test_flood_guard_counts_a_sliding_window() -> None:
+    clock = Clock()
+    guard = FloodGuard(3, 10.0, clock=clock)
+    for _ in range(10):  # three a window is fine, forever
+        assert [guard.check(7) for _ in range(3)] == [Verdict.OK] * 3
+        clock.now += 10.0
+    assert FloodGuard(0, 10.0).check(7) is Verdict.OK  # 0 turns it off
+
+
+def test_group_cooldown_answers_once_a_period_with_one_notice() -> None:
+    clock = Clock()
+    cooldown = Cooldown(20.0, clock=clock)
+    assert cooldown.check(-100) is Verdict.OK
+    clock.now += 5
+    assert cooldown.check(-100) is Verdict.NOTIFY
+    assert cooldown.remaining(-100) == 15
+    assert cooldown.check(-100) is Verdict.DROP
+    assert cooldown.check(-200) is Verdict.OK  # per group
+    clock.now += 15
+    assert cooldown.check(-100) is Verdict.OK
+    clock.now += 1
+    assert cooldown.check(-100) is Verdict.NOTIFY  # a new period gets its own notice
+    assert all(Cooldown(0).check(-100) is Verdict.OK for _ in range(5))
+
+
+# --------------------------------------------------------------------------- addressing filters
+
+
+def message(text: str, chat_type: str = Chat.SUPERGROUP, *, entities: list[MessageEntity] | None = None,
+            reply_from: User | None = None, via_bot: User | None = None) -> Message:
+    chat = Chat(-1001, chat_type)
+    user = User(1, "Alice", False)
+    reply = Message(1, dtm.datetime.now(dtm.UTC), chat, from_user=reply_from, text="earlier") if reply_from else None
+    if entities is None:
+        entities = []
+        if text.startswith("/"):
+            entities.append(MessageEntity(MessageEntity.BOT_COMMAND, 0, len(text.split()[0])))
+        for word in text.split():
+            if word.startswith("@"):
+                entities.append(MessageEntity(MessageEntity.MENTION, text.index(word), len(word)))
+    msg = Message(2, dtm.datetime.now(dtm.UTC), chat, from_user=user, text=text, entities=entities,
+                  reply_to_message=reply, via_bot=via_bot)
+    msg.set_bot(BOT)  # the filters ask the message for the bot's id and username
+    return msg
+
+
+def test_group_messages_are_addressed_only_by_command_mention_or_reply() -> None:
+    me = User(BOT.id, "District News", True, username=BOT.username)
+    someone = User(2, "Bob", False)
+    assert addressed_to_bot(message("/ask 清华附中"))
+    assert addressed_to_bot(message("/ask@DistrictNewsBot 清华附中"))
+    assert addressed_to_bot(message("/ask@districtnewsbot 清华附中"))  # usernames ignore case
+    assert not addressed_to_bot(message("/ask@OtherBot 清华附中"))
+    assert addressed_to_bot(message("@DistrictNewsBot 清华附中什么时候投入使用"))
+    assert not addressed_to_bot(message("@someone 清华附中什么时候投入使用"))
+    assert addressed_to_bot(message("在哪个区", reply_from=me))
+    assert not addressed_to_bot(message("同意", reply_from=someone))
+    assert not addressed_to_bot(message("清华附中什么时候投入使用"))
+    assert addressed_to_bot(message("清华附中", Chat.PRIVATE))
+    assert not addressed_to_bot(message("清华附中", Chat.PRIVATE, via_bot=me))  # our own inline card
+    assert not addressed_to_bot(message("/ask 清华附中", Chat.CHANNEL))
+    mention = MessageEntity(MessageEntity.TEXT_MENTION, 0, 4, user=me)
+    assert mentions_bot(message("新闻助手 清华附中", entities=[mention]))
+    assert not command_for_bot(message("请看 /ask"))  # a command must open the message
+    assert not replies_to_bot(message("hi"))
+
+
+def test_mentions_are_removed_from_the_question() -> None:
+    assert strip_mentions(message("@DistrictNewsBot 清华附中什么时候投入使用")) == "清华附中什么时候投入使用"
+    assert strip_mentions(message("清华附中 @DistrictNewsBot 什么时候投入使用")) == "清华附中 什么时候投入使用"
+    assert strip_mentions(message("@someone 你好")) == "@someone 你好"  # other people's names stay
+
+
+# --------------------------------------------------------------------------- callback data and keyboards
+
+
+def test_callback_data_round_trips() -> None:
+    assert keyboards.parse("r:a266052e1124") == keyboards.Action("read", article_id="a266052e1124")
+    assert keyboards.parse("p:a266052e1124:3") == keyboards.Action("page", article_id="a266052e1124", number=3)
+    assert keyboards.parse("m:a1,b2,c3").ids == ("a1", "b2", "c3")
+    assert keyboards.parse("f:1:a1") == keyboards.Action("feedback", article_id="a1", positive=True)
+    assert keyboards.parse("f:0:a1").positive is False
+    assert keyboards.parse("d:二七区:2") == keyboards.Action("district", district="二七区", number=2)
+    assert [keyboards.parse(d).kind for d in ("do", "ds", "l", "n")] == ["overview", "districts", "latest", "noop"]
+    for junk in (None, "", "zzz", "p:x:y", "f:2:a1", "f:1:", "d::1", "r:", "m:"):
+        assert keyboards.parse(junk).kind == "unknown", junk
+
+
+_ids = st.from_regex(r"\A[A-Za-z0-9_-]{1,32}\Z")
+
+
+@given(st.lists(_ids, min_size=1, max_size=8, unique=True))
+@settings(max_examples=200, deadline=None)
+def test_more_button_data_always_fits_in_64_bytes(ids: list[str]) -> None:
+    data = keyboards.more_data(ids)
+    assert data is not None and len(data.encode()) <= keyboards.MAX_DATA
+    packed = keyboards.parse(data).ids
+    assert packed and list(packed) == ids[: len(packed)]  # a prefix, best first
+
+
+@given(_ids, st.integers(min_value=0, max_value=999))
+@settings(max_examples=200, deadline=None)
+def test_page_button_data_always_fits(article_id: str, number: int) -> None:
+    row = keyboards.pager(f"p:{article_id}", number, number + 2)
+    assert all(len(b.callback_data.encode()) <= 64 for b in row)
+    assert keyboards.parse(row[-1].callback_data) == keyboards.Action("page", article_id=article_id,
+                                                                     number=number + 1)
+
+
+def test_answer_keyboard_after_more_results_and_feedback(engine: Engine) -> None:
+    answer = engine.answer("清华附中什么时候投入使用")
+    markup = keyboards.answer_keyboard(answer)
+    data = [b.callback_data for row in markup.inline_keyboard for b in row]
+    assert data[0] == f"r:{answer.article.id}" and data[1].startswith("m:")
+    assert data[2:] == [f"f:1:{answer.article.id}", f"f:0:{answer.article.id}"]
+    alternatives = [c.article for c in answer.alternatives]
+    expanded = keyboards.with_alternatives(markup, alternatives)
+    rows = [[b.callback_data for b in row] for row in expanded.inline_keyboard]
+    assert rows[0] == [f"r:{answer.article.id}"]
+    assert rows[1:-1] == [[f"r:{a.id}"] for a in alternatives]
+    assert rows[-1][0].startswith("f:1:")
+    voted = keyboards.without_feedback(expanded)
+    assert all(not b.callback_data.startswith("f:") for row in voted.inline_keyboard for b in row)
+    assert keyboards.without_feedback(keyboards.InlineKeyboardMarkup([[keyboards._button("👍", "f:1:x")]])) is None
+    assert keyboards.answer_keyboard(engine.answer("火星上有外星人吗")) is None
+
+
+def test_district_buttons_fit_for_every_district(engine: Engine) -> None:
+    counts = views.district_counts(engine.articles, list(engine.analyzer.lexicon.districts))
+    markup = keyboards.districts_keyboard(counts)
+    assert sum(len(row) for row in markup.inline_keyboard) == len(counts)
+    assert all(len(row) <= keyboards.PER_ROW for row in markup.inline_keyboard)
+    for district in engine.analyzer.lexicon.districts:
+        assert keyboards.fits(f"d:{district}:99")
+
+
+# --------------------------------------------------------------------------- views
+
+
+def test_every_seed_article_fits_one_page(engine: Engine) -> None:
+    for article in engine.articles:
+        page = views.article_page(article, 0)
+        assert page.total == 1 and len(page.text) <= TELEGRAM_LIMIT
+        assert article.paragraphs[-1][:50].replace("&", "&amp;").replace("<", "&lt;") in page.text
+
+
+def test_long_articles_are_paged_under_the_limit() -> None:
+    paragraphs = tuple(f"第{i}段<&>" + "字" * 900 for i in range(12))
+    article = Article(id="long", title="长文", paragraphs=paragraphs)
+    first = views.article_page(article, 0)
+    pages = [views.article_page(article, n) for n in range(first.total)]
+    assert first.total >= 3
+    assert all(len(p.text) <= TELEGRAM_LIMIT for p in pages)
+    assert all(f"第 {n + 1}/{first.total} 页" in p.text for n, p in enumerate(pages))
+    text = "".join(p.text for p in pages)
+    assert all(f"第{i}段&lt;&amp;&gt;" in text for i in range(12))
+    assert views.article_page(article, 99).number == first.total - 1  # clamped
+    assert views.article_page(article, -3).number == 0
+
+
+def test_abstain_text_escapes_and_shortens_the_question() -> None:
+    text = views.abstain_html("<script>alert(1)</script>" + "很长" * 50)
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "很长" * 30 not in text and "…" in text
+    assert "/latest" in text and "/districts" in text
+
+
+def test_newest_first_uses_dates_then_arrival() -> None:
+    articles = [Article(id=i, title=i, paragraphs=("x",), date=d)
+                for i, d in (("a", None), ("b", "2024-03-01"), ("c", None), ("d", "2024-05-01"))]
+    assert [a.id for a in views.newest_first(articles)] == ["d", "b", "c", "a"]
+
+
+def test_district_counts_and_lists(engine: Engine) -> None:
+    counts = dict(views.district_counts(engine.articles, list(engine.analyzer.lexicon.districts)))
+    assert counts["二七区"] == sum("二七区" in a.districts for a in engine.articles)
+    assert all(n > 0 for n in counts.values())
+    page = views.district_page("中原区", views.in_district(engine.articles, "中原区"), 1)
+    assert page.number == 1 and page.total == 2 and "第 2/2 页" in page.text
+
+
+# --------------------------------------------------------------------------- app helpers
+
+
+def test_webhook_and_file_urls() -> None:
+    assert webhook_url("https://bot.example.org", "telegram") == "https://bot.example.org/telegram"
+    assert webhook_url("https://bot.example.org/", "/telegram/") == "https://bot.example.org/telegram"
+    assert webhook_url("https://bot.example.org/telegram", "telegram") == "https://bot.example.org/telegram"
+    assert _file_url("http://127.0.0.1:8081/bot") == "http://127.0.0.1:8081/file/bot"
+    assert _file_url("https://api.telegram.org/bot/") == "https://api.telegram.org/file/bot"
+    assert _file_url("http://proxy/{token}/x") is None
+
+
+def test_the_token_never_reaches_a_log_handler(caplog: pytest.LogCaptureFixture) -> None:
+    token = "123:SECRET"
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(self.format(record))
+
+    handler = Keep()
+    handler.addFilter(_Redact(token))
+    logger = logging.getLogger("test.redact")
+    logger.addHandler(handler)
+    try:
+        logger.warning("POST https://api.telegram.org/bot%s/getMe", token)
+        try:
+            raise RuntimeError(f"bad url /bot{token}/sendMessage")
+        except RuntimeError:
+            logger.exception("failed")
+    finally:
+        logger.removeHandler(handler)
+    assert records and all(token not in r for r in records)
+    assert "bot<secret>/getMe" in records[0] and "<secret>/sendMessage" in records[1]
+
+
+def test_protect_logs_quiets_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = logging.getLogger()
+    handler = logging.NullHandler()
+    root.addHandler(handler)
+    try:
+        protect_logs("1:X")
+        assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
+        assert any(isinstance(f, _Redact) for f in handler.filters)
+    finally:
+        root.removeHandler(handler)
+
+
+def test_run_bot_without_a_token_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert run_bot(Config()) == 2
+    assert "TELEGRAM_BOT_TOKEN" in capsys.readouterr().err
+
+
+def test_build_application_wiring(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    config = Config()
+    with pytest.raises(ValueError, match="TELEGRAM_BOT_TOKEN"):
+        build_application(config, engine)
+    app = build_application(config, engine, token="1:TEST", base_url="http://127.0.0.1:9/bot")
+    assert isinstance(app, Application)
+    assert app.bot.base_url == "http://127.0.0.1:9/bot1:TEST"
+    assert app.bot.base_file_url == "http://127.0.0.1:9/file/bot1:TEST"
+    services = app.bot_data["services"]
+    assert isinstance(services.holder, EngineRef) and services.engine is engine
+    assert services.extra_commands == []  # no store: no subscription commands
+    [gate] = app.handlers[-1]
+    assert gate.callback is flood_gate
+    assert app.bot.rate_limiter is not None and app.bot.defaults.link_preview_options.is_disabled
+    assert app.error_handlers
