@@ -25,6 +25,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -165,12 +166,15 @@ class SubscriptionService:
 
     async def startup(self, bot: Bot) -> list[str]:
         """Note the corpus the bot starts with; what it did not know arrived while it was down."""
-        async with self._reload_lock:
-            fresh = self.store.record_articles(((a.id, a.source) for a in self.engine.articles), self.clock())
-        if fresh:
-            log.info("%d article(s) arrived while the bot was down", len(fresh))
-        await self.notify(bot)
-        self.started.set()
+        try:
+            async with self._reload_lock:
+                fresh = self.store.record_articles(((a.id, a.source) for a in self.engine.articles),
+                                                   self.clock())
+            if fresh:
+                log.info("%d article(s) arrived while the bot was down", len(fresh))
+            await self.notify(bot)
+        finally:
+            self.started.set()
         return fresh
 
     async def reload(self, bot: Bot | None, *, settle: float = 0.0) -> ReloadResult:
@@ -197,8 +201,13 @@ class SubscriptionService:
             result.removed_files = [p.name for p in removed]
             old = self.engine
             if changed or removed:
-                engine = await asyncio.to_thread(
-                    Engine.from_path, corpus, config_dir=self.config.config_dir, settings=old.settings)
+                try:
+                    engine = await asyncio.to_thread(
+                        Engine.from_path, corpus, config_dir=self.config.config_dir, settings=old.settings)
+                except (CorpusError, OSError) as exc:  # keep serving the old index; try again next time
+                    result.errors.append(f"{corpus}: rebuild failed, still serving the previous index: {exc}")
+                    log.warning("reload: %s", result.errors[-1])
+                    return result
                 result.errors.extend(engine.report.errors)
                 self.holder.engine = engine  # the swap: one assignment
                 result.rebuilt = True
@@ -246,9 +255,8 @@ class SubscriptionService:
             due = due_articles(subs, arrivals, self.engine.get, self.matcher)
             if not due:
                 continue
-            topics = [Topic(s.kind, s.value) for s in subs]
-            if await self._deliver(bot, chat_id, due, "notify", lambda n, arts, t=topics: self._notify_header(n, arts, t),
-                                   now) is Delivery.SENT:
+            header = partial(self._notify_header, topics=[Topic(s.kind, s.value) for s in subs])
+            if await self._deliver(bot, chat_id, due, "notify", header, now) is Delivery.SENT:
                 sent += 1
         return sent
 
