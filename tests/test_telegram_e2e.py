@@ -364,6 +364,11 @@ async def test_district_names_with_typos_and_browsing(bot: Harness) -> None:
     opened = await bot.press(chat, user, page2, data_of(page2, "r:")[0], wait_for="sendMessage")
     assert "中原区" in opened["text"]
 
+    asked = await bot.say(chat, user, "二七区有什么新闻？")  # browsing, asked as a question
+    assert asked["text"] == listing["text"] and keyboard(asked) == keyboard(listing)
+    latest = await bot.say(chat, user, "最新新闻")
+    assert latest["text"].startswith("最新 5 篇新闻")
+
     districts = await bot.say(chat, user, "/districts")
     assert len(data_of(districts, "d:")) >= 10
     assert (await bot.say(chat, user, "/district erqi"))["text"].startswith("二七区的新闻")

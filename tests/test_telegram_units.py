@@ -31,7 +31,7 @@ from bot.telegram.guards import (
     replies_to_bot,
     strip_mentions,
 )
-from bot.telegram.handlers import EngineRef, flood_gate
+from bot.telegram.handlers import EngineRef, browse_intent, flood_gate
 
 BOT = SimpleNamespace(id=123456, username="DistrictNewsBot")
 
@@ -139,6 +139,26 @@ def test_mentions_are_removed_from_the_question() -> None:
     assert strip_mentions(message("@DistrictNewsBot 清华附中什么时候投入使用")) == "清华附中什么时候投入使用"
     assert strip_mentions(message("清华附中 @DistrictNewsBot 什么时候投入使用")) == "清华附中 什么时候投入使用"
     assert strip_mentions(message("@someone 你好")) == "@someone 你好"  # other people's names stay
+
+
+# --------------------------------------------------------------------------- browsing questions
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("二七区有什么新闻", ("district", "二七区")),
+    ("金水最近有啥新闻", ("district", "金水区")),
+    ("二七去有什么新闻？", ("district", "二七区")),  # a typo
+    ("erqi news", ("district", "二七区")),  # pinyin
+    ("航空港区有哪些消息", ("district", "航空港区")),
+    ("最新新闻", ("latest", None)),
+    ("有什么新闻", ("latest", None)),
+    ("樱桃沟有什么新闻", None),  # a place inside a district: search for it instead
+    ("二七区老旧小区改造有什么新闻", None),
+    ("火星有什么新闻", None),
+    ("清华附中什么时候投入使用", None),
+])
+def test_browse_intent(engine: Engine, question: str, intent: tuple | None) -> None:
+    assert browse_intent(question, engine) == intent
 
 
 # --------------------------------------------------------------------------- callback data and keyboards

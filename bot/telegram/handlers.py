@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -164,6 +165,33 @@ def answers(callback: Handler) -> Handler:
 
 # ------------------------------------------------------------------ questions
 
+# 「二七区有什么新闻」「金水最近有啥消息」「最新新闻」: browsing, not a question about one fact.
+_BROWSE_RE = re.compile(
+    r"^(?P<place>.{0,12}?)\s*的?\s*(?:最近|最新|近期|近来|今天|这几天)?\s*(?:有|都有)?\s*(?:什么|啥|哪些)?\s*的?\s*"
+    r"(?:新闻|消息|动态|新鲜事|news)\s*(?:吗|呢|啊|呀)?\s*[?？。!！~～]*$",
+    re.IGNORECASE,
+)
+_LATEST_WORDS = {"", "最新", "最近", "近期", "今天", "有", "郑州"}
+
+
+def browse_intent(question: str, engine: Engine) -> tuple[str, str | None] | None:
+    """("latest", None) or ("district", canonical name) when the question asks for a list."""
+    match = _BROWSE_RE.match(question.strip())
+    if not match:
+        return None
+    place = match.group("place").strip()
+    if place in _LATEST_WORDS:
+        return ("latest", None)
+    district = engine.analyzer.resolve_district(place)
+    if district is None:
+        return None
+    lexicon = engine.analyzer.lexicon
+    names = {district, *lexicon.districts.get(district, ())}
+    # a place inside a district (樱桃沟, 清华附中) is a search, not the whole district's list
+    if place not in names and place in lexicon.places:
+        return None
+    return ("district", district)
+
 
 async def respond(message: Message, context: ContextTypes.DEFAULT_TYPE, question: str) -> None:
     """Answer one question with the answer card (or say kindly that there is none)."""
@@ -173,6 +201,12 @@ async def respond(message: Message, context: ContextTypes.DEFAULT_TYPE, question
     question = " ".join(question.split())
     truncated = len(question) > MAX_QUESTION_CHARS
     question = question[:MAX_QUESTION_CHARS]
+    intent = browse_intent(question, s.engine)
+    if intent is not None:
+        s.log_question(message.chat.type, question, True, None)
+        kind, district = intent
+        await reply(message, *(_latest(s) if kind == "latest" else _district(s, district or "", 0)))
+        return
     answer = s.engine.answer(question)
     if answer.status in ("answer", "abstain"):
         s.log_question(message.chat.type, question, answer.found,
