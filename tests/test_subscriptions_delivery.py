@@ -117,3 +117,12 @@ async def test_digest_without_subscriptions_lists_everything_new_and_nothing_twi
     clock[0] += 86400
     assert await service.run_digest(app.bot, GROUP) is Delivery.NOTHING
     assert len(sent_to(emu, GROUP)) == 1
+
+
+async def test_a_vanished_corpus_keeps_the_old_index(bot_app):
+    _emu, app, service, config = bot_app
+    engine = service.engine
+    config.corpus.rename(config.corpus.with_name("moved-away"))
+    result = await service.reload(app.bot)
+    assert "rebuild failed, still serving the previous index" in result.errors[0]
+    assert service.engine is engine and service.engine.answer("清华附中什么时候投入使用").found
