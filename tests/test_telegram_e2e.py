@@ -466,6 +466,33 @@ async def test_forum_topics_get_answers_in_the_same_topic(bot: Harness) -> None:
     assert full["text"].startswith(HEADLINE)
 
 
+async def test_being_added_to_a_group_introduces_the_bot_once(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "惠济区居民")
+    admin = bot.user(1, "Admin")
+    me = {"id": 123456, "is_bot": True, "first_name": "District News", "username": USERNAME}
+
+    rights = dict.fromkeys(("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
+                            "can_manage_video_chats", "can_restrict_members", "can_promote_members",
+                            "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+                            "can_delete_stories"), False)
+
+    def member(status: str) -> dict:
+        return {"user": me, "status": status, **(rights if status == "administrator" else {})}
+
+    def change(old: str, new: str) -> None:
+        emu.push_update("my_chat_member", {"chat": group, "from": admin, "date": 1700000000,
+                                           "old_chat_member": member(old), "new_chat_member": member(new)})
+
+    change("left", "member")
+    [hello] = await bot.sent_to(GROUP)
+    assert "/ask" in hello["text"] and f"@{USERNAME}" in hello["text"]
+    change("member", "administrator")  # promoted: already there, no second hello
+    change("administrator", "left")
+    await bot.settle()
+    assert len(emu.sent_messages(GROUP)) == 1
+
+
 @pytest.mark.parametrize("bot", [{"group_cooldown_seconds": 60}], indirect=True)
 async def test_group_cooldown_answers_once_then_one_notice(bot: Harness) -> None:
     emu = bot.emu

@@ -25,6 +25,7 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     Defaults,
     InlineQueryHandler,
@@ -145,6 +146,7 @@ def _register(application: Application, s: Services, subscriptions: Any, store: 
                                            & (MENTIONS_BOT | REPLIES_TO_BOT), handlers.group_text))
     application.add_handler(MessageHandler(NEW & PRIVATE & filters.COMMAND, handlers.unknown_command))
     application.add_handler(MessageHandler(NEW & PRIVATE & MEDIA, handlers.media_hint))
+    application.add_handler(ChatMemberHandler(handlers.joined_group, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(CallbackQueryHandler(handlers.on_button))
     application.add_handler(InlineQueryHandler(handlers.inline_query))
     application.add_error_handler(handlers.on_error)

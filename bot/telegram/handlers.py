@@ -392,6 +392,19 @@ async def media_hint(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await reply(message, views.esc(views.MEDIA_HINT))
 
 
+async def joined_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Added to a group: say once how to use the bot there (and that it keeps quiet otherwise)."""
+    change = update.my_chat_member
+    if change is None or change.chat.type not in GROUPS:
+        return
+    was_in = change.old_chat_member.status in ("member", "administrator", "creator", "restricted")
+    is_in = change.new_chat_member.status in ("member", "administrator")
+    if is_in and not was_in:
+        username = services(context).username or context.bot.username
+        await context.bot.send_message(change.chat.id, views.group_welcome_html(username),
+                                       parse_mode=ParseMode.HTML)
+
+
 # ------------------------------------------------------------------ flood gate
 
 

@@ -122,6 +122,15 @@ def help_html(username: str | None) -> str:
     return "\n".join(lines)
 
 
+def group_welcome_html(username: str | None) -> str:
+    mention = f"@{esc(username)} " if username else ""
+    return (
+        "大家好，我是<b>郑州区县新闻助手</b>，可以回答关于郑州各区县新闻的问题。\n"
+        f"在群里用 /ask 问题 提问，或者 {mention}加问题、回复我的消息；其他聊天我不会打扰。\n"
+        "例如：/ask 清华附中什么时候投入使用"
+    )
+
+
 def about_html(articles: Sequence[Article], districts: int) -> str:
     sources = len({a.source for a in articles if a.source})
     captions = sum(1 for a in articles if a.kind == "caption")
