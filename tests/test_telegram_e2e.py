@@ -602,6 +602,17 @@ async def test_errors_reach_the_user_without_internals(bot: Harness, monkeypatch
     assert ANSWER_TEXT in card["text"]
 
 
+async def test_rejected_markup_falls_back_to_plain_text(bot: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.telegram import views
+
+    monkeypatch.setattr(views, "answer_message", lambda answer, truncated=False: "<b>清华附中 &amp; 投入使用")
+    user, chat = bot.private()
+    reply = await bot.say(chat, user, QUESTION)
+    assert reply["text"] == "清华附中 & 投入使用"
+    assert [c.status for c in bot.emu.calls_to("sendMessage")] == [400, 200]
+    assert data_of(reply, "r:") == [f"r:{QINGHUA_ID}"]  # the buttons survive
+
+
 async def test_stickers_photos_empty_edited_and_long_messages(bot: Harness) -> None:
     emu = bot.emu
     user, chat = bot.private()

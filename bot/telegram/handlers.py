@@ -7,6 +7,7 @@ engine can be swapped by a reload without re-registering anything.
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import re
 from collections import OrderedDict
@@ -106,17 +107,39 @@ def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
 # ------------------------------------------------------------------ sending
 
 
+_TAG_RE = re.compile(r"<[^>]*>")
+
+
+def plain(text: str) -> str:
+    """HTML → the text a reader sees, for when Telegram rejects our markup."""
+    return html.unescape(_TAG_RE.sub("", text))
+
+
+def _bad_markup(exc: BadRequest) -> bool:
+    return "can't parse entities" in exc.message.lower()
+
+
 async def reply(message: Message, text: str, markup: InlineKeyboardMarkup | ForceReply | None = None) -> Message:
     """Reply in the same chat and forum topic; in groups the asker's message is quoted
-    (PTB's default `do_quote` for non-private chats), link previews are off (Defaults)."""
-    return await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    (PTB's default `do_quote` for non-private chats), link previews are off (Defaults).
+    Should Telegram ever reject the HTML, the same words go out as plain text."""
+    try:
+        return await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    except BadRequest as exc:
+        if not _bad_markup(exc):
+            raise
+        log.error("Telegram rejected our HTML (%s); sending plain text", exc.message)
+        return await message.reply_text(plain(text), reply_markup=markup)
 
 
 async def edit(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:
     try:
         await message.edit_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
     except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
+        if _bad_markup(exc):
+            log.error("Telegram rejected our HTML (%s); editing in plain text", exc.message)
+            await message.edit_text(plain(text), reply_markup=markup)
+        elif "not modified" not in exc.message.lower():
             raise
 
 

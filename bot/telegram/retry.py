@@ -50,6 +50,6 @@ class RetryingRateLimiter(AIORateLimiter):
                 delay = min(self.backoff * (2**attempt), self.max_backoff)
                 attempt += 1
                 # the message names the HTTP status or the connection problem, never the URL
-                log.warning("%s failed (%s); retry %d/%d in %.1fs", endpoint, exc.message, attempt,
+                log.warning("%s failed (%s); retry %d/%d in %.1fs", endpoint, exc.message[:160], attempt,
                             self.network_retries, delay)
                 await asyncio.sleep(delay)
