@@ -450,6 +450,8 @@ async def test_group_chatter_is_ignored_mentions_are_answered(bot: Harness) -> N
 
     hint = await bot.say(group, alice, f"@{USERNAME}")
     assert "/ask" in hint["text"]
+    await bot.settle()
+    assert len(emu.sent_messages(GROUP)) == 2  # nothing for the chatter, even late
 
 
 async def test_forum_topics_get_answers_in_the_same_topic(bot: Harness) -> None:
@@ -502,6 +504,7 @@ async def test_group_cooldown_answers_once_then_one_notice(bot: Harness) -> None
     assert HEADLINE in first["text"]
     for user in users[1:]:
         emu.send_text(group, user, f"/ask {QUESTION}")
+    await bot.sent_to(GROUP, count=2)
     await bot.settle()
     texts = [m["text"] for m in emu.sent_messages(GROUP)]
     assert len(texts) == 2
@@ -549,7 +552,8 @@ async def test_flood_guard_sends_one_notice_then_silence_until_the_window_passes
     user, chat = bot.private()
     for _ in range(20):
         bot.emu.send_text(chat, user, QUESTION)
-    await bot.settle()
+    await bot.sent_to(user["id"], count=6)
+    await bot.settle()  # and nothing after those six
     texts = [m["text"] for m in bot.emu.sent_messages(user["id"])]
     assert sum(HEADLINE in t for t in texts) == 5
     assert sum("请稍后再试" in t for t in texts) == 1
