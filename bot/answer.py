@@ -36,6 +36,7 @@ _GREETING_RE = re.compile(
 )
 # Questions about the bot itself get the help text, not a news search.
 _META_RE = re.compile(r"^(?:你是谁|你是什么|你叫什么|你能做什么|你会什么|你会干什么|你能干什么|怎么用|如何使用|帮助|help|你是谁开发的|谁开发的你)")
+_MARKUP_RE = re.compile(r"</?[a-zA-Z][^<>]{0,200}>|[*_`~]{1,3}")
 _SENTENCE_SPLIT_RE = re.compile(r"(?<=[。！？!?；;])|\n")
 
 # What kind of fact the question asks for, and what a sentence holding it looks like.
@@ -309,7 +310,10 @@ class Engine:
         if _GREETING_RE.match(normalize(raw)):
             return Answer(question, "greeting", message="你好！我是郑州区县新闻助手。" + HINT)
         articles, index, _ = self._state
-        text, terms = self.analyzer.question_terms(raw[:MAX_QUESTION_CHARS])
+        # Markup a resident pasted (<b>…</b>, **…**) is not part of the question.
+        text, terms = self.analyzer.question_terms(_MARKUP_RE.sub(" ", raw[:MAX_QUESTION_CHARS]))
+        # Stray Latin letters alone (x, b) say nothing a news article could answer.
+        terms = terms if any(len(t.text) > 1 or not t.text.isascii() for t in terms) else []
         if not terms:
             return Answer(question, "abstain", message=f"{NO_MATCH}。{HINT}")
         hits = index.search(terms, k=RERANK_DEPTH)
@@ -347,10 +351,15 @@ class Engine:
         top_bm25 = float(hits.scores[0]) or 1.0
         seen: set[str] = set()
         ranked = []
+        # For coverage a bare number (15) counts half: it matches dates and counts everywhere.
+        cover_weight = {t.text: idf[t.text] * t.weight * (0.5 if t.text.isdigit() else 1.0) for t in terms}
         group_weight: dict[int, float] = {}
         for term in terms:
-            group_weight[term.group] = max(group_weight.get(term.group, 0.0), idf[term.text] * term.weight)
+            group_weight[term.group] = max(group_weight.get(term.group, 0.0), cover_weight[term.text])
         total = sum(group_weight.values()) or 1.0
+        group_len: dict[int, int] = {}
+        for term in terms:
+            group_len[term.group] = max(group_len.get(term.group, 1), len(term.text))
         for doc, bm25 in zip(hits.docs, hits.scores, strict=True):
             article = articles[int(doc)]
             if article.id in seen:
@@ -361,7 +370,8 @@ class Engine:
             # Coverage: how much of the question (each word once, by its best form) the article has.
             got: dict[int, float] = {}
             for term in terms:
-                weight = idf[term.text] * term.weight
+                # A part of a word covers only that part: 天气 of 今天天气 is half of it.
+                weight = cover_weight[term.text] * len(term.text) / group_len[term.group]
                 if term.text not in article_text.all_terms:
                     if not _is_single_han(term.text) or term.text not in article_text.text:
                         continue
