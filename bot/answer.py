@@ -10,12 +10,13 @@ import hashlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rapidfuzz import fuzz
 
+from .config import Config
 from .corpus import Article, CorpusError, corpus_files, load_file
 from .index import SearchIndex, Segment, build_segment, cache_key, load_cached, merge_segments, store_cached
 from .text import CONFIG_DIR, Analyzer, Term, corpus_words, load_lexicon, normalize
@@ -572,17 +573,17 @@ def highlight_spans(snippet: str, weights: dict[str, float]) -> list[tuple[int, 
     return merged
 
 
-def load_engine(corpus: Path, *, cache_dir: Path | None = None, config_dir: Path = CONFIG_DIR,
-                settings: Settings | None = None) -> Engine:
-    settings = settings or Settings()
-    if cache_dir is not None:
-        settings.cache_dir = cache_dir
-    return Engine.from_path(corpus, config_dir=config_dir, settings=settings)
-
-
-def iter_questions(lines: Iterable[str]) -> Iterable[str]:
-    for line in lines:
-        line = line.rstrip("\n")
-        if line.strip():
-            yield line
-
+def load_engine(config: Config, corpus: Path | None = None, *,
+                progress: Callable[[str, int], Callable[[int], None]] | None = None) -> Engine:
+    """The engine the settings describe: corpus, cache, thresholds, deep-link base."""
+    settings = Settings(
+        abstain_below=config.engine.abstain_below,
+        min_matched_idf=config.engine.min_matched_idf,
+        alternatives=config.engine.alternatives,
+        cache_dir=config.cache_dir,
+    )
+    username = config.telegram.bot_username
+    if username:
+        settings.link_base = f"https://t.me/{username.lstrip('@')}?start="
+    return Engine.from_path(corpus or config.corpus, config_dir=config.config_dir, settings=settings,
+                            progress=progress)

@@ -15,25 +15,15 @@ import os
 import sys
 from pathlib import Path
 
-from .answer import Engine, Settings
+from .answer import Engine, load_engine
 from .config import Config, ConfigError, load_config
 
 log = logging.getLogger("bot")
 
 
 def build_engine(config: Config, corpus: Path | None = None, *, quiet: bool = False) -> Engine:
-    settings = Settings(
-        abstain_below=config.engine.abstain_below,
-        min_matched_idf=config.engine.min_matched_idf,
-        alternatives=config.engine.alternatives,
-        cache_dir=config.cache_dir,
-    )
-    username = config.telegram.bot_username
-    if username:
-        settings.link_base = f"https://t.me/{username.lstrip('@')}?start="
-    progress = None if quiet else _progress_factory()
-    engine = Engine.from_path(corpus or config.corpus, config_dir=config.config_dir, settings=settings,
-                              progress=progress)
+    """The configured engine, with a progress bar on a terminal and skipped files reported."""
+    engine = load_engine(config, corpus, progress=None if quiet else _progress_factory())
     for error in engine.report.errors:
         print(f"warning: skipped {error}", file=sys.stderr)
     return engine

@@ -33,7 +33,7 @@ from telegram.ext import (
     filters,
 )
 
-from ..answer import Engine
+from ..answer import Engine, load_engine
 from ..config import Config
 from . import handlers, views
 from .guards import ADDRESSED, MENTIONS_BOT, REPLIES_TO_BOT, Cooldown, FloodGuard
@@ -72,13 +72,18 @@ def _subscriptions_module() -> Any:
     return subscriptions
 
 
+def _load_engine(config: Config) -> Engine:
+    engine = load_engine(config)
+    for error in engine.report.errors:
+        log.warning("corpus: skipped %s", error)
+    return engine
+
+
 def build_application(config: Config, engine: Engine | None = None, *, base_url: str | None = None,
                       store: Any = None, token: str | None = None) -> Application:
     """The bot, ready for `initialize()`/`start()` (or `run_polling`); nothing contacts Telegram yet."""
     if engine is None:
-        from ..cli import build_engine
-
-        engine = build_engine(config, quiet=True)
+        engine = _load_engine(config)
     token = token or config.token
     if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -252,9 +257,7 @@ def run_bot(config: Config) -> int:
     hook = config.telegram.webhook
     secret = (hook.secret_token or secrets.token_urlsafe(32)) if hook.url else ""
     protect_logs(token, secret)
-    from ..cli import build_engine
-
-    engine = build_engine(config, quiet=False)
+    engine = _load_engine(config)
     log.info("corpus: %d articles from %s", len(engine.articles), config.corpus)
     store = _open_store(config)
     try:
