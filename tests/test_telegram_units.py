@@ -19,6 +19,7 @@ from bot.cli import build_engine
 from bot.config import Config
 from bot.corpus import Article
 from bot.render import TELEGRAM_LIMIT
+from bot.subscriptions import EngineHolder
 from bot.telegram import keyboards, views
 from bot.telegram.app import _file_url, _Redact, build_application, protect_logs, run_bot, webhook_url
 from bot.telegram.guards import (
@@ -31,7 +32,7 @@ from bot.telegram.guards import (
     replies_to_bot,
     strip_mentions,
 )
-from bot.telegram.handlers import EngineRef, browse_intent, flood_gate
+from bot.telegram.handlers import browse_intent, flood_gate
 
 BOT = SimpleNamespace(id=123456, username="DistrictNewsBot")
 
@@ -333,7 +334,7 @@ def test_build_application_wiring(engine: Engine, tmp_path: Path, monkeypatch: p
     assert app.bot.base_url == "http://127.0.0.1:9/bot1:TEST"
     assert app.bot.base_file_url == "http://127.0.0.1:9/file/bot1:TEST"
     services = app.bot_data["services"]
-    assert isinstance(services.holder, EngineRef) and services.engine is engine
+    assert isinstance(services.holder, EngineHolder) and services.engine is engine
     assert services.extra_commands == []  # no store: no subscription commands
     [gate] = app.handlers[-1]
     assert gate.callback is flood_gate

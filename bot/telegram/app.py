@@ -35,9 +35,10 @@ from telegram.ext import (
 
 from ..answer import Engine, load_engine
 from ..config import Config
+from ..subscriptions import EngineHolder
 from . import handlers, views
 from .guards import ADDRESSED, MENTIONS_BOT, REPLIES_TO_BOT, Cooldown, FloodGuard
-from .handlers import EngineRef, Services
+from .handlers import Services
 from .retry import RetryingRateLimiter
 
 log = logging.getLogger(__name__)
@@ -105,12 +106,7 @@ def build_application(config: Config, engine: Engine | None = None, *, base_url:
             builder = builder.base_file_url(file_url)
     application = builder.build()
     subscriptions = _subscriptions_module() if store is not None else None
-    if subscriptions is not None:
-        from ..subscriptions import EngineHolder
-
-        holder: Any = EngineHolder(engine)
-    else:
-        holder = EngineRef(engine)
+    holder = EngineHolder(engine)
     s = Services(
         holder=holder,
         config=config,

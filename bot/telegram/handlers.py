@@ -33,6 +33,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from ..answer import MAX_QUESTION_CHARS, Engine
 from ..config import Config
 from ..corpus import ID_RE, Article
+from ..subscriptions import EngineHolder
 from . import keyboards, views
 from .guards import Cooldown, FloodGuard, Verdict, mentions_bot, strip_mentions
 
@@ -47,18 +48,10 @@ Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 
 @dataclass
-class EngineRef:
-    """Holds the engine serving questions; a full reload replaces `.engine` in one assignment.
-    (Same shape as `bot.subscriptions.EngineHolder`, which is used instead when present.)"""
-
-    engine: Engine
-
-
-@dataclass
 class Services:
     """The bot's shared state; handlers read `engine` on every use (reloads may replace it)."""
 
-    holder: Any  # EngineRef or bot.subscriptions.EngineHolder: anything with `.engine`
+    holder: EngineHolder  # read `.engine` on every use: a reload replaces it
     config: Config
     store: Any = None  # bot.store.Store, or None to log nothing
     flood: FloodGuard = field(default_factory=lambda: FloodGuard(5, 10.0))
