@@ -41,17 +41,23 @@ def meta_line(article: Article) -> str:
     return " · ".join(parts)
 
 
-def answer_html(answer: Answer, *, read_command: bool = True) -> str:
-    """The answer card: headline, district/date, the marked snippet and the source link."""
-    if not answer.found or answer.article is None or answer.snippet is None:
-        return html.escape(answer.message or "没有找到相关新闻。")
-    article = answer.article
+def headline_html(article: Article) -> list[str]:
+    """Kicker (italic), headline (bold) and sub-headline, one line each, escaped."""
     lines = []
     if article.kicker:
         lines.append(f"<i>{html.escape(article.kicker)}</i>")
     lines.append(f"<b>{html.escape(article.title)}</b>")
     if article.subtitle:
         lines.append(html.escape(article.subtitle))
+    return lines
+
+
+def answer_html(answer: Answer, *, read_command: bool = True) -> str:
+    """The answer card: headline, district/date, the marked snippet and the source link."""
+    if not answer.found or answer.article is None or answer.snippet is None:
+        return html.escape(answer.message or "没有找到相关新闻。")
+    article = answer.article
+    lines = headline_html(article)
     meta = meta_line(article)
     if meta:
         lines.append(f"<i>{html.escape(meta)}</i>")
@@ -88,12 +94,7 @@ def answer_plain(answer: Answer, *, ansi: bool = False) -> str:
 
 def article_pages(article: Article, budget: int = PAGE_BUDGET) -> list[str]:
     """The full article as HTML pages that each fit in one Telegram message."""
-    head = []
-    if article.kicker:
-        head.append(f"<i>{html.escape(article.kicker)}</i>")
-    head.append(f"<b>{html.escape(article.title)}</b>")
-    if article.subtitle:
-        head.append(html.escape(article.subtitle))
+    head = headline_html(article)
     meta = meta_line(article)
     byline = article.byline.raw
     if meta or byline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,3 +18,21 @@ SHARED = ROOT.parent / "shared"
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     cache = tmp_path_factory.mktemp("cache")
     return Engine.from_path(SEEDS, settings=Settings(cache_dir=cache))
+
+
+@pytest.fixture(scope="session")
+def warm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Segments of the seed pages, built once (cache keys do not depend on the folder)."""
+    cache = tmp_path_factory.mktemp("warm-cache")
+    Engine.from_path(SEEDS, settings=Settings(cache_dir=cache))
+    return cache
+
+
+def copy_corpus(tmp_path: Path, warm_cache: Path) -> tuple[Path, Path]:
+    """A writable copy of the seed corpus and of its warm cache, as in production."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    for path in corpus.iterdir():
+        path.chmod(0o644)
+    shutil.copytree(warm_cache, tmp_path / "cache")
+    return corpus, tmp_path / "cache"

@@ -14,7 +14,7 @@ from bot.answer import Engine, Settings
 from bot.config import Config
 from bot.ingest import ingest, run_ingest
 
-from .conftest import ROOT, SEEDS
+from .conftest import ROOT, SEEDS, copy_corpus
 
 NEW_PAGE = """二七区新建三所中小学 秋季开学投用
 
@@ -42,22 +42,10 @@ def listing(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-@pytest.fixture(scope="session")
-def warm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Segments of the seed pages, built once (cache keys do not depend on the folder)."""
-    cache = tmp_path_factory.mktemp("warm-cache")
-    Engine.from_path(SEEDS, settings=Settings(cache_dir=cache))
-    return cache
-
-
 @pytest.fixture
 def config(tmp_path: Path, warm_cache: Path) -> Config:
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEEDS, corpus)
-    for path in corpus.iterdir():
-        path.chmod(0o644)
-    shutil.copytree(warm_cache, tmp_path / "cache")  # a warm cache, as in production
-    return Config(corpus=corpus, cache_dir=tmp_path / "cache", state_db=tmp_path / "state.sqlite3")
+    corpus, cache = copy_corpus(tmp_path, warm_cache)
+    return Config(corpus=corpus, cache_dir=cache, state_db=tmp_path / "state.sqlite3")
 
 
 def test_good_page_is_added_with_its_sidecar_and_only_its_segment_is_built(config: Config, tmp_path: Path):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,7 +25,7 @@ from bot.telegram.app import build_application
 from bot.telegram.subscriptions import SERVICE_KEY, SubscriptionService
 
 from .botapi_emulator import BotApiEmulator, Fault
-from .conftest import SEEDS
+from .conftest import copy_corpus
 
 OPERATOR = 1000  # in config.telegram.admin_user_ids
 ALICE = 1001
@@ -76,21 +75,10 @@ def add_page(corpus: Path, name: str, text: str, url: str | None = None) -> None
     (corpus / name).write_text(text, encoding="utf-8")
 
 
-@pytest.fixture(scope="session")
-def warm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cache = tmp_path_factory.mktemp("e2e-cache")
-    Engine.from_path(SEEDS, settings=Settings(cache_dir=cache))
-    return cache
-
-
 @pytest.fixture
 def config(tmp_path: Path, warm_cache: Path) -> Config:
-    corpus = tmp_path / "corpus"
-    shutil.copytree(SEEDS, corpus)
-    for path in corpus.iterdir():
-        path.chmod(0o644)
-    shutil.copytree(warm_cache, tmp_path / "cache")
-    return Config(corpus=corpus, cache_dir=tmp_path / "cache", state_db=tmp_path / "state" / "bot.sqlite3",
+    corpus, cache = copy_corpus(tmp_path, warm_cache)
+    return Config(corpus=corpus, cache_dir=cache, state_db=tmp_path / "state" / "bot.sqlite3",
                   telegram=TelegramSettings(admin_user_ids=(OPERATOR,), watch_corpus_seconds=0,
                                             group_cooldown_seconds=0, flood_max_messages=1000))
 
