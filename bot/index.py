@@ -21,6 +21,7 @@ import mmap
 import os
 import pickle
 import struct
+import sys
 import tempfile
 from array import array
 from collections.abc import Callable, Iterable, Sequence
@@ -41,6 +42,7 @@ B = 0.75
 PARALLEL_MIN_ARTICLES = 4000
 MAX_WORKERS = 4
 CHUNK_ARTICLES = 2000
+DENSE_COVER_DOCS = 20_000  # up to this many docs, coverage is accumulated for every doc
 
 
 @dataclass
@@ -49,7 +51,7 @@ class Segment:
 
     terms: dict[str, int]  # term -> row in indptr
     indptr: np.ndarray  # int64, len(terms) + 1
-    docs: np.ndarray  # int32 local doc numbers, grouped by term
+    docs: np.ndarray  # int32 local doc numbers, grouped by term, ascending within a term
     tfs: np.ndarray  # float32 term frequencies (headline weighted)
     doc_len: np.ndarray  # float32 weighted length of each doc
     article_ids: list[str]
@@ -118,10 +120,19 @@ def build_segment(articles: Sequence[Article], analyzer: Analyzer,
     articles = list(articles)
     workers = _workers_for(len(articles), analyzer)
     if workers > 1:
+        reported = 0
+
+        def counted(done: int) -> None:
+            nonlocal reported
+            reported += done
+            if progress is not None:
+                progress(done)
+
         try:
-            return _build_parallel(articles, analyzer, workers, progress)
-        except (OSError, RuntimeError, pickle.PicklingError, ImportError):  # no processes here: one core
-            pass
+            return _build_parallel(articles, analyzer, workers, counted)
+        except (OSError, RuntimeError, pickle.PicklingError):  # no worker processes here: one process
+            if progress is not None and reported:
+                progress(-reported)  # the bar starts over for the one-process build
     counts = _count_terms(((a.headline, a.body) for a in articles), analyzer, progress)
     return _segment_from_counts(*counts, [a.id for a in articles])
 
@@ -142,62 +153,106 @@ def _workers_for(count: int, analyzer: Analyzer) -> int:
     return max(1, min(cores, MAX_WORKERS))
 
 
-_WORKER_ANALYZER: Analyzer | None = None
-
-
-def _init_worker(lexicon, extra_words: tuple[str, ...]) -> None:
-    global _WORKER_ANALYZER
-    _WORKER_ANALYZER = Analyzer(lexicon, extra_words)
-
-
-def _count_chunk(texts: list[tuple[str, str]]):
-    assert _WORKER_ANALYZER is not None
-    vocab, term_ids, tfs, per_doc, lengths = _count_terms(texts, _WORKER_ANALYZER)
+def _count_chunk(texts: list[tuple[str, str]], analyzer: Analyzer):
+    vocab, term_ids, tfs, per_doc, lengths = _count_terms(texts, analyzer)
     # Terms in id order: a list pickles smaller and faster than the dict.
     return list(vocab), term_ids.copy(), tfs.copy(), per_doc.copy(), lengths.copy()
+
+
+def _worker_main() -> None:
+    """A segmentation worker: `python -c` reading pickled chunks on stdin, answering on stdout."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    lexicon, extra_words = pickle.load(stdin)
+    analyzer = Analyzer(lexicon, extra_words)
+    while True:
+        try:
+            texts = pickle.load(stdin)
+        except EOFError:
+            return
+        pickle.dump(_count_chunk(texts, analyzer), stdout, protocol=pickle.HIGHEST_PROTOCOL)
+        stdout.flush()
+
+
+_WORKER_CODE = "from bot.index import _worker_main; _worker_main()"
 
 
 def _build_parallel(articles: list[Article], analyzer: Analyzer, workers: int,
                     progress: Callable[[int], None] | None) -> Segment:
     """Chunks of articles segmented on `workers` processes, then merged in order.
 
-    Workers are spawned (never forked: the caller may be a threaded server) and rebuild the
-    analyzer from its lexicon and corpus words, so they cut exactly as this process does.
+    The workers are plain `python -c` processes fed pickled chunks over pipes, not a
+    multiprocessing pool: nothing is forked from a possibly threaded server, and no caller's
+    main script is re-imported in them. Each rebuilds the analyzer from the lexicon and the
+    corpus words, so it cuts exactly as this process does. One thread per worker keeps it busy.
     """
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    import queue
+    import subprocess
+    import threading
 
     step = min(CHUNK_ARTICLES, max(100, -(-len(articles) // (workers * 4))))
     bounds = [(lo, min(len(articles), lo + step)) for lo in range(0, len(articles), step)]
     parts: list[Segment | None] = [None] * len(bounds)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(analyzer.lexicon, tuple(analyzer.extra_words))) as pool:
-        # A few chunks in flight per worker: the texts of the whole batch at once would double
-        # the memory of a large build.
-        pending: dict = {}
-        queue = iter(enumerate(bounds))
+    todo = iter(range(len(bounds)))
+    todo_lock = threading.Lock()
+    finished: queue.Queue = queue.Queue()
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    procs = [subprocess.Popen([sys.executable, "-c", _WORKER_CODE], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, env=env) for _ in range(workers)]
 
-        def submit() -> None:
-            for number, (lo, hi) in queue:
-                texts = [(a.headline, a.body) for a in articles[lo:hi]]
-                pending[pool.submit(_count_chunk, texts)] = number
-                return
-
-        for _ in range(workers * 2):
-            submit()
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                number = pending.pop(future)
-                terms, term_ids, tfs, per_doc, lengths = future.result()
+    def feed(proc: subprocess.Popen) -> None:
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            pickle.dump((analyzer.lexicon, tuple(analyzer.extra_words)), proc.stdin)
+            while True:
+                with todo_lock:
+                    number = next(todo, None)
+                if number is None:
+                    break
                 lo, hi = bounds[number]
-                vocab = {term: row for row, term in enumerate(terms)}
-                parts[number] = _segment_from_counts(vocab, term_ids, tfs, per_doc, lengths,
-                                                     [a.id for a in articles[lo:hi]])
-                if progress is not None:
-                    progress(hi - lo)
-                submit()
+                pickle.dump([(a.headline, a.body) for a in articles[lo:hi]], proc.stdin,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+                proc.stdin.flush()
+                finished.put((number, pickle.load(proc.stdout)))
+            finished.put(None)
+        except BaseException as exc:  # a dead worker: the caller falls back to one process
+            finished.put(exc)
+
+    threads = [threading.Thread(target=feed, args=(p,), daemon=True) for p in procs]
+    try:
+        for thread in threads:
+            thread.start()
+        running = len(threads)
+        while running:
+            item = finished.get()
+            if item is None:
+                running -= 1
+                continue
+            if isinstance(item, BaseException):
+                raise RuntimeError(f"segmentation worker failed: {item!r}") from item
+            number, (terms, term_ids, tfs, per_doc, lengths) = item
+            lo, hi = bounds[number]
+            vocab = {term: row for row, term in enumerate(terms)}
+            parts[number] = _segment_from_counts(vocab, term_ids, tfs, per_doc, lengths,
+                                                 [a.id for a in articles[lo:hi]])
+            if progress is not None:
+                progress(hi - lo)
+    finally:
+        for proc in procs:
+            with contextlib.suppress(OSError):
+                if proc.stdin:
+                    proc.stdin.close()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+    if any(p is None for p in parts):
+        raise RuntimeError("segmentation workers returned too few chunks")
     return merge_segments([p for p in parts if p is not None])
 
 
@@ -311,13 +366,17 @@ class SearchIndex:
             empty = np.zeros(0, dtype=np.int64)
             return Hits(empty, np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32), query_weight)
         scores = np.zeros(self.size, dtype=np.float32)
-        cover = np.zeros(self.size, dtype=np.float32)
+        # Coverage: for a small index, accumulated for every doc alongside the scores; for a
+        # large one, afterwards for the few top docs only (a second scatter over every posting
+        # costs more than a binary search per top doc and term). The float32 additions are the
+        # same, term by term, either way.
+        dense = self.size <= DENSE_COVER_DOCS
+        cover_all = np.zeros(self.size, dtype=np.float32) if dense else None
         norms = self._doc_norms()
         query_weight = 0.0
-        single = len(self.segments) == 1
+        matched: list[tuple[float, list[int | None]]] = []
         for term in terms:
-            text = term.text
-            rows = [s.terms.get(text) for s in self.segments]
+            rows = [s.terms.get(term.text) for s in self.segments]
             df = sum(int(s.indptr[r + 1] - s.indptr[r]) for s, r in zip(self.segments, rows, strict=True)
                      if r is not None)
             idf = math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
@@ -325,21 +384,42 @@ class SearchIndex:
             query_weight += weight
             if not df:
                 continue
+            matched.append((weight, rows))
             for base, segment, norm_all, row in zip(self.bases, self.segments, norms, rows, strict=True):
                 if row is None:
                     continue
                 lo, hi = segment.indptr[row], segment.indptr[row + 1]
                 docs = segment.docs[lo:hi]
                 tf = segment.tfs[lo:hi]
-                target = docs if single or not base else docs + base
+                target = docs + base if base else docs
                 scores[target] += weight * tf * (K1 + 1.0) / (tf + norm_all[docs])
-                cover[target] += weight
+                if cover_all is not None:
+                    cover_all[target] += weight
         k = min(k, self.size)
         top = np.argpartition(-scores, k - 1)[:k] if k < self.size else np.arange(self.size)
         top = top[np.argsort(-scores[top], kind="stable")]
         top = top[scores[top] > 0]
-        coverage = cover[top] / query_weight if query_weight > 0 else np.zeros(len(top), dtype=np.float32)
+        if cover_all is not None:
+            cover = cover_all[top]
+        else:
+            cover = np.zeros(len(top), dtype=np.float32)
+            for weight, rows in matched:
+                cover[self._contains(top, rows)] += weight
+        coverage = cover / query_weight if query_weight > 0 else np.zeros(len(top), dtype=np.float32)
         return Hits(top, scores[top], coverage, query_weight)
+
+    def _contains(self, docs: np.ndarray, rows: list[int | None]) -> np.ndarray:
+        """Which of the global `docs` are in a term's postings (rows per segment; docs ascending)."""
+        found = np.zeros(len(docs), dtype=bool)
+        for base, segment, row in zip(self.bases, self.segments, rows, strict=True):
+            if row is None:
+                continue
+            postings = segment.docs[segment.indptr[row] : segment.indptr[row + 1]]
+            local = docs - base
+            where = np.searchsorted(postings, local)
+            inside = (local >= 0) & (where < len(postings))
+            found[inside] |= postings[where[inside]] == local[inside]
+        return found
 
 
 # ---------------------------------------------------------------- cache
