@@ -26,6 +26,7 @@ SNIPPET_MAX = 200
 RERANK_DEPTH = 12
 UNANCHORED_FACTOR = 0.6
 MIN_DOCS_FOR_IDF = 20
+ALTERNATIVE_SHARE = 0.5  # an alternative scores at least this share of the best answer
 
 NO_MATCH = "没有找到相关新闻"
 HINT = "可以问问各区县新闻里的事，比如「清华附中什么时候投入使用？」，或发送 /latest 看最新新闻、/districts 按区县浏览。"
@@ -331,7 +332,11 @@ class Engine:
             return Answer(question, "abstain", confidence=float(coverage), terms=term_texts,
                           alternatives=tuple(Candidate(a, float(s)) for a, s, *_ in ranked[:3]),
                           message=f"{NO_MATCH}。{HINT}")
-        alternatives = tuple(Candidate(a, float(s)) for a, s, *_ in ranked[1 : 1 + self.settings.alternatives])
+        # Only candidates that are answers in their own right: no filler under 「更多结果」.
+        alternatives = tuple(
+            Candidate(a, float(s)) for a, s, _, cover, _ in ranked[1:]
+            if cover >= self.settings.abstain_below and s >= ALTERNATIVE_SHARE * ranked[0][1]
+        )[: self.settings.alternatives]
         # Highlights only for the snippet shown: marking every candidate's would be wasted work.
         weights = {t.text: idf[t.text] * t.weight for t in terms}
         best_snippet = replace(best_snippet, highlights=tuple(highlight_spans(best_snippet.text, weights)))
