@@ -91,6 +91,7 @@ class Snippet:
     highlights: tuple[tuple[int, int], ...]
     score: float = 0.0
     evidence: int = 0  # distinct words of the question found together in the best sentence
+    topic: frozenset[str] = frozenset()  # question terms the article is about (headline, repeated)
 
 
 @dataclass(frozen=True)
@@ -366,28 +367,26 @@ class Engine:
         group_len: dict[int, int] = {}
         for term in terms:
             group_len[term.group] = max(group_len.get(term.group, 1), len(term.text))
+        view = QuestionView.of(text, terms, idf, asks)
         for doc, bm25 in zip(hits.docs, hits.scores, strict=True):
             article = articles[int(doc)]
             if article.id in seen:
                 continue
             seen.add(article.id)
             article_text = self._article_text(article)
-            snippet = best_snippet(article_text, text, terms, idf, asks)
+            snippet = best_snippet(article_text, view)
             # Coverage: how much of the question (each word once, by its best form) the article has.
             got: dict[int, float] = {}
-            for term in terms:
+            for term in view.found_in(article_text.text):
                 # A part of a word covers only that part: 天气 of 今天天气 is half of it.
-                weight = cover_weight[term.text] * len(term.text) / group_len[term.group]
-                if term.text not in article_text.all_terms:
-                    if not _is_single_han(term.text) or term.text not in article_text.text:
-                        continue
-                    weight *= PART_OF_WORD  # 唱 inside 哼唱, 买 inside 购买: a weaker match
-                got[term.group] = max(got.get(term.group, 0.0), weight)
+                weight = cover_weight[term] * len(term) / group_len[view.groups[term]]
+                group = view.groups[term]
+                got[group] = max(got.get(group, 0.0), weight)
             coverage = sum(got.values()) / total
             # Anchored: a word of the question is in the headline, or two meet in one sentence.
             # Scattered single matches are how unrelated questions find a random article.
             anchored = snippet.evidence >= 2 or any(
-                t.text in article_text.topic_terms and (len(t.text) > 1 or t.text.isdigit()) for t in terms)
+                t in snippet.topic and (len(t) > 1 or t.isdigit()) for t in view.weights)
             if not anchored:
                 coverage *= UNANCHORED_FACTOR
             matched_idf = max(got.values(), default=0.0)
@@ -420,47 +419,45 @@ class _Sentence:
     text: str
     paragraph: int
     normalized: str
-    terms: frozenset[str]
-    bigrams: frozenset[str]
-    holds: frozenset[str]  # kinds of fact the sentence holds (number, date, who, where, list)
 
 
 @dataclass(frozen=True)
 class ArticleText:
-    """An article's sentences, segmented once and reused by every question that ranks it."""
+    """An article cut into sentences and normalised once, reused by every question that ranks it.
+
+    Nothing here is segmented but the headline: a question's terms are looked up in sentences as
+    substrings, which costs microseconds, where segmenting every candidate's sentences cost
+    milliseconds a question on a large corpus.
+    """
 
     sentences: tuple[_Sentence, ...]
-    topic_terms: frozenset[str]
-    all_terms: frozenset[str]
+    headline_terms: frozenset[str]
     headline: str  # normalised, for fuzzy headline similarity
-    text: str  # normalised headline and body, for single-character look-ups
+    text: str  # normalised headline and body
+    _holds: dict[str, tuple[bool, ...]] = field(default_factory=dict, compare=False, repr=False)
 
-
-def _sentence(text: str, paragraph: int, norm: str, analyzer: Analyzer) -> _Sentence:
-    holds = frozenset(kind for kind, (_, pattern) in _ASKS.items() if pattern.search(norm))
-    return _Sentence(text, paragraph, norm, frozenset(analyzer.terms_of_normalized(norm)),
-                     frozenset(_bigrams(norm)), holds)
+    def holds(self, kind: str) -> tuple[bool, ...]:
+        """Which sentences hold the kind of fact asked (a number, a date, …), worked out once."""
+        flags = self._holds.get(kind)
+        if flags is None:
+            pattern = _ASKS[kind][1]
+            flags = self._holds[kind] = tuple(bool(pattern.search(s.normalized)) for s in self.sentences)
+        return flags
 
 
 def analyse_article(article: Article, analyzer: Analyzer) -> ArticleText:
     sentences = []
     for number, paragraph in enumerate(article.paragraphs):
-        for sentence in split_sentences(paragraph):
-            norm = normalize(sentence)
-            sentences.append(_sentence(sentence, number, norm, analyzer))
-    if not sentences:
-        norm = normalize(article.headline)
-        sentences.append(_sentence(article.headline, 0, norm, analyzer))
-    # The topic: what the headline names and what most sentences repeat (花园口镇 throughout a
-    # story about it). Every sentence is about the topic, so it cannot tell which one answers.
-    counts: dict[str, int] = {}
-    for sentence in sentences:
-        for term in sentence.terms:
-            counts[term] = counts.get(term, 0) + 1
-    repeated = {t for t, n in counts.items() if n >= 3 and n >= 0.25 * len(sentences)}
-    topic = frozenset(analyzer.terms(article.headline)) | repeated
+        normalized = normalize(paragraph)  # same length as the paragraph: slices line up
+        position = 0
+        for piece in _SENTENCE_SPLIT_RE.split(paragraph):
+            if piece and piece.strip():
+                sentences.append(_Sentence(piece, number, normalized[position : position + len(piece)]))
+            position += len(piece or "")
     headline = normalize(article.headline)
-    return ArticleText(tuple(sentences), topic, topic.union(*(s.terms for s in sentences)), headline,
+    if not sentences:
+        sentences.append(_Sentence(article.headline, 0, headline))
+    return ArticleText(tuple(sentences), frozenset(analyzer.terms(article.headline)), headline,
                        headline + "\n" + "\n".join(s.normalized for s in sentences))
 
 
@@ -474,45 +471,82 @@ def _is_single_han(term: str) -> bool:
     return len(term) == 1 and "\u4e00" <= term <= "\u9fff"
 
 
-def best_snippet(article_text: ArticleText, question: str, terms: Sequence[Term], idf: dict[str, float],
-                 asks: Sequence[str]) -> Snippet:
+@dataclass(frozen=True)
+class QuestionView:
+    """What every candidate's passage scoring needs from the question, worked out once."""
+
+    text: str
+    terms: tuple[Term, ...]
+    weights: dict[str, float]  # idf x question weight
+    groups: dict[str, int]
+    asks: tuple[str, ...]
+    bigrams: frozenset[str]
+    unit_re: re.Pattern[str] | None
+    latin: dict[str, re.Pattern[str]]  # ASCII terms match as whole words only (15 is not in 2015)
+
+    @classmethod
+    def of(cls, text: str, terms: Sequence[Term], idf: dict[str, float], asks: Sequence[str]) -> QuestionView:
+        unit = unit_asked(text)
+        return cls(
+            text=text,
+            terms=tuple(terms),
+            weights={t.text: idf.get(t.text, 0.0) * t.weight for t in terms},
+            groups={t.text: t.group for t in terms},
+            asks=tuple(asks),
+            bigrams=frozenset(_bigrams(text)),
+            unit_re=_unit_number_re(unit) if unit else None,
+            latin={t.text: re.compile(rf"(?<![a-z0-9.]){re.escape(t.text)}(?![a-z0-9])")
+                   for t in terms if t.text.isascii()},
+        )
+
+    def found_in(self, text: str) -> set[str]:
+        """The question's terms that occur in a normalised text."""
+        found = set()
+        for term in self.weights:
+            pattern = self.latin.get(term)
+            if (pattern.search(text) if pattern is not None else term in text):
+                found.add(term)
+        return found
+
+
+def best_snippet(article_text: ArticleText, view: QuestionView) -> Snippet:
     """The sentence (with neighbours, ≤ 200 characters) most likely to hold the answer.
 
     A sentence scores by the idf of the question terms it contains, the question's wording it
     repeats (character bigrams: annotators and residents copy phrases), and whether it holds
     the kind of fact asked for (a number with the unit asked, a date, a person, a place).
-    Terms of the headline count for less: every sentence of the article is about them, so
-    they cannot tell which sentence answers.
+    Terms of the headline, and terms most sentences repeat, count for less: every sentence of
+    the article is about them, so they cannot tell which sentence answers.
     """
-    weights = {t.text: idf.get(t.text, 0.0) * t.weight for t in terms}
-    topic = article_text.topic_terms
-    focus = {t: (w * TOPIC_DISCOUNT if t in topic else w) for t, w in weights.items()}
-    groups = {t.text: t.group for t in terms}
-    single_chars = [t.text for t in terms if _is_single_han(t.text)]
-    question_bigrams = _bigrams(question)
-    unit = unit_asked(question)
-    unit_re = _unit_number_re(unit) if unit else None
     sentences = article_text.sentences
+    found_per_sentence = [view.found_in(s.normalized) for s in sentences]
+    counts: dict[str, int] = {}
+    for found in found_per_sentence:
+        for term in found:
+            counts[term] = counts.get(term, 0) + 1
+    repeated = {t for t, n in counts.items() if n >= 3 and n >= 0.25 * len(sentences)}
+    topic = article_text.headline_terms | repeated
+    focus = {t: (w * TOPIC_DISCOUNT if t in topic else w) for t, w in view.weights.items()}
+    holds = [article_text.holds(kind) for kind in view.asks]
     scored: list[float] = []
     evidence: list[int] = []
-    for sentence in sentences:
-        found = sentence.terms & weights.keys()
-        evidence.append(len({groups[t] for t in found if len(t) > 1 or t.isdigit()}))
+    for number, (sentence, found) in enumerate(zip(sentences, found_per_sentence, strict=True)):
+        evidence.append(len({view.groups[t] for t in found if len(t) > 1 or t.isdigit()}))
         best_of_group: dict[int, float] = {}
         for term in found:  # one word of the question counts once, by its best-matching form
-            group = groups[term]
-            best_of_group[group] = max(best_of_group.get(group, 0.0), focus[term])
-        for term in single_chars:
-            if groups[term] not in best_of_group and term in sentence.normalized:
-                best_of_group[groups[term]] = min(SINGLE_CHAR_CAP, focus[term] * PART_OF_WORD)
+            # A single character may sit inside another word (唱 in 哼唱): it counts for less.
+            weight = min(SINGLE_CHAR_CAP, focus[term] * PART_OF_WORD) if _is_single_han(term) else focus[term]
+            group = view.groups[term]
+            best_of_group[group] = max(best_of_group.get(group, 0.0), weight)
         score = sum(best_of_group.values())
-        if question_bigrams:
-            score += 2.0 * len(question_bigrams & sentence.bigrams) / len(question_bigrams)
-        score += len(sentence.holds.intersection(asks))
-        if "where" in asks:
-            novel = sum(1 for m in _PLACE_NAME_RE.finditer(sentence.normalized) if m.group() not in question)
+        if view.bigrams:
+            norm = sentence.normalized
+            score += 2.0 * sum(1 for b in view.bigrams if b in norm) / len(view.bigrams)
+        score += sum(1 for flags in holds if flags[number])
+        if "where" in view.asks:
+            novel = sum(1 for m in _PLACE_NAME_RE.finditer(sentence.normalized) if m.group() not in view.text)
             score += 0.75 * min(novel, 2)
-        if unit_re is not None and unit_re.search(sentence.normalized):
+        if view.unit_re is not None and view.unit_re.search(sentence.normalized):
             score += UNIT_BONUS
         scored.append(score)
     best = max(range(len(sentences)), key=lambda i: (scored[i], -i))
@@ -538,7 +572,7 @@ def best_snippet(article_text: ArticleText, question: str, terms: Sequence[Term]
     text = "".join(s.text for s in sentences[start:end]).strip()
     if len(text) > SNIPPET_MAX:
         text = _trim_window(text, focus)
-    return Snippet(text, (), scored[best], evidence[best])
+    return Snippet(text, (), scored[best], evidence[best], frozenset(topic))
 
 
 def _trim_window(text: str, weights: dict[str, float]) -> str:
