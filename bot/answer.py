@@ -10,6 +10,7 @@ import hashlib
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +27,7 @@ SNIPPET_MAX = 200
 RERANK_DEPTH = 12
 UNANCHORED_FACTOR = 0.6
 MIN_DOCS_FOR_IDF = 20
+ANALYSED_CACHE = 20000  # analysed articles kept (a few KB each): the hot part of a large archive
 ALTERNATIVE_SHARE = 0.5  # an alternative scores at least this share of the best answer
 
 NO_MATCH = "没有找到相关新闻"
@@ -190,7 +192,7 @@ class Engine:
         self.report = report or LoadReport(articles=len(articles))
         self._state = (list(articles), index, {a.id: i for i, a in enumerate(articles)})
         self._lock = threading.Lock()
-        self._texts: dict[str, ArticleText] = {}
+        self._texts: OrderedDict[str, ArticleText] = OrderedDict()  # LRU of analysed articles
 
     # ------------------------------------------------------------ construction
 
@@ -285,9 +287,11 @@ class Engine:
     def _article_text(self, article: Article) -> ArticleText:
         cached = self._texts.get(article.id)
         if cached is None:
-            if len(self._texts) >= 4096:
-                self._texts.clear()
             cached = self._texts[article.id] = analyse_article(article, self.analyzer)
+            if len(self._texts) > ANALYSED_CACHE:
+                self._texts.popitem(last=False)
+        else:
+            self._texts.move_to_end(article.id)
         return cached
 
     def link(self, article: Article) -> str | None:
@@ -600,8 +604,10 @@ def highlight_spans(snippet: str, weights: dict[str, float]) -> list[tuple[int, 
     for term, weight in weights.items():
         if weight <= 0 or (len(term) < 2 and not term.isdigit()):
             continue
-        for match in re.finditer(re.escape(term), norm):
-            spans.append((match.start(), match.end()))
+        position = norm.find(term)
+        while position >= 0:
+            spans.append((position, position + len(term)))
+            position = norm.find(term, position + 1)
     spans.sort()
     merged: list[tuple[int, int]] = []
     for start, end in spans:
