@@ -24,7 +24,7 @@ from .text import CONFIG_DIR, Analyzer, Term, corpus_words, load_lexicon, normal
 
 MAX_QUESTION_CHARS = 300
 SNIPPET_MAX = 200
-RERANK_DEPTH = 12
+RERANK_DEPTH = 6
 UNANCHORED_FACTOR = 0.6
 MIN_DOCS_FOR_IDF = 20
 ANALYSED_CACHE = 20000  # analysed articles kept (a few KB each): the hot part of a large archive
