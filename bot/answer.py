@@ -208,7 +208,8 @@ class Engine:
         report = LoadReport()
         files = corpus_files(corpus)
         report.files = len(files)
-        parsed: list[tuple[Path, str, _Loaded | list[Article]]] = []
+        # Each file is a cached segment, or freshly parsed articles with the words they teach.
+        parsed: list[tuple[Path, str, _Loaded | tuple[list[Article], list[str]]]] = []
         for file in files:
             try:
                 content = file.read_bytes()
@@ -225,22 +226,23 @@ class Engine:
                 report.cached += 1
                 continue
             try:
-                parsed.append((file, key, load_file(file, lexicon.places)))
+                fresh = load_file(file, lexicon.places)
             except CorpusError as exc:
                 report.errors.append(str(exc))
+                continue
+            parsed.append((file, key, (fresh, corpus_words(t for a in fresh for t in (a.headline, a.body)))))
         words: set[str] = set()
         for _, _, item in parsed:
-            words.update(item.words if isinstance(item, _Loaded) else corpus_words(
-                t for a in item for t in (a.headline, a.body)))
+            words.update(item.words if isinstance(item, _Loaded) else item[1])
         analyzer = Analyzer(lexicon, sorted(words))
         articles: list[Article] = []
         segments: list[Segment] = []
         seen: set[str] = set()
         for file, key, item in parsed:
             if not isinstance(item, _Loaded):
-                callback = progress(file.name, len(item)) if progress else None
-                file_words = corpus_words(t for a in item for t in (a.headline, a.body))
-                item = _Loaded(item, build_segment(item, analyzer, callback), file_words)
+                fresh, file_words = item
+                callback = progress(file.name, len(fresh)) if progress else None
+                item = _Loaded(fresh, build_segment(fresh, analyzer, callback), file_words)
                 report.built += 1
                 if cache_dir:
                     store_cached(cache_dir / f"{key}.seg", item)

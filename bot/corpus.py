@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -589,9 +589,3 @@ def load_corpus(path: Path, places: dict[str, str] | None = None) -> LoadResult:
             seen.add(article.id)
             articles.append(article)
     return LoadResult(articles, errors, files)
-
-
-def iter_texts(articles: Iterable[Article]) -> Iterator[str]:
-    for article in articles:
-        yield article.headline
-        yield article.body
