@@ -411,10 +411,6 @@ def _with_elapsed(answer: Answer, elapsed_ms: float) -> Answer:
 # ---------------------------------------------------------------- snippets
 
 
-def split_sentences(paragraph: str) -> list[str]:
-    return [s for s in _SENTENCE_SPLIT_RE.split(paragraph) if s and s.strip()]
-
-
 def _bigrams(text: str) -> set[str]:
     chars = re.sub(r"[^\w\u4e00-\u9fff]", "", text)
     return {chars[i : i + 2] for i in range(len(chars) - 1)}

@@ -132,10 +132,6 @@ class Lexicon:
     pinyin: dict[str, str] = field(default_factory=dict)  # latin spelling -> Chinese name
     english: dict[str, tuple[str, ...]] = field(default_factory=dict)  # English word -> terms
 
-    def district_of(self, name: str) -> str | None:
-        """Canonical district for a district name, short name or place inside a district."""
-        return self.places.get(name)
-
 
 def _read_yaml(path: Path) -> object:
     with path.open(encoding="utf-8") as handle:
