@@ -264,6 +264,7 @@ class Engine:
             fresh = [a for a in articles if a.id not in by_id]
             if not fresh:
                 return []
+            self.analyzer.add_words(corpus_words(t for a in fresh for t in (a.headline, a.body)))
             segment = build_segment(fresh, self.analyzer)
             new_index = SearchIndex(index.segments)
             new_index.add(segment)

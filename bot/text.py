@@ -307,6 +307,19 @@ class Analyzer:
         self.segmenter = Segmenter(vocabulary)
         self._fuzzy = _NameVariants(vocabulary | set(lexicon.places))
 
+    def add_words(self, words: Iterable[str]) -> list[str]:
+        """Teach the segmenter words a newly added page brings (its quoted coinages).
+
+        Articles indexed before keep their old tokens until the next rebuild; the new page and
+        the questions about it use the new words at once.
+        """
+        new = [w for w in words if w not in self.segmenter.words and w not in self.lexicon.names]
+        for word in new:
+            self.segmenter.add_word(word)
+        self.segmenter.words = tuple(sorted({*self.segmenter.words, *new}))
+        self._fuzzy.add(new)
+        return new
+
     # -- tokens of an article (or of a question, before question-only steps)
     def terms(self, text: str) -> list[str]:
         """Index terms of a text: search-mode tokens, minus stopwords, plus aliases."""
@@ -420,12 +433,19 @@ class _NameVariants:
     """
 
     def __init__(self, names: Iterable[str]) -> None:
-        self.names = {n for n in names if 3 <= len(n) <= 12 and re.fullmatch(rf"[{_CJK}0-9]+", n)}
-        self.lengths = sorted({len(n) for n in self.names}, reverse=True)
+        self.names: set[str] = set()
+        self.lengths: list[int] = []
         self.variants: dict[str, set[str]] = {}
-        for name in self.names:
+        self.add(names)
+
+    def add(self, names: Iterable[str]) -> None:
+        for name in names:
+            if name in self.names or not (3 <= len(name) <= 12 and re.fullmatch(rf"[{_CJK}0-9]+", name)):
+                continue
+            self.names.add(name)
             for i in range(len(name)):
                 self.variants.setdefault(name[:i] + "\0" + name[i + 1 :], set()).add(name)
+        self.lengths = sorted({len(n) for n in self.names}, reverse=True)
 
     def repair(self, text: str) -> str:
         if not self.names or len(text) > 400:

@@ -97,15 +97,23 @@ def test_deep_link_when_the_bot_name_is_known(engine: Engine):
         engine.settings.link_base = None
 
 
-def test_add_articles_swaps_in_new_news(engine: Engine):
+def test_add_articles_swaps_in_new_news(warm_cache: Path):
+    from bot.answer import Settings
     from bot.corpus import parse_page
 
+    from .conftest import SEEDS
+
+    engine = Engine.from_path(SEEDS, settings=Settings(cache_dir=warm_cache))  # not the shared one
     before = len(engine.articles)
     new = parse_page("金水区新建智慧停车场\n\n本报讯(记者 王红)金水区新建的智慧停车场共有车位880个。\n", "new.txt")
     added = engine.add(new)
     assert len(added) == 1 and len(engine.articles) == before + 1
     assert "880个" in engine.answer("金水区智慧停车场有多少个车位").snippet.text
     assert engine.add(new) == []  # the same article twice is skipped
+    coined = parse_page("管城区推出“夜市通”\n\n本报讯 管城区推出“夜市通”服务,首批覆盖12条街道。\n", "coined.txt")
+    engine.add(coined)
+    assert "夜市通" in engine.analyzer.segmenter.cut("夜市通覆盖几条街道")  # the page's coinage stays whole
+    assert "12条街道" in engine.answer("夜市通覆盖几条街道").snippet.text
 
 
 @settings(max_examples=150, deadline=None)
