@@ -171,11 +171,7 @@ async def running_bot(engine: Engine, *, privacy_mode: bool = True, token: str |
             await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=Update.ALL_TYPES)
             yield Harness(emu, app, store, config)
         finally:
-            if app.updater.running:
-                await app.updater.stop()
-            if app.running:
-                await app.stop()
-            await app.shutdown()
+            await stop_application(app)
             store.close()
 
 
@@ -195,6 +191,15 @@ def keyboard(message: dict) -> list[tuple[str, str]]:
 
 def data_of(message: dict, prefix: str) -> list[str]:
     return [data for _, data in keyboard(message) if data.startswith(prefix)]
+
+
+async def stop_application(app) -> None:
+    """Stop polling, the application and its network client, whatever state a test left it in."""
+    if app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
 
 
 def entity_texts(message: dict, kind: str) -> list[str]:
@@ -711,11 +716,7 @@ async def test_webhook_mode_checks_the_secret_and_answers(engine: Engine) -> Non
             await emu.wait_idle(quiet=0.2)
             assert len(emu.calls_to("sendMessage")) == 1  # the forged update was dropped
         finally:
-            if app.updater.running:
-                await app.updater.stop()
-            if app.running:
-                await app.stop()
-            await app.shutdown()
+            await stop_application(app)
 
 
 async def _post_update(url: str, update: dict, secret: str) -> int:
