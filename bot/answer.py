@@ -49,7 +49,7 @@ _ASKS = {
     "number": (re.compile(r"how many|how much|多少|几[个家所人次天年名项条座万亿十百千位户辆台种]|多大|多长|多高|多远|多重|数量|比例|百分之"),
                re.compile(r"\d")),
     "date": (re.compile(r"\bwhen\b|what time|which day|什么时候|啥时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|时间|日期|多久|几点|什么时间|啥时"),
-             re.compile(r"\d{1,4}年|\d{1,2}月|\d{1,2}日|上午|下午|今年|去年|明年|年底|年初|季度|预计|即将|届时")),
+             re.compile(r"\d{1,4}年|\d{1,2}月|\d{1,2}日|\d{1,2}点|上午|下午|晚上|今年|去年|明年|年底|年初|季度|预计|即将|届时")),
     "who": (re.compile(r"\bwho\b|谁|哪位|叫什么|叫啥|名字|姓名|哪个人|负责人是|哪[两几]?家|哪个(?:单位|部门|企业|公司|剧团|机构)"),
             re.compile(r"书记|主任|区长|局长|队长|经理|负责人|主席|委员|村民|居民|老师|医生|公司|企业|剧团|单位|部门"
                        r"|[\u4e00-\u9fff]{2,3}(?:说|表示|介绍)")),
@@ -60,7 +60,7 @@ _ASKS = {
              re.compile(r"即|包括|分别|是指|[:：]|、[^、，,。]{1,14}、")),
 }
 # 多少人 / 几家 / 多少米: a number with the very unit asked for is the strongest sign of an answer.
-_UNIT_ASK_RE = re.compile(r"(?:多少|几)([个家所人次天年名项条座位户辆台种单元米亩岁分钟小时公里平方吨件份批场届期])")
+_UNIT_ASK_RE = re.compile(r"(?:多少|几)([个家所人次天年名项条座位户辆台种单元米亩岁分钟小时公里平方吨件份批场届期点])")
 _AGE_ASK_RE = re.compile(r"多大(?:的)?(?:孩子|年纪|岁数|年龄)|几岁|年龄")
 
 
@@ -341,8 +341,8 @@ class Engine:
                           alternatives=tuple(Candidate(a, float(s)) for a, s, *_ in ranked[:3]),
                           message=f"{NO_MATCH}。{HINT}")
         # Only candidates that are answers in their own right: no filler under 「更多结果」.
-        alternatives = tuple(
-            Candidate(a, float(s)) for a, s, _, cover, _ in ranked[1:]
+        alternatives = tuple(  # scored like the answer: by how much of the question they cover
+            Candidate(a, float(min(1.0, cover))) for a, s, _, cover, _ in ranked[1:]
             if cover >= self.settings.abstain_below and s >= ALTERNATIVE_SHARE * ranked[0][1]
         )[: self.settings.alternatives]
         # Highlights only for the snippet shown: marking every candidate's would be wasted work.
