@@ -70,7 +70,17 @@ def _char_fold(ch: str) -> str:
     return lowered if len(lowered) == 1 else folded
 
 
-_FOLD_TABLE: dict[int, str] = {}
+class _FoldTable(dict):
+    """Code point → its folded character, filled in on first sight (for `str.translate`)."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        folded = _char_fold(ch) if code > 0x7F or ch.isupper() else ch
+        self[code] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
 
 
 def normalize(text: str) -> str:
@@ -79,15 +89,7 @@ def normalize(text: str) -> str:
     Keeping one output character per input character lets offsets found in the normalised
     text (matched terms, snippets) point straight back into the original text for display.
     """
-    out = []
-    for ch in text:
-        code = ord(ch)
-        mapped = _FOLD_TABLE.get(code)
-        if mapped is None:
-            mapped = _char_fold(ch) if code > 0x7F or ch.isupper() else ch
-            _FOLD_TABLE[code] = mapped
-        out.append(mapped)
-    folded = "".join(out)
+    folded = text.translate(_FOLD_TABLE)
     converter = _t2s()
     if converter is None or folded.isascii():
         return folded
