@@ -438,6 +438,7 @@ class _NameVariants:
         self.names: set[str] = set()
         self.lengths: list[int] = []
         self.variants: dict[str, set[str]] = {}
+        self.chars: set[str] = set()  # a window with two characters outside names cannot be a typo
         self.add(names)
 
     def add(self, names: Iterable[str]) -> None:
@@ -445,6 +446,7 @@ class _NameVariants:
             if name in self.names or not (3 <= len(name) <= 12 and re.fullmatch(rf"[{_CJK}0-9]+", name)):
                 continue
             self.names.add(name)
+            self.chars.update(name)
             for i in range(len(name)):
                 self.variants.setdefault(name[:i] + "\0" + name[i + 1 :], set()).add(name)
         self.lengths = sorted({len(n) for n in self.names}, reverse=True)
@@ -458,9 +460,10 @@ class _NameVariants:
                 if text[begin : begin + length] in self.names:
                     covered[begin : begin + length] = [True] * length
         chars = list(text)
+        foreign = [ch not in self.chars for ch in text]
         for length in self.lengths:
             for begin in range(0, len(text) - length + 1):
-                if any(covered[begin : begin + length]):
+                if any(covered[begin : begin + length]) or sum(foreign[begin : begin + length]) > 1:
                     continue
                 name = self._match(text[begin : begin + length])
                 if name:
