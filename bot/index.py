@@ -42,8 +42,6 @@ B = 0.75
 PARALLEL_MIN_ARTICLES = 4000
 MAX_WORKERS = 4
 CHUNK_ARTICLES = 2000
-DENSE_COVER_DOCS = 20_000  # up to this many docs, coverage is accumulated for every doc
-
 
 @dataclass
 class Segment:
@@ -309,12 +307,11 @@ def merge_segments(segments: Sequence[Segment]) -> Segment:
 
 @dataclass
 class Hits:
-    """Top documents of a query: global doc numbers, BM25 scores, matched-term coverage."""
+    """Top documents of a query: global doc numbers and their BM25 scores, best first."""
 
     docs: np.ndarray
     scores: np.ndarray
-    coverage: np.ndarray  # share of the question's term weight each doc contains (0..1)
-    query_weight: float
+    query_weight: float  # the question's total idf weight
 
 
 class SearchIndex:
@@ -363,18 +360,10 @@ class SearchIndex:
         terms = list(terms)
         if not self.size:
             query_weight = sum(self.idf(t.text) * t.weight for t in terms)
-            empty = np.zeros(0, dtype=np.int64)
-            return Hits(empty, np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32), query_weight)
+            return Hits(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), query_weight)
         scores = np.zeros(self.size, dtype=np.float32)
-        # Coverage: for a small index, accumulated for every doc alongside the scores; for a
-        # large one, afterwards for the few top docs only (a second scatter over every posting
-        # costs more than a binary search per top doc and term). The float32 additions are the
-        # same, term by term, either way.
-        dense = self.size <= DENSE_COVER_DOCS
-        cover_all = np.zeros(self.size, dtype=np.float32) if dense else None
         norms = self._doc_norms()
         query_weight = 0.0
-        matched: list[tuple[float, list[int | None]]] = []
         for term in terms:
             rows = [s.terms.get(term.text) for s in self.segments]
             df = sum(int(s.indptr[r + 1] - s.indptr[r]) for s, r in zip(self.segments, rows, strict=True)
@@ -384,7 +373,6 @@ class SearchIndex:
             query_weight += weight
             if not df:
                 continue
-            matched.append((weight, rows))
             for base, segment, norm_all, row in zip(self.bases, self.segments, norms, rows, strict=True):
                 if row is None:
                     continue
@@ -393,33 +381,11 @@ class SearchIndex:
                 tf = segment.tfs[lo:hi]
                 target = docs + base if base else docs
                 scores[target] += weight * tf * (K1 + 1.0) / (tf + norm_all[docs])
-                if cover_all is not None:
-                    cover_all[target] += weight
         k = min(k, self.size)
         top = np.argpartition(-scores, k - 1)[:k] if k < self.size else np.arange(self.size)
         top = top[np.argsort(-scores[top], kind="stable")]
         top = top[scores[top] > 0]
-        if cover_all is not None:
-            cover = cover_all[top]
-        else:
-            cover = np.zeros(len(top), dtype=np.float32)
-            for weight, rows in matched:
-                cover[self._contains(top, rows)] += weight
-        coverage = cover / query_weight if query_weight > 0 else np.zeros(len(top), dtype=np.float32)
-        return Hits(top, scores[top], coverage, query_weight)
-
-    def _contains(self, docs: np.ndarray, rows: list[int | None]) -> np.ndarray:
-        """Which of the global `docs` are in a term's postings (rows per segment; docs ascending)."""
-        found = np.zeros(len(docs), dtype=bool)
-        for base, segment, row in zip(self.bases, self.segments, rows, strict=True):
-            if row is None:
-                continue
-            postings = segment.docs[segment.indptr[row] : segment.indptr[row + 1]]
-            local = docs - base
-            where = np.searchsorted(postings, local)
-            inside = (local >= 0) & (where < len(postings))
-            found[inside] |= postings[where[inside]] == local[inside]
-        return found
+        return Hits(top, scores[top], query_weight)
 
 
 # ---------------------------------------------------------------- cache
