@@ -114,15 +114,16 @@ def _bad_markup(exc: BadRequest) -> bool:
 
 async def reply(message: Message, text: str, markup: InlineKeyboardMarkup | ForceReply | None = None) -> Message:
     """Reply in the same chat and forum topic; in groups the asker's message is quoted
-    (PTB's default `do_quote` for non-private chats), link previews are off (Defaults).
+    (PTB's default `do_quote` for non-private chats), link previews are off.
     Should Telegram ever reject the HTML, the same words go out as plain text."""
     try:
-        return await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+        return await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
+                                        link_preview_options=NO_PREVIEW)
     except BadRequest as exc:
         if not _bad_markup(exc):
             raise
         log.error("Telegram rejected our HTML (%s); sending plain text", exc.message)
-        return await message.reply_text(plain(text), reply_markup=markup)
+        return await message.reply_text(plain(text), reply_markup=markup, link_preview_options=NO_PREVIEW)
 
 
 async def edit(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> None:

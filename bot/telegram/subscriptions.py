@@ -29,7 +29,7 @@ from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from telegram import Bot, LinkPreviewOptions, Update
+from telegram import Bot, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
@@ -48,6 +48,7 @@ from ..subscriptions import (
     render_article_list,
     split_topics,
 )
+from .handlers import NO_PREVIEW, reply
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +296,7 @@ class SubscriptionService:
         for attempt in range(2):
             try:
                 await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                       link_preview_options=LinkPreviewOptions(is_disabled=True))
+                                       link_preview_options=NO_PREVIEW)
                 return Delivery.SENT
             except ChatMigrated as exc:  # group → supergroup: its state moves with it
                 if attempt:
@@ -398,10 +399,7 @@ class SubscriptionService:
     async def _reply(update: Update, text: str) -> None:
         message = update.effective_message
         if message is not None:
-            await message.reply_text(text, parse_mode=ParseMode.HTML,
-                                     link_preview_options=LinkPreviewOptions(is_disabled=True),
-                                     do_quote=update.effective_chat is not None
-                                     and update.effective_chat.type != ChatType.PRIVATE)
+            await reply(message, text)
 
     async def _refuse_non_admin(self, update: Update) -> None:
         await self._reply(update, "抱歉，只有群管理员可以修改本群的订阅和摘要设置。发送 /subscriptions 可以查看当前订阅。")
