@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.text import Analyzer, cn_numeral_value, is_sentence_end, load_lexicon, normalize
 
@@ -81,3 +83,69 @@ def test_sentence_end():
     assert is_sentence_end("他说:“好。”")
     assert not is_sentence_end("坚持")
     assert not is_sentence_end("荥阳农副产品上架“农购网”")
+
+
+def _normalize_slowly(text: str) -> str:
+    """The reference: one character at a time, folded, then OpenCC over the whole text."""
+    from bot.text import _FOLD_TABLE, _t2s
+
+    folded = "".join(_FOLD_TABLE[ord(c)] if 0xD800 > ord(c) or ord(c) > 0xDFFF else "\ufffd" for c in text)
+    converted = _t2s().convert(folded)
+    return converted if len(converted) == len(folded) else "".join(
+        s if len(s := _t2s().convert(c)) == 1 else c for c in folded)
+
+
+@pytest.mark.parametrize("text", [
+    "鄭州市金水區的ＡＢＣ６０００名學生和臺灣、乾隆、頭髮，" * 4,
+    "郑州市二七区今年将新建中小学10所，预计新增学位６０００个。" * 4,
+    "🎉 Emoji 与 ＨＴＭＬ <b>标签</b> 在郑东新区" * 4,
+    "a lone \ud800 surrogate among 鄭州 characters, long enough for the vector path" * 2,
+])
+def test_fast_normalize_equals_the_character_by_character_reference(text: str):
+    assert normalize(text) == _normalize_slowly(text)
+    assert len(normalize(text)) == len(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=200)
+       | st.text(alphabet="鄭州市金水區臺灣乾隆頭髮ＡＢＣａｂｃ６０，。！？abcABC 郑州二七区", max_size=200))
+def test_normalize_any_text_like_the_reference(text: str):
+    assert normalize(text) == _normalize_slowly(text)
+
+
+def _repair_by_every_window(fuzzy, text: str) -> str:
+    """The reference typo repair: every window of every name length, longest first."""
+    covered = [False] * len(text)
+    for length in fuzzy.lengths:
+        for begin in range(len(text) - length + 1):
+            if text[begin : begin + length] in fuzzy.names:
+                covered[begin : begin + length] = [True] * length
+    chars = list(text)
+    for length in fuzzy.lengths:
+        for begin in range(len(text) - length + 1):
+            if any(covered[begin : begin + length]):
+                continue
+            name = fuzzy._match(text[begin : begin + length])
+            if name:
+                chars[begin : begin + length] = list(name)
+                covered[begin : begin + length] = [True] * length
+    return "".join(chars)
+
+
+def test_typo_repair_finds_what_a_scan_of_every_window_finds(analyzer: Analyzer):
+    import random
+
+    fuzzy = analyzer._fuzzy
+    names = sorted(fuzzy.names)
+    pool = "".join(names) + "的了在是去付区中新"
+    rng = random.Random(7)
+    repaired = 0
+    for _ in range(1500):
+        name = rng.choice(names)
+        at = rng.randrange(len(name))
+        typed = name[:at] + rng.choice(pool) + name[at + 1 :]
+        text = normalize(rng.choice(["", "请问", "听说"]) + typed + rng.choice(["", "什么时候开", "在哪", "二七区"]))
+        fixed = fuzzy.repair(text)
+        assert fixed == _repair_by_every_window(fuzzy, text), text
+        repaired += fixed != text
+    assert repaired > 100  # the sample does exercise repairs
