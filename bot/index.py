@@ -357,6 +357,11 @@ class SearchIndex:
         return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
 
     def search(self, terms: Iterable[Term], k: int = 10) -> Hits:
+        """BM25 top k: score every posting of the question's terms, then pick the best.
+
+        The top k are taken from the few documents above a threshold (a k-th best score known
+        from one short posting list) rather than by partitioning the scores of the whole archive.
+        """
         terms = list(terms)
         if not self.size:
             query_weight = sum(self.idf(t.text) * t.weight for t in terms)
@@ -364,28 +369,49 @@ class SearchIndex:
         scores = np.zeros(self.size, dtype=np.float32)
         norms = self._doc_norms()
         query_weight = 0.0
+        lists: list[np.ndarray] = []  # the docs of each term (distinct within one list)
         for term in terms:
             rows = [s.terms.get(term.text) for s in self.segments]
             df = sum(int(s.indptr[r + 1] - s.indptr[r]) for s, r in zip(self.segments, rows, strict=True)
                      if r is not None)
-            idf = math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
-            weight = idf * term.weight
+            weight = math.log(1.0 + (self.size - df + 0.5) / (df + 0.5)) * term.weight
             query_weight += weight
-            if not df:
-                continue
             for base, segment, norm_all, row in zip(self.bases, self.segments, norms, rows, strict=True):
                 if row is None:
                     continue
                 lo, hi = segment.indptr[row], segment.indptr[row + 1]
                 docs = segment.docs[lo:hi]
                 tf = segment.tfs[lo:hi]
+                # weight·tf·(K1+1) / (tf + norm), in place: a large archive's common words have
+                # postings by the ten thousand, and each temporary array costs as much as the sum.
+                impact = norm_all.take(docs)
+                impact += tf
+                np.divide(tf, impact, out=impact)
+                impact *= weight * (K1 + 1.0)
                 target = docs + base if base else docs
-                scores[target] += weight * tf * (K1 + 1.0) / (tf + norm_all[docs])
+                np.add.at(scores, target, impact)  # faster than scores[target] += … (numpy ≥ 2)
+                lists.append(target)
         k = min(k, self.size)
-        top = np.argpartition(-scores, k - 1)[:k] if k < self.size else np.arange(self.size)
+        threshold = _threshold(scores, lists, k, budget=max(k, self.size // 16))
+        top = np.flatnonzero(scores >= threshold) if threshold > 0 else np.arange(self.size)
+        if len(top) > k:
+            top = top[np.argpartition(-scores[top], k - 1)[:k]]
         top = top[np.argsort(-scores[top], kind="stable")]
         top = top[scores[top] > 0]
         return Hits(top, scores[top], query_weight)
+
+
+def _threshold(scores: np.ndarray, lists: list[np.ndarray], k: int, budget: int) -> float:
+    """A lower bound of the k-th best score: the k-th best within one posting list (its docs
+    are distinct), the best over the shortest lists that fit the budget of gathered scores."""
+    best = 0.0
+    for docs in sorted((d for d in lists if len(d) >= k), key=len):
+        if len(docs) > budget:
+            break
+        budget -= len(docs)
+        values = scores[docs]
+        best = max(best, float(np.partition(values, len(values) - k)[len(values) - k]))
+    return best
 
 
 # ---------------------------------------------------------------- cache

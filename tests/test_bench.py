@@ -106,3 +106,41 @@ def test_bench_json_figures(tmp_path, capsys, monkeypatch) -> None:
     text = bench.format_report(report)
     assert "p50 ms" in text
     json.dumps(report)
+
+
+def _bm25_by_brute_force(search_index: index.SearchIndex, terms: list[index.Term]) -> np.ndarray:
+    """Every document's BM25, in float64, straight from the definition."""
+    scores = np.zeros(search_index.size)
+    avgdl = search_index.avgdl
+    for term in terms:
+        df = search_index.df(term.text)
+        idf = np.log(1.0 + (search_index.size - df + 0.5) / (df + 0.5))
+        for base, segment in zip(search_index.bases, search_index.segments, strict=True):
+            row = segment.terms.get(term.text)
+            if row is None:
+                continue
+            docs = segment.docs[segment.indptr[row] : segment.indptr[row + 1]]
+            tf = segment.tfs[segment.indptr[row] : segment.indptr[row + 1]].astype(np.float64)
+            norm = index.K1 * (1 - index.B + index.B * segment.doc_len[docs] / avgdl)
+            scores[docs + base] += idf * term.weight * tf * (index.K1 + 1) / (tf + norm)
+    return scores
+
+
+def test_search_returns_the_brute_force_top_k(sources) -> None:
+    from bot.corpus import Article
+
+    records = bench.generate_articles(400, sources)
+    articles = [Article(id=r["id"], title=r["title"], paragraphs=tuple(r["body"].split("\n"))) for r in records]
+    analyzer = Analyzer(load_lexicon())
+    # Three segments, as after pages were added: global statistics and doc numbers must hold.
+    search_index = index.SearchIndex([index.build_segment(articles[lo : lo + 150], analyzer)
+                                      for lo in range(0, len(articles), 150)])
+    questions = bench.make_questions(records, 60) + ["区", "郑州市二七区的工作情况", "不存在的词语组合"]
+    for question in questions:
+        terms = [index.Term(t, w) for t, w in zip(analyzer.terms(question), [1.0, 0.8] * 50, strict=False)]
+        want = _bm25_by_brute_force(search_index, terms)
+        for k in (1, 3, 6, 50):
+            hits = search_index.search(terms, k=k)
+            best = np.sort(want[want > 0])[::-1][:k]
+            np.testing.assert_allclose(hits.scores, best, rtol=1e-5)
+            np.testing.assert_allclose(want[hits.docs], hits.scores, rtol=1e-5)
