@@ -10,6 +10,7 @@ import hashlib
 import re
 import threading
 import time
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,11 @@ from .text import CONFIG_DIR, Analyzer, Term, corpus_words, load_lexicon, normal
 
 MAX_QUESTION_CHARS = 300
 SNIPPET_MAX = 200
-RERANK_DEPTH = 6
+# Articles re-ranked by passage: the answer and its alternatives come from BM25's top few.
+# Measured (python -m bot eval, bench): top-1 and answer-in-snippet are the same re-ranking 3,
+# 6 or 12 on the residents', our own and CMRC's questions, and on CMRC-made questions over
+# 100,000 articles; each candidate costs ~0.1 ms there. More alternatives re-rank more.
+MIN_RERANK = 3
 UNANCHORED_FACTOR = 0.6
 MIN_DOCS_FOR_IDF = 20
 ANALYSED_CACHE = 20000  # analysed articles kept (a few KB each): the hot part of a large archive
@@ -41,23 +46,36 @@ _GREETING_RE = re.compile(
 # Questions about the bot itself get the help text, not a news search.
 _META_RE = re.compile(r"^(?:你是谁|你是什么|你叫什么|你能做什么|你会什么|你会干什么|你能干什么|怎么用|如何使用|帮助|help|你是谁开发的|谁开发的你)")
 _MARKUP_RE = re.compile(r"</?[a-zA-Z][^<>]{0,200}>|[*_`~]{1,3}")
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[。！？!?；;])|\n")
+_SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]")
+
+
+def _leading(first_chars: str, alternatives: str) -> re.Pattern[str]:
+    """A pattern that skips at once the positions none of its alternatives can start at.
+
+    The answer patterns run over whole candidate articles; without the look-ahead the regex
+    engine tries every alternative at every character (85 µs an article for the date words).
+    """
+    return re.compile(rf"(?=[{first_chars}])(?:{alternatives})")
+
 
 # What kind of fact the question asks for, and what a sentence holding it looks like.
+# The look-alike forms (\d年 for \d{1,4}年, 说 after two characters for 两三个字+说) flag the same
+# sentences: a pattern only ever says whether a sentence has a match.
 _PLACE_WORDS = r"路|院|村|镇|乡|街道|社区|小区|学校|公园|广场|号院|大厦|中心|园区|位于|来自|地点"
 _ASKS = {
     "number": (re.compile(r"how many|how much|多少|几[个家所人次天年名项条座万亿十百千位户辆台种]|多大|多长|多高|多远|多重|数量|比例|百分之"),
                re.compile(r"\d")),
     "date": (re.compile(r"\bwhen\b|what time|which day|什么时候|啥时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|时间|日期|多久|几点|什么时间|啥时"),
-             re.compile(r"\d{1,4}年|\d{1,2}月|\d{1,2}日|\d{1,2}点|上午|下午|晚上|今年|去年|明年|年底|年初|季度|预计|即将|届时")),
+             _leading("\\d上下晚今去明年季预即届", r"\d[年月日点]|上午|下午|晚上|今年|去年|明年|年底|年初|季度|预计|即将|届时")),
     "who": (re.compile(r"\bwho\b|谁|哪位|叫什么|叫啥|名字|姓名|哪个人|负责人是|哪[两几]?家|哪个(?:单位|部门|企业|公司|剧团|机构)"),
-            re.compile(r"书记|主任|区长|局长|队长|经理|负责人|主席|委员|村民|居民|老师|医生|公司|企业|剧团|单位|部门"
-                       r"|[\u4e00-\u9fff]{2,3}(?:说|表示|介绍)")),
+            _leading("书主区局队经负委村居老医公企剧单部说表介",
+                     r"书记|主任|区长|局长|队长|经理|负责人|主席|委员|村民|居民|老师|医生|公司|企业|剧团|单位|部门"
+                     r"|(?<=[\u4e00-\u9fff]{2})(?:说|表示|介绍)")),
     "where": (re.compile(r"\bwhere\b|哪里|哪儿|在哪|什么地方|啥地方|地点|位置|地址|打哪|哪个(?:院|村|镇|乡|小区|学校|街道|社区|路)"
                          r"|哪些(?:院|村|镇|乡|小区|学校|街道|社区|地方)|哪[两几]个(?:乡镇|村|镇|乡|社区|街道|小区)"),
               re.compile(_PLACE_WORDS)),
     "list": (re.compile(r"是啥|是什么|指什么|什么意思|啥意思|包括|有哪些|有啥|都有|哪[几两]?[个种项样类]|都.{0,4}[啥哪什]"),
-             re.compile(r"即|包括|分别|是指|[:：]|、[^、，,。]{1,14}、")),
+             _leading("即包分是:：、", r"即|包括|分别|是指|[:：]|、[^、，,。!?;\n]{1,14}、")),
 }
 # 多少人 / 几家 / 多少米: a number with the very unit asked for is the strongest sign of an answer.
 _UNIT_ASK_RE = re.compile(r"(?:多少|几)([个家所人次天年名项条座位户辆台种单元米亩岁分钟小时公里平方吨件份批场届期点])")
@@ -151,7 +169,7 @@ class Settings:
 
     abstain_below: float = 0.28  # coverage of the question's term weight by the best article
     min_matched_idf: float = 1.2  # the best article must share at least one telling term
-    alternatives: int = 4
+    alternatives: int = 2  # offered under 「更多结果」; each one more re-ranks one more candidate
     link_base: str | None = None  # e.g. "https://t.me/DistrictNewsBot?start="
     cache_dir: Path | None = None
 
@@ -306,6 +324,10 @@ class Engine:
 
     # ------------------------------------------------------------ answering
 
+    @property
+    def rerank_depth(self) -> int:
+        return max(MIN_RERANK, self.settings.alternatives + 1)
+
     def answer(self, question: str) -> Answer:
         started = time.perf_counter()
         result = self._answer(question if isinstance(question, str) else "")
@@ -326,7 +348,7 @@ class Engine:
         terms = terms if any(len(t.text) > 1 or not t.text.isascii() for t in terms) else []
         if not terms:
             return Answer(question, "abstain", message=f"{NO_MATCH}。{HINT}")
-        hits = index.search(terms, k=RERANK_DEPTH)
+        hits = index.search(terms, k=self.rerank_depth)
         if not len(hits.docs):
             return Answer(question, "abstain", terms=tuple(t.text for t in terms), message=f"{NO_MATCH}。{HINT}")
         asks = [kind for kind, (ask, _) in _ASKS.items() if ask.search(text)]
@@ -381,10 +403,11 @@ class Engine:
                 continue
             seen.add(article.id)
             article_text = self._article_text(article)
-            snippet = best_snippet(article_text, view)
+            located = view.locate(article_text)
+            snippet = best_snippet(article_text, view, located)
             # Coverage: how much of the question (each word once, by its best form) the article has.
             got: dict[int, float] = {}
-            for term in view.found_in(article_text.text):
+            for term in located.found:
                 # A part of a word covers only that part: 天气 of 今天天气 is half of it.
                 weight = cover_weight[term] * len(term) / group_len[view.groups[term]]
                 group = view.groups[term]
@@ -418,50 +441,92 @@ def _bigrams(text: str) -> set[str]:
 
 
 @dataclass(frozen=True)
-class _Sentence:
-    text: str
-    paragraph: int
-    normalized: str
-
-
-@dataclass(frozen=True)
 class ArticleText:
-    """An article cut into sentences and normalised once, reused by every question that ranks it.
+    """An article as one text, normalised once, with its sentences as offsets into it.
 
-    Nothing here is segmented but the headline: a question's terms are looked up in sentences as
-    substrings, which costs microseconds, where segmenting every candidate's sentences cost
-    milliseconds a question on a large corpus.
+    Reused by every question that ranks the article. A question's terms and phrases are found
+    by scanning the whole text once each and the hits mapped to sentences by offset: tens of
+    microseconds an article, where looking in every sentence apart cost a few hundred. Only
+    the headline is ever segmented, and only when a question's term is in it.
     """
 
-    sentences: tuple[_Sentence, ...]
-    headline_terms: frozenset[str]
-    headline: str  # normalised, for fuzzy headline similarity
-    text: str  # normalised headline and body
-    _holds: dict[str, tuple[bool, ...]] = field(default_factory=dict, compare=False, repr=False)
+    raw: str  # headline, then the paragraphs, one per line: what snippets are cut from
+    norm: str  # normalize(raw), the same length: what is searched
+    body_start: int  # offset of the first paragraph (before it: the headline)
+    starts: tuple[int, ...]  # sentence i is raw[starts[i]:ends[i]]
+    ends: tuple[int, ...]
+    paragraphs: tuple[int, ...]  # the paragraph each sentence belongs to
+    segment: Callable[[str], list[str]] = field(compare=False, repr=False)
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def holds(self, kind: str) -> tuple[bool, ...]:
-        """Which sentences hold the kind of fact asked (a number, a date, …), worked out once."""
-        flags = self._holds.get(kind)
-        if flags is None:
-            pattern = _ASKS[kind][1]
-            flags = self._holds[kind] = tuple(bool(pattern.search(s.normalized)) for s in self.sentences)
-        return flags
+    @property
+    def headline(self) -> str:
+        return self.norm[: self.body_start - 1]
+
+    @property
+    def headline_terms(self) -> frozenset[str]:
+        terms = self._memo.get("headline")
+        if terms is None:
+            terms = self._memo["headline"] = frozenset(self.segment(self.raw[: self.body_start - 1]))
+        return terms
+
+    def sentence(self, number: int) -> str:
+        return self.raw[self.starts[number] : self.ends[number]]
+
+    def holds(self, kind: str) -> frozenset[int]:
+        """The sentences holding the kind of fact asked (a number, a date, …), found once."""
+        return self.flagged(_ASKS[kind][1])
+
+    def flagged(self, pattern: re.Pattern[str]) -> frozenset[int]:
+        """The sentences with a match of the pattern, found once an article and pattern."""
+        found = self._memo.get(pattern)
+        if found is None:
+            found = self._memo[pattern] = frozenset(number for number, _ in self.matching(pattern))
+        return found
+
+    def matching(self, pattern: re.Pattern[str]) -> list[tuple[int, str]]:
+        """(sentence, text) of every match in the body, found once (patterns never span sentences)."""
+        found = self._memo.get(("all", pattern))
+        if found is None:
+            starts, ends = self.starts, self.ends
+            found = []
+            for match in pattern.finditer(self.norm, self.body_start):
+                number = bisect_right(starts, match.start()) - 1
+                if number >= 0 and match.end() <= ends[number]:
+                    found.append((number, match.group()))
+            self._memo[("all", pattern)] = found
+        return found
 
 
 def analyse_article(article: Article, analyzer: Analyzer) -> ArticleText:
-    sentences = []
-    for number, paragraph in enumerate(article.paragraphs):
-        normalized = normalize(paragraph)  # same length as the paragraph: slices line up
-        position = 0
-        for piece in _SENTENCE_SPLIT_RE.split(paragraph):
-            if piece and piece.strip():
-                sentences.append(_Sentence(piece, number, normalized[position : position + len(piece)]))
-            position += len(piece or "")
-    headline = normalize(article.headline)
-    if not sentences:
-        sentences.append(_Sentence(article.headline, 0, headline))
-    return ArticleText(tuple(sentences), frozenset(analyzer.terms(article.headline)), headline,
-                       headline + "\n" + "\n".join(s.normalized for s in sentences))
+    headline = article.headline
+    raw = headline + "\n" + "\n".join(article.paragraphs)
+    body_start = len(headline) + 1
+    starts: list[int] = []
+    ends: list[int] = []
+    paragraphs: list[int] = []
+    begin = body_start
+    paragraph = 0
+    # A sentence ends after 。！？； or at a line break (dropped); blank pieces are no sentences.
+    for mark in _SENTENCE_END_RE.finditer(raw, body_start):
+        newline = mark.group() == "\n"
+        end = mark.start() if newline else mark.end()
+        if end > begin and (not raw[begin].isspace() or raw[begin:end].strip()):
+            starts.append(begin)
+            ends.append(end)
+            paragraphs.append(paragraph)
+        begin = mark.end()
+        if newline:
+            paragraph += 1
+    if len(raw) > begin and raw[begin:].strip():
+        starts.append(begin)
+        ends.append(len(raw))
+        paragraphs.append(paragraph)
+    if not starts:  # a headline alone: it is its own only sentence
+        raw = headline + "\n" + headline
+        starts, ends, paragraphs = [body_start], [len(raw)], [0]
+    return ArticleText(raw, normalize(raw), body_start, tuple(starts), tuple(ends), tuple(paragraphs),
+                       analyzer.terms)
 
 
 TOPIC_DISCOUNT = 0.35
@@ -502,17 +567,58 @@ class QuestionView:
                    for t in terms if t.text.isascii()},
         )
 
-    def found_in(self, text: str) -> set[str]:
-        """The question's terms that occur in a normalised text."""
-        found = set()
-        for term in self.weights:
-            pattern = self.latin.get(term)
-            if (pattern.search(text) if pattern is not None else term in text):
-                found.add(term)
+    def positions(self, term: str, text: str, start: int = 0) -> list[int]:
+        """Where a question term occurs in a normalised text."""
+        pattern = self.latin.get(term)
+        if pattern is not None:
+            return [m.start() for m in pattern.finditer(text, start)]
+        found = []
+        position = text.find(term, start)
+        while position >= 0:
+            found.append(position)
+            position = text.find(term, position + 1)
         return found
 
+    def locate(self, article_text: ArticleText) -> Located:
+        """Every question term and wording bigram of the article, by sentence."""
+        norm, starts, ends = article_text.norm, article_text.starts, article_text.ends
+        found: set[str] = set()
+        term_sentences: dict[str, set[int]] = {}
+        for term in self.weights:
+            places = self.positions(term, norm)
+            if not places:
+                continue
+            found.add(term)
+            size = len(term)
+            numbers = set()
+            for place in places:
+                number = bisect_right(starts, place) - 1
+                if number >= 0 and place + size <= ends[number]:
+                    numbers.add(number)
+            if numbers:
+                term_sentences[term] = numbers
+        bigram_counts: dict[int, int] = {}
+        for bigram in self.bigrams:
+            numbers = set()
+            place = norm.find(bigram, article_text.body_start)
+            while place >= 0:
+                number = bisect_right(starts, place) - 1
+                if number >= 0 and place + 2 <= ends[number]:
+                    numbers.add(number)
+                place = norm.find(bigram, place + 1)
+            for number in numbers:
+                bigram_counts[number] = bigram_counts.get(number, 0) + 1
+        return Located(frozenset(found), term_sentences, bigram_counts)
 
-def best_snippet(article_text: ArticleText, view: QuestionView) -> Snippet:
+
+@dataclass(frozen=True)
+class Located:
+    found: frozenset[str]  # question terms anywhere in the article, headline included
+    term_sentences: dict[str, set[int]]  # term -> the body sentences holding it
+    bigram_counts: dict[int, int]  # sentence -> how many of the question's bigrams it repeats
+
+
+def best_snippet(article_text: ArticleText, view: QuestionView, located: Located | None = None) -> Snippet:
     """The sentence (with neighbours, ≤ 200 characters) most likely to hold the answer.
 
     A sentence scores by the idf of the question terms it contains, the question's wording it
@@ -520,62 +626,73 @@ def best_snippet(article_text: ArticleText, view: QuestionView) -> Snippet:
     the kind of fact asked for (a number with the unit asked, a date, a person, a place).
     Terms of the headline, and terms most sentences repeat, count for less: every sentence of
     the article is about them, so they cannot tell which sentence answers.
+    A sentence with none of these scores zero; only sentences with a hit are scored.
     """
-    sentences = article_text.sentences
-    found_per_sentence = [view.found_in(s.normalized) for s in sentences]
-    counts: dict[str, int] = {}
-    for found in found_per_sentence:
-        for term in found:
-            counts[term] = counts.get(term, 0) + 1
-    repeated = {t for t, n in counts.items() if n >= 3 and n >= 0.25 * len(sentences)}
-    topic = article_text.headline_terms | repeated
+    located = located or view.locate(article_text)
+    count = len(article_text.starts)
+    repeated = {t for t, numbers in located.term_sentences.items()
+                if len(numbers) >= 3 and len(numbers) >= 0.25 * count}
+    # The headline is segmented only when a question term is in it (most candidates' is not).
+    headline = article_text.headline
+    in_headline = article_text.headline_terms if any(t in headline for t in view.weights) else frozenset()
+    topic = (in_headline & view.weights.keys()) | repeated
     focus = {t: (w * TOPIC_DISCOUNT if t in topic else w) for t, w in view.weights.items()}
-    holds = [article_text.holds(kind) for kind in view.asks]
-    scored: list[float] = []
-    evidence: list[int] = []
-    for number, (sentence, found) in enumerate(zip(sentences, found_per_sentence, strict=True)):
-        evidence.append(len({view.groups[t] for t in found if len(t) > 1 or t.isdigit()}))
+    found_per_sentence: dict[int, list[str]] = {}
+    for term, numbers in located.term_sentences.items():
+        for number in numbers:
+            found_per_sentence.setdefault(number, []).append(term)
+    scored: dict[int, float] = {}
+    for number, found in found_per_sentence.items():
         best_of_group: dict[int, float] = {}
         for term in found:  # one word of the question counts once, by its best-matching form
             # A single character may sit inside another word (唱 in 哼唱): it counts for less.
             weight = min(SINGLE_CHAR_CAP, focus[term] * PART_OF_WORD) if _is_single_han(term) else focus[term]
             group = view.groups[term]
             best_of_group[group] = max(best_of_group.get(group, 0.0), weight)
-        score = sum(best_of_group.values())
-        if view.bigrams:
-            norm = sentence.normalized
-            score += 2.0 * sum(1 for b in view.bigrams if b in norm) / len(view.bigrams)
-        score += sum(1 for flags in holds if flags[number])
-        if "where" in view.asks:
-            novel = sum(1 for m in _PLACE_NAME_RE.finditer(sentence.normalized) if m.group() not in view.text)
-            score += 0.75 * min(novel, 2)
-        if view.unit_re is not None and view.unit_re.search(sentence.normalized):
-            score += UNIT_BONUS
-        scored.append(score)
-    best = max(range(len(sentences)), key=lambda i: (scored[i], -i))
+        scored[number] = sum(best_of_group.values())
+    if view.bigrams:
+        for number, hits in located.bigram_counts.items():
+            scored[number] = scored.get(number, 0.0) + 2.0 * hits / len(view.bigrams)
+    for kind in view.asks:
+        for number in article_text.holds(kind):
+            scored[number] = scored.get(number, 0.0) + 1
+    if "where" in view.asks:
+        novel: dict[int, int] = {}
+        for number, name in article_text.matching(_PLACE_NAME_RE):
+            if name not in view.text:
+                novel[number] = novel.get(number, 0) + 1
+        for number, names in novel.items():
+            scored[number] = scored.get(number, 0.0) + 0.75 * min(names, 2)
+    if view.unit_re is not None:
+        for number in article_text.flagged(view.unit_re):
+            scored[number] = scored.get(number, 0.0) + UNIT_BONUS
+    top = max(scored.values(), default=0.0)
+    best = min((n for n, s in scored.items() if s == top), default=0) if top > 0 else 0
+    evidence = len({view.groups[t] for t in found_per_sentence.get(best, ()) if len(t) > 1 or t.isdigit()})
     start, end = best, best + 1
-    length = len(sentences[best].text)
-    paragraph = sentences[best].paragraph
+    length = article_text.ends[best] - article_text.starts[best]
+    paragraph = article_text.paragraphs[best]
     # Grow with the better-scoring neighbour of the same paragraph while it fits.
     while True:
         options = []
-        if start > 0 and sentences[start - 1].paragraph == paragraph:
-            options.append((scored[start - 1] * 0.9, start - 1))
-        if end < len(sentences) and sentences[end].paragraph == paragraph:
-            options.append((scored[end], end))
-        options = [o for o in options if length + len(sentences[o[1]].text) <= SNIPPET_MAX]
+        if start > 0 and article_text.paragraphs[start - 1] == paragraph:
+            options.append((scored.get(start - 1, 0.0) * 0.9, start - 1))
+        if end < count and article_text.paragraphs[end] == paragraph:
+            options.append((scored.get(end, 0.0), end))
+        options = [o for o in options
+                   if length + article_text.ends[o[1]] - article_text.starts[o[1]] <= SNIPPET_MAX]
         if not options:
             break
         _, pick = max(options)
-        length += len(sentences[pick].text)
+        length += article_text.ends[pick] - article_text.starts[pick]
         if pick < start:
             start = pick
         else:
             end = pick + 1
-    text = "".join(s.text for s in sentences[start:end]).strip()
+    text = "".join(article_text.sentence(n) for n in range(start, end)).strip()
     if len(text) > SNIPPET_MAX:
         text = _trim_window(text, focus)
-    return Snippet(text, (), scored[best], evidence[best], frozenset(topic))
+    return Snippet(text, (), scored.get(best, 0.0), evidence, frozenset(topic))
 
 
 def _trim_window(text: str, weights: dict[str, float]) -> str:

@@ -369,9 +369,7 @@ def _ours_serve(spec: dict, t0: float) -> None:
     again = _time_each(engine.answer, questions)
     found = sum(1 for q in questions[:50] if engine.answer(q).found)
     # The index alone (what the baselines do): the question's terms, then BM25 top candidates.
-    from . import answer as answer_module
-
-    depth = getattr(answer_module, "RERANK_DEPTH", 12)
+    depth = engine.rerank_depth
     terms = [engine.analyzer.question_terms(q)[1] for q in questions]
     search = _time_each(lambda t: engine.index.search(t, k=depth), terms)
     result = {"latency": _percentiles(times), "latency_second_pass": _percentiles(again), "rss": rss,

@@ -39,7 +39,7 @@ class TelegramSettings:
 class EngineSettings:
     abstain_below: float = 0.28
     min_matched_idf: float = 1.2
-    alternatives: int = 4
+    alternatives: int = 2
 
 
 @dataclass
