@@ -126,21 +126,28 @@ def _bm25_by_brute_force(search_index: index.SearchIndex, terms: list[index.Term
     return scores
 
 
-def test_search_returns_the_brute_force_top_k(sources) -> None:
+@pytest.mark.parametrize("keep_impacts", [False, True])
+def test_search_returns_the_brute_force_top_k(sources, monkeypatch, keep_impacts: bool) -> None:
     from bot.corpus import Article
 
+    monkeypatch.setattr(index, "IMPACT_CACHE_MIN", 1 if keep_impacts else 10**9)
     records = bench.generate_articles(400, sources)
     articles = [Article(id=r["id"], title=r["title"], paragraphs=tuple(r["body"].split("\n"))) for r in records]
     analyzer = Analyzer(load_lexicon())
-    # Three segments, as after pages were added: global statistics and doc numbers must hold.
-    search_index = index.SearchIndex([index.build_segment(articles[lo : lo + 150], analyzer)
-                                      for lo in range(0, len(articles), 150)])
-    questions = bench.make_questions(records, 60) + ["区", "郑州市二七区的工作情况", "不存在的词语组合"]
-    for question in questions:
-        terms = [index.Term(t, w) for t, w in zip(analyzer.terms(question), [1.0, 0.8] * 50, strict=False)]
-        want = _bm25_by_brute_force(search_index, terms)
-        for k in (1, 3, 6, 50):
-            hits = search_index.search(terms, k=k)
-            best = np.sort(want[want > 0])[::-1][:k]
-            np.testing.assert_allclose(hits.scores, best, rtol=1e-5)
-            np.testing.assert_allclose(want[hits.docs], hits.scores, rtol=1e-5)
+    segments = [index.build_segment(articles[lo : lo + 150], analyzer) for lo in range(0, len(articles), 150)]
+    questions = [*bench.make_questions(records, 60), "区", "郑州市二七区的工作情况", "不存在的词语组合"]
+    # Two segments, then a third added (as a new page is): global statistics, doc numbers and
+    # kept impacts must follow the new average length.
+    search_index = index.SearchIndex(segments[:2])
+    for segment in (None, segments[2]):
+        if segment is not None:
+            search_index.add(segment)
+        for question in questions:
+            terms = [index.Term(t, w) for t, w in zip(analyzer.terms(question), [1.0, 0.8] * 50, strict=False)]
+            want = _bm25_by_brute_force(search_index, terms)
+            for k in (1, 3, 6, 50):
+                hits = search_index.search(terms, k=k)
+                best = np.sort(want[want > 0])[::-1][:k]
+                np.testing.assert_allclose(hits.scores, best, rtol=1e-5)
+                np.testing.assert_allclose(want[hits.docs], hits.scores, rtol=1e-5)
+        assert bool(search_index._impacts) is keep_impacts

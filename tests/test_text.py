@@ -89,7 +89,7 @@ def _normalize_slowly(text: str) -> str:
     """The reference: one character at a time, folded, then OpenCC over the whole text."""
     from bot.text import _FOLD_TABLE, _t2s
 
-    folded = "".join(_FOLD_TABLE[ord(c)] if 0xD800 > ord(c) or ord(c) > 0xDFFF else "\ufffd" for c in text)
+    folded = "".join(_FOLD_TABLE[ord(c)] if ord(c) < 0xD800 or ord(c) > 0xDFFF else "\ufffd" for c in text)
     converted = _t2s().convert(folded)
     return converted if len(converted) == len(folded) else "".join(
         s if len(s := _t2s().convert(c)) == 1 else c for c in folded)
