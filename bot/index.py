@@ -315,7 +315,7 @@ class Hits:
 
     docs: np.ndarray
     scores: np.ndarray
-    query_weight: float  # the question's total idf weight
+    idf: dict[str, float]  # each term's idf in this index (as scored)
 
 
 class SearchIndex:
@@ -375,18 +375,18 @@ class SearchIndex:
         """
         terms = list(terms)
         if not self.size:
-            query_weight = sum(self.idf(t.text) * t.weight for t in terms)
-            return Hits(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), query_weight)
+            return Hits(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32),
+                        {t.text: self.idf(t.text) for t in terms})
         scores = np.zeros(self.size, dtype=np.float32)
         norms = self._doc_norms()
-        query_weight = 0.0
+        idf: dict[str, float] = {}
         lists: list[np.ndarray] = []  # the docs of each term (distinct within one list)
         for term in terms:
             rows = [s.terms.get(term.text) for s in self.segments]
             df = sum(int(s.indptr[r + 1] - s.indptr[r]) for s, r in zip(self.segments, rows, strict=True)
                      if r is not None)
-            weight = math.log(1.0 + (self.size - df + 0.5) / (df + 0.5)) * term.weight
-            query_weight += weight
+            idf[term.text] = math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
+            weight = idf[term.text] * term.weight
             for number, (base, segment, row) in enumerate(zip(self.bases, self.segments, rows, strict=True)):
                 if row is None:
                     continue
@@ -401,7 +401,7 @@ class SearchIndex:
             top = top[np.argpartition(-scores[top], k - 1)[:k]]
         top = top[np.argsort(-scores[top], kind="stable")]
         top = top[scores[top] > 0]
-        return Hits(top, scores[top], query_weight)
+        return Hits(top, scores[top], idf)
 
     def _impact(self, number: int, row: int, norms: list[np.ndarray]) -> np.ndarray:
         """tf·(K1+1)/(tf+norm) of one posting list, in place: one temporary, not five."""
@@ -445,6 +445,7 @@ MAGIC = b"DNB-INDEX-CACHE\x00"
 _HEADER = struct.Struct("<QQQ")
 _BUFFER = struct.Struct("<QQ")
 _ALIGN = 64
+_PAGE = mmap.PAGESIZE
 FREEZE_ABOVE_BYTES = 32 << 20
 
 
@@ -489,6 +490,7 @@ def _unpack(view: memoryview) -> object:
         if start + length > table:
             raise ValueError("corrupt cache file")
         buffers.append(view[start : start + length])
+    _prefault(buffers)
     # Unpickling a million small objects (the articles) with the cyclic collector on costs
     # twice as long: every allocation burst triggers a collection that finds nothing.
     enabled = gc.isenabled()
@@ -503,6 +505,19 @@ def _unpack(view: memoryview) -> object:
         # every full collection walks a million objects (a start-up cost and latency spikes).
         gc.freeze()
     return value
+
+
+def _prefault(buffers: list[memoryview]) -> None:
+    """Touch every page of the mapped arrays once, at load.
+
+    Mapped, not read: a fresh process would otherwise take a page fault on each 4 KB of postings
+    it first touches, hundreds in one question over a large archive. Touching them in order costs
+    ~30 ms at 100,000 articles (the kernel maps neighbouring pages together) and spares the first
+    questions after a restart ~0.1 ms each; the pages stay shared with the page cache.
+    """
+    for buffer in buffers:
+        if len(buffer) >= _PAGE:
+            int(np.frombuffer(buffer, dtype=np.uint8)[::_PAGE].sum())
 
 
 def store_cached(path: Path, value: object) -> None:
