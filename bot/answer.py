@@ -337,9 +337,10 @@ class Engine:
         raw = question.strip()
         if not raw or not re.search(r"[\w\u4e00-\u9fff]", raw):
             return Answer(question, "empty", message="请发一个问题，比如「清华附中什么时候投入使用？」")
-        if _META_RE.match(normalize(raw)):
+        plain = normalize(raw)
+        if _META_RE.match(plain):
             return Answer(question, "greeting", message="我是郑州区县新闻助手，从本地报纸的新闻里找答案。" + HINT)
-        if _GREETING_RE.match(normalize(raw)):
+        if _GREETING_RE.match(plain):
             return Answer(question, "greeting", message="你好！我是郑州区县新闻助手。" + HINT)
         articles, index, _ = self._state
         # Markup a resident pasted (<b>…</b>, **…**) is not part of the question.
@@ -352,7 +353,7 @@ class Engine:
         if not len(hits.docs):
             return Answer(question, "abstain", terms=tuple(t.text for t in terms), message=f"{NO_MATCH}。{HINT}")
         asks = [kind for kind, (ask, _) in _ASKS.items() if ask.search(text)]
-        idf = {t.text: index.idf(t.text) for t in terms}
+        idf = hits.idf
         ranked = self._rerank(text, terms, idf, asks, hits, articles)
         best_article, _, best_snippet, coverage, matched_idf = ranked[0]
         term_texts = tuple(t.text for t in terms)
@@ -637,19 +638,19 @@ def best_snippet(article_text: ArticleText, view: QuestionView, located: Located
     in_headline = article_text.headline_terms if any(t in headline for t in view.weights) else frozenset()
     topic = (in_headline & view.weights.keys()) | repeated
     focus = {t: (w * TOPIC_DISCOUNT if t in topic else w) for t, w in view.weights.items()}
-    found_per_sentence: dict[int, list[str]] = {}
+    best_of_group: dict[int, dict[int, float]] = {}  # sentence -> word of the question -> weight
     for term, numbers in located.term_sentences.items():
+        # One word of the question counts once in a sentence, by its best-matching form; a
+        # single character may sit inside another word (唱 in 哼唱): it counts for less.
+        weight = min(SINGLE_CHAR_CAP, focus[term] * PART_OF_WORD) if _is_single_han(term) else focus[term]
+        group = view.groups[term]
         for number in numbers:
-            found_per_sentence.setdefault(number, []).append(term)
-    scored: dict[int, float] = {}
-    for number, found in found_per_sentence.items():
-        best_of_group: dict[int, float] = {}
-        for term in found:  # one word of the question counts once, by its best-matching form
-            # A single character may sit inside another word (唱 in 哼唱): it counts for less.
-            weight = min(SINGLE_CHAR_CAP, focus[term] * PART_OF_WORD) if _is_single_han(term) else focus[term]
-            group = view.groups[term]
-            best_of_group[group] = max(best_of_group.get(group, 0.0), weight)
-        scored[number] = sum(best_of_group.values())
+            weights = best_of_group.get(number)
+            if weights is None:
+                best_of_group[number] = {group: weight}
+            elif weight > weights.get(group, 0.0):
+                weights[group] = weight
+    scored = {number: sum(weights.values()) for number, weights in best_of_group.items()}
     if view.bigrams:
         for number, hits in located.bigram_counts.items():
             scored[number] = scored.get(number, 0.0) + 2.0 * hits / len(view.bigrams)
@@ -668,7 +669,8 @@ def best_snippet(article_text: ArticleText, view: QuestionView, located: Located
             scored[number] = scored.get(number, 0.0) + UNIT_BONUS
     top = max(scored.values(), default=0.0)
     best = min((n for n, s in scored.items() if s == top), default=0) if top > 0 else 0
-    evidence = len({view.groups[t] for t in found_per_sentence.get(best, ()) if len(t) > 1 or t.isdigit()})
+    evidence = len({view.groups[t] for t, numbers in located.term_sentences.items()
+                    if best in numbers and (len(t) > 1 or t.isdigit())})
     start, end = best, best + 1
     length = article_text.ends[best] - article_text.starts[best]
     paragraph = article_text.paragraphs[best]
