@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import numpy as np
 import pytest
@@ -98,6 +99,10 @@ def test_bench_command_prints_the_table(tmp_path, capsys) -> None:
                                                                                    or "rapidfuzz" in row)}
     assert {"ours", "bm25s", "rapidfuzz"} <= systems
     assert "vs bm25s" in out and "Engine.add" in out
+    # Half the questions are CMRC's: graded by the answer in the snippet, ours beside bm25s.
+    graded = re.search(r"200: (\d+) questions\s+ours (\d\.\d+)\s+bm25s (\d\.\d+)", out)
+    assert graded and int(graded.group(1)) >= 3
+    assert 0.0 <= float(graded.group(3)) <= 1.0 and float(graded.group(2)) > 0.0
 
 
 def test_bench_json_figures(tmp_path, capsys, monkeypatch) -> None:
