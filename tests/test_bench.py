@@ -99,6 +99,8 @@ def test_bench_command_prints_the_table(tmp_path, capsys) -> None:
                                                                                    or "rapidfuzz" in row)}
     assert {"ours", "bm25s", "rapidfuzz"} <= systems
     assert "vs bm25s" in out and "Engine.add" in out
+    turns = re.search(r"200: ours (\d+\.\d+) / (\d+\.\d+)\s+bm25s (\d+\.\d+) / (\d+\.\d+)", out)
+    assert turns and all(float(x) > 0 for x in turns.groups())
     # Half the questions are CMRC's: graded by the answer in the snippet, ours beside bm25s.
     graded = re.search(r"200: (\d+) questions\s+ours (\d\.\d+)\s+bm25s (\d\.\d+)", out)
     assert graded and int(graded.group(1)) >= 3
