@@ -272,8 +272,10 @@ class Engine:
             segments.append(item.segment)
         segments = [merge_segments(segments)] if len(segments) > 1 else segments
         report.articles = len(articles)
+        index = SearchIndex(segments)
+        index.warm()
         report.seconds = time.perf_counter() - started
-        return cls(articles, SearchIndex(segments), analyzer, settings, report)
+        return cls(articles, index, analyzer, settings, report)
 
     def add(self, articles: Sequence[Article]) -> list[Article]:
         """Index new articles without a rebuild; questions in flight keep the old view."""
@@ -286,6 +288,7 @@ class Engine:
             segment = build_segment(fresh, self.analyzer)
             new_index = SearchIndex(index.segments)
             new_index.add(segment)
+            new_index.warm()
             new_articles = current + fresh
             self._state = (new_articles, new_index, {a.id: i for i, a in enumerate(new_articles)})
             return fresh

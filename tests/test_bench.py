@@ -158,3 +158,11 @@ def test_search_returns_the_brute_force_top_k(sources, monkeypatch, keep_impacts
                 np.testing.assert_allclose(hits.scores, best, rtol=1e-5)
                 np.testing.assert_allclose(want[hits.docs], hits.scores, rtol=1e-5)
         assert bool(search_index._impacts) is keep_impacts
+    # Warming works the common words' impacts out ahead; the answers stay the same.
+    warmed = index.SearchIndex(segments)
+    warmed.warm()
+    assert len(warmed._impacts) > 0 if keep_impacts else not warmed._impacts
+    for question in questions[:20]:
+        terms = [index.Term(t) for t in analyzer.terms(question)]
+        np.testing.assert_allclose(warmed.search(terms, k=5).scores, search_index.search(terms, k=5).scores,
+                                   rtol=1e-6)
