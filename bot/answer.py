@@ -577,13 +577,13 @@ class QuestionView:
                    for t in terms if t.text.isascii()},
         )
 
-    def positions(self, term: str, text: str, start: int = 0) -> list[int]:
+    def positions(self, term: str, text: str) -> list[int]:
         """Where a question term occurs in a normalised text."""
         pattern = self.latin.get(term)
         if pattern is not None:
-            return [m.start() for m in pattern.finditer(text, start)]
+            return [m.start() for m in pattern.finditer(text)]
         found = []
-        position = text.find(term, start)
+        position = text.find(term)
         while position >= 0:
             found.append(position)
             position = text.find(term, position + 1)

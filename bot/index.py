@@ -43,9 +43,9 @@ PARALLEL_MIN_ARTICLES = 4000
 MAX_WORKERS = 4
 CHUNK_ARTICLES = 2000
 # Posting lists at least this long keep their BM25 impacts once computed, up to this many in
-# all (4 bytes each: 64 MB at most; the 300 bench questions over 100,000 articles use ~10 MB).
+# all (4 bytes each: 128 MB at most; at 100,000 articles warm() fills ~60 MB, questions a few more).
 IMPACT_CACHE_MIN = 1000
-IMPACT_CACHE_MAX = 16_000_000
+IMPACT_CACHE_MAX = 32_000_000
 WARM_SHARE = 0.05  # SearchIndex.warm(): lists of words at least this share of articles hold
 
 @dataclass

@@ -511,7 +511,6 @@ class _NameVariants:
 
     def __init__(self, names: Iterable[str]) -> None:
         self.names: set[str] = set()
-        self.lengths: list[int] = []
         self.variants: dict[str, set[str]] = {}
         # A window one character off a name keeps the name's first two or last two characters
         # (or, three long with the middle one wrong, its first and last), so the windows worth
@@ -533,7 +532,6 @@ class _NameVariants:
                 self.rims.add(name[0] + name[2])
             for i in range(len(name)):
                 self.variants.setdefault(name[:i] + "\0" + name[i + 1 :], set()).add(name)
-        self.lengths = sorted({len(n) for n in self.names}, reverse=True)
 
     def _windows(self, text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """(exact names, windows that may be one character off a name) as (begin, length)."""

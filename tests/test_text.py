@@ -115,13 +115,14 @@ def test_normalize_any_text_like_the_reference(text: str):
 
 def _repair_by_every_window(fuzzy, text: str) -> str:
     """The reference typo repair: every window of every name length, longest first."""
+    lengths = sorted({len(n) for n in fuzzy.names}, reverse=True)
     covered = [False] * len(text)
-    for length in fuzzy.lengths:
+    for length in lengths:
         for begin in range(len(text) - length + 1):
             if text[begin : begin + length] in fuzzy.names:
                 covered[begin : begin + length] = [True] * length
     chars = list(text)
-    for length in fuzzy.lengths:
+    for length in lengths:
         for begin in range(len(text) - length + 1):
             if any(covered[begin : begin + length]):
                 continue
