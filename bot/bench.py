@@ -536,10 +536,10 @@ def _paired(spec: dict, t0: float) -> None:
     ours: list[float] = []
     base: list[float] = []
     for number, question in enumerate(questions):
-        for system in ((engine.answer, ours), (search, base))[:: 1 if number % 2 else -1]:
+        for ask, times in ((engine.answer, ours), (search, base))[:: 1 if number % 2 else -1]:
             started = time.perf_counter()
-            system[0](question)
-            system[1].append((time.perf_counter() - started) * 1000)
+            ask(question)
+            times.append((time.perf_counter() - started) * 1000)
     _emit("done", ours=_percentiles(ours), bm25s=_percentiles(base))
 
 
