@@ -12,7 +12,7 @@ import threading
 import time
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -491,21 +491,22 @@ class ArticleText:
         """The sentences with a match of the pattern, found once an article and pattern."""
         found = self._memo.get(pattern)
         if found is None:
-            found = self._memo[pattern] = frozenset(number for number, _ in self.matching(pattern))
+            found = self._memo[pattern] = frozenset(number for number, _ in self._matches(pattern))
         return found
 
     def matching(self, pattern: re.Pattern[str]) -> list[tuple[int, str]]:
-        """(sentence, text) of every match in the body, found once (patterns never span sentences)."""
+        """(sentence, text) of every match in the body, found once an article and pattern."""
         found = self._memo.get(("all", pattern))
         if found is None:
-            starts, ends = self.starts, self.ends
-            found = []
-            for match in pattern.finditer(self.norm, self.body_start):
-                number = bisect_right(starts, match.start()) - 1
-                if number >= 0 and match.end() <= ends[number]:
-                    found.append((number, match.group()))
-            self._memo[("all", pattern)] = found
+            found = self._memo[("all", pattern)] = list(self._matches(pattern))
         return found
+
+    def _matches(self, pattern: re.Pattern[str]) -> Iterator[tuple[int, str]]:
+        starts, ends = self.starts, self.ends
+        for match in pattern.finditer(self.norm, self.body_start):  # patterns never span sentences
+            number = bisect_right(starts, match.start()) - 1
+            if number >= 0 and match.end() <= ends[number]:
+                yield number, match.group()
 
 
 def analyse_article(article: Article, analyzer: Analyzer) -> ArticleText:
