@@ -133,22 +133,24 @@ def _bm25_by_brute_force(search_index: index.SearchIndex, terms: list[index.Term
     return scores
 
 
-@pytest.mark.parametrize("keep_impacts", [False, True])
-def test_search_returns_the_brute_force_top_k(sources, monkeypatch, keep_impacts: bool) -> None:
+@pytest.mark.parametrize("warm", [False, True])
+def test_search_returns_the_brute_force_top_k(sources, monkeypatch, warm: bool) -> None:
     from bot.corpus import Article
 
-    monkeypatch.setattr(index, "IMPACT_CACHE_MIN", 1 if keep_impacts else 10**9)
     records = bench.generate_articles(400, sources)
     articles = [Article(id=r["id"], title=r["title"], paragraphs=tuple(r["body"].split("\n"))) for r in records]
     analyzer = Analyzer(load_lexicon())
     segments = [index.build_segment(articles[lo : lo + 150], analyzer) for lo in range(0, len(articles), 150)]
     questions = [*bench.make_questions(records, 60), "区", "郑州市二七区的工作情况", "不存在的词语组合"]
     # Two segments, then a third added (as a new page is): global statistics, doc numbers and
-    # kept impacts must follow the new average length.
+    # impacts worked out ahead must follow the new average length.
     search_index = index.SearchIndex(segments[:2])
     for segment in (None, segments[2]):
         if segment is not None:
             search_index.add(segment)
+        if warm:
+            search_index.warm()
+        assert all(i is not None for i in search_index._impacts) is warm
         for question in questions:
             terms = [index.Term(t, w) for t, w in zip(analyzer.terms(question), [1.0, 0.8] * 50, strict=False)]
             want = _bm25_by_brute_force(search_index, terms)
@@ -157,12 +159,18 @@ def test_search_returns_the_brute_force_top_k(sources, monkeypatch, keep_impacts
                 best = np.sort(want[want > 0])[::-1][:k]
                 np.testing.assert_allclose(hits.scores, best, rtol=1e-5)
                 np.testing.assert_allclose(want[hits.docs], hits.scores, rtol=1e-5)
-        assert bool(search_index._impacts) is keep_impacts
-    # Warming works the common words' impacts out ahead; the answers stay the same.
-    warmed = index.SearchIndex(segments)
+
+    # Impacts worked out ahead are the ones worked out per question, bit for bit.
+    cold, warmed = index.SearchIndex(segments), index.SearchIndex(segments)
     warmed.warm()
-    assert len(warmed._impacts) > 0 if keep_impacts else not warmed._impacts
     for question in questions[:20]:
         terms = [index.Term(t) for t in analyzer.terms(question)]
-        np.testing.assert_allclose(warmed.search(terms, k=5).scores, search_index.search(terms, k=5).scores,
-                                   rtol=1e-6)
+        np.testing.assert_array_equal(warmed.search(terms, k=5).scores, cold.search(terms, k=5).scores)
+    # Past the memory budget a segment keeps no impacts: still the same answers.
+    monkeypatch.setattr(index, "IMPACT_CACHE_MAX", len(segments[0].docs))
+    partial = index.SearchIndex(segments)
+    partial.warm()
+    assert partial._impacts[0] is not None and partial._impacts[1] is None
+    for question in questions[:20]:
+        terms = [index.Term(t) for t in analyzer.terms(question)]
+        np.testing.assert_array_equal(partial.search(terms, k=5).scores, cold.search(terms, k=5).scores)
