@@ -89,7 +89,7 @@ def test_parallel_build_merge_and_cache_agree_with_one_process(sources, monkeypa
 
 def test_bench_command_prints_the_table(tmp_path, capsys) -> None:
     args = argparse.Namespace(articles=[200], questions=8, json=False, accuracy=False, out=tmp_path, quiet=True,
-                              cold_runs=1)
+                              cold_runs=1, latency_runs=2)
     assert bench.run_bench(args) == 0
     out = capsys.readouterr().out
     for column in ("corpus", "system", "build s", "cache MB", "cold s", "RSS MB", "p50 ms", "p99 ms"):
@@ -99,6 +99,13 @@ def test_bench_command_prints_the_table(tmp_path, capsys) -> None:
                                                                                    or "rapidfuzz" in row)}
     assert {"ours", "bm25s", "rapidfuzz"} <= systems
     assert "vs bm25s" in out and "Engine.add" in out
+    # Ours and bm25s timed in three fresh processes each; the table has the medians.
+    runs = re.search(r"200: ours ([\d., ]+?)\s+bm25s ([\d., ]+)$", out, re.MULTILINE)
+    assert runs, out
+    ours_runs, bm25s_runs = ([float(v) for v in group.split(", ")] for group in runs.groups())
+    assert len(ours_runs) == len(bm25s_runs) == 3
+    ours_row = next(row for row in rows if row[:2] == ["200", "ours"])
+    assert float(ours_row[-3]) == pytest.approx(sorted(ours_runs)[1], abs=1e-3)
     turns = re.search(r"200: ours (\d+\.\d+) / (\d+\.\d+)\s+bm25s (\d+\.\d+) / (\d+\.\d+)", out)
     assert turns and all(float(x) > 0 for x in turns.groups())
     # Half the questions are CMRC's: graded by the answer in the snippet, ours beside bm25s.
