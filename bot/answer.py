@@ -12,7 +12,7 @@ import threading
 import time
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from rapidfuzz import fuzz
 from .config import Config
 from .corpus import Article, CorpusError, corpus_files, load_file
 from .index import SearchIndex, Segment, build_segment, cache_key, load_cached, merge_segments, store_cached
+from .passages import ArticleText, analyse
 from .text import CONFIG_DIR, Analyzer, Term, corpus_words, load_lexicon, normalize
 
 MAX_QUESTION_CHARS = 300
@@ -46,36 +47,14 @@ _GREETING_RE = re.compile(
 # Questions about the bot itself get the help text, not a news search.
 _META_RE = re.compile(r"^(?:你是谁|你是什么|你叫什么|你能做什么|你会什么|你会干什么|你能干什么|怎么用|如何使用|帮助|help|你是谁开发的|谁开发的你)")
 _MARKUP_RE = re.compile(r"</?[a-zA-Z][^<>]{0,200}>|[*_`~]{1,3}")
-_SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]")
-
-
-def _leading(first_chars: str, alternatives: str) -> re.Pattern[str]:
-    """A pattern that skips at once the positions none of its alternatives can start at.
-
-    The answer patterns run over whole candidate articles; without the look-ahead the regex
-    engine tries every alternative at every character (85 µs an article for the date words).
-    """
-    return re.compile(rf"(?=[{first_chars}])(?:{alternatives})")
-
-
-# What kind of fact the question asks for, and what a sentence holding it looks like.
-# The look-alike forms (\d年 for \d{1,4}年, 说 after two characters for 两三个字+说) flag the same
-# sentences: a pattern only ever says whether a sentence has a match.
-_PLACE_WORDS = r"路|院|村|镇|乡|街道|社区|小区|学校|公园|广场|号院|大厦|中心|园区|位于|来自|地点"
+# What kind of fact the question asks for (the sentences holding each: passages.FACTS).
 _ASKS = {
-    "number": (re.compile(r"how many|how much|多少|几[个家所人次天年名项条座万亿十百千位户辆台种]|多大|多长|多高|多远|多重|数量|比例|百分之"),
-               re.compile(r"\d")),
-    "date": (re.compile(r"\bwhen\b|what time|which day|什么时候|啥时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|时间|日期|多久|几点|什么时间|啥时"),
-             _leading("\\d上下晚今去明年季预即届", r"\d[年月日点]|上午|下午|晚上|今年|去年|明年|年底|年初|季度|预计|即将|届时")),
-    "who": (re.compile(r"\bwho\b|谁|哪位|叫什么|叫啥|名字|姓名|哪个人|负责人是|哪[两几]?家|哪个(?:单位|部门|企业|公司|剧团|机构)"),
-            _leading("书主区局队经负委村居老医公企剧单部说表介",
-                     r"书记|主任|区长|局长|队长|经理|负责人|主席|委员|村民|居民|老师|医生|公司|企业|剧团|单位|部门"
-                     r"|(?<=[\u4e00-\u9fff]{2})(?:说|表示|介绍)")),
-    "where": (re.compile(r"\bwhere\b|哪里|哪儿|在哪|什么地方|啥地方|地点|位置|地址|打哪|哪个(?:院|村|镇|乡|小区|学校|街道|社区|路)"
-                         r"|哪些(?:院|村|镇|乡|小区|学校|街道|社区|地方)|哪[两几]个(?:乡镇|村|镇|乡|社区|街道|小区)"),
-              re.compile(_PLACE_WORDS)),
-    "list": (re.compile(r"是啥|是什么|指什么|什么意思|啥意思|包括|有哪些|有啥|都有|哪[几两]?[个种项样类]|都.{0,4}[啥哪什]"),
-             _leading("即包分是:：、", r"即|包括|分别|是指|[:：]|、[^、，,。!?;\n]{1,14}、")),
+    "number": re.compile(r"how many|how much|多少|几[个家所人次天年名项条座万亿十百千位户辆台种]|多大|多长|多高|多远|多重|数量|比例|百分之"),
+    "date": re.compile(r"\bwhen\b|what time|which day|什么时候|啥时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|时间|日期|多久|几点|什么时间|啥时"),
+    "who": re.compile(r"\bwho\b|谁|哪位|叫什么|叫啥|名字|姓名|哪个人|负责人是|哪[两几]?家|哪个(?:单位|部门|企业|公司|剧团|机构)"),
+    "where": re.compile(r"\bwhere\b|哪里|哪儿|在哪|什么地方|啥地方|地点|位置|地址|打哪|哪个(?:院|村|镇|乡|小区|学校|街道|社区|路)"
+                        r"|哪些(?:院|村|镇|乡|小区|学校|街道|社区|地方)|哪[两几]个(?:乡镇|村|镇|乡|社区|街道|小区)"),
+    "list": re.compile(r"是啥|是什么|指什么|什么意思|啥意思|包括|有哪些|有啥|都有|哪[几两]?[个种项样类]|都.{0,4}[啥哪什]"),
 }
 # 多少人 / 几家 / 多少米: a number with the very unit asked for is the strongest sign of an answer.
 _UNIT_ASK_RE = re.compile(r"(?:多少|几)([个家所人次天年名项条座位户辆台种单元米亩岁分钟小时公里平方吨件份批场届期点])")
@@ -308,10 +287,11 @@ class Engine:
         number = by_id.get(article_id)
         return None if number is None else articles[number]
 
-    def _article_text(self, article: Article) -> ArticleText:
+    def _article_text(self, article: Article, doc: int, index: SearchIndex) -> ArticleText:
         cached = self._texts.get(article.id)
         if cached is None:
-            cached = self._texts[article.id] = analyse_article(article, self.analyzer)
+            cached = self._texts[article.id] = analyse(article.headline, article.body, self.analyzer.terms,
+                                                       index.layout(doc))
             if len(self._texts) > ANALYSED_CACHE:
                 self._texts.popitem(last=False)
         else:
@@ -355,9 +335,9 @@ class Engine:
         hits = index.search(terms, k=self.rerank_depth)
         if not len(hits.docs):
             return Answer(question, "abstain", terms=tuple(t.text for t in terms), message=f"{NO_MATCH}。{HINT}")
-        asks = [kind for kind, (ask, _) in _ASKS.items() if ask.search(text)]
+        asks = [kind for kind, ask in _ASKS.items() if ask.search(text)]
         idf = hits.idf
-        ranked = self._rerank(text, terms, idf, asks, hits, articles)
+        ranked = self._rerank(text, terms, idf, asks, hits, articles, index)
         best_article, _, best_snippet, coverage, matched_idf = ranked[0]
         term_texts = tuple(t.text for t in terms)
         # idf says nothing in a corpus of a handful of articles; there coverage alone decides.
@@ -386,7 +366,8 @@ class Engine:
         )
 
     def _rerank(self, text: str, terms: list[Term], idf: dict[str, float], asks: list[str],
-                hits, articles: list[Article]) -> list[tuple[Article, float, Snippet, float, float]]:
+                hits, articles: list[Article], index: SearchIndex
+                ) -> list[tuple[Article, float, Snippet, float, float]]:
         """Combine BM25 with how well one passage of the article answers the question."""
         top_bm25 = float(hits.scores[0]) or 1.0
         seen: set[str] = set()
@@ -406,7 +387,7 @@ class Engine:
             if article.id in seen:
                 continue
             seen.add(article.id)
-            article_text = self._article_text(article)
+            article_text = self._article_text(article, int(doc), index)
             located = view.locate(article_text)
             snippet = best_snippet(article_text, view, located)
             # Coverage: how much of the question (each word once, by its best form) the article has.
@@ -448,96 +429,6 @@ def _with_elapsed(answer: Answer, elapsed_ms: float) -> Answer:
 def _bigrams(text: str) -> set[str]:
     chars = re.sub(r"[^\w\u4e00-\u9fff]", "", text)
     return {chars[i : i + 2] for i in range(len(chars) - 1)}
-
-
-@dataclass(frozen=True)
-class ArticleText:
-    """An article as one text, normalised once, with its sentences as offsets into it.
-
-    Reused by every question that ranks the article. A question's terms and phrases are found
-    by scanning the whole text once each and the hits mapped to sentences by offset: tens of
-    microseconds an article, where looking in every sentence apart cost a few hundred. Only
-    the headline is ever segmented, and only when a question's term is in it.
-    """
-
-    raw: str  # headline, then the paragraphs, one per line: what snippets are cut from
-    norm: str  # normalize(raw), the same length: what is searched
-    body_start: int  # offset of the first paragraph (before it: the headline)
-    starts: tuple[int, ...]  # sentence i is raw[starts[i]:ends[i]]
-    ends: tuple[int, ...]
-    paragraphs: tuple[int, ...]  # the paragraph each sentence belongs to
-    segment: Callable[[str], list[str]] = field(compare=False, repr=False)
-    _memo: dict = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def headline(self) -> str:
-        return self.norm[: self.body_start - 1]
-
-    @property
-    def headline_terms(self) -> frozenset[str]:
-        terms = self._memo.get("headline")
-        if terms is None:
-            terms = self._memo["headline"] = frozenset(self.segment(self.raw[: self.body_start - 1]))
-        return terms
-
-    def sentence(self, number: int) -> str:
-        return self.raw[self.starts[number] : self.ends[number]]
-
-    def holds(self, kind: str) -> frozenset[int]:
-        """The sentences holding the kind of fact asked (a number, a date, …), found once."""
-        return self.flagged(_ASKS[kind][1])
-
-    def flagged(self, pattern: re.Pattern[str]) -> frozenset[int]:
-        """The sentences with a match of the pattern, found once an article and pattern."""
-        found = self._memo.get(pattern)
-        if found is None:
-            found = self._memo[pattern] = frozenset(number for number, _ in self._matches(pattern))
-        return found
-
-    def matching(self, pattern: re.Pattern[str]) -> list[tuple[int, str]]:
-        """(sentence, text) of every match in the body, found once an article and pattern."""
-        found = self._memo.get(("all", pattern))
-        if found is None:
-            found = self._memo[("all", pattern)] = list(self._matches(pattern))
-        return found
-
-    def _matches(self, pattern: re.Pattern[str]) -> Iterator[tuple[int, str]]:
-        starts, ends = self.starts, self.ends
-        for match in pattern.finditer(self.norm, self.body_start):  # patterns never span sentences
-            number = bisect_right(starts, match.start()) - 1
-            if number >= 0 and match.end() <= ends[number]:
-                yield number, match.group()
-
-
-def analyse_article(article: Article, analyzer: Analyzer) -> ArticleText:
-    headline = article.headline
-    raw = headline + "\n" + "\n".join(article.paragraphs)
-    body_start = len(headline) + 1
-    starts: list[int] = []
-    ends: list[int] = []
-    paragraphs: list[int] = []
-    begin = body_start
-    paragraph = 0
-    # A sentence ends after 。！？； or at a line break (dropped); blank pieces are no sentences.
-    for mark in _SENTENCE_END_RE.finditer(raw, body_start):
-        newline = mark.group() == "\n"
-        end = mark.start() if newline else mark.end()
-        if end > begin and (not raw[begin].isspace() or raw[begin:end].strip()):
-            starts.append(begin)
-            ends.append(end)
-            paragraphs.append(paragraph)
-        begin = mark.end()
-        if newline:
-            paragraph += 1
-    if len(raw) > begin and raw[begin:].strip():
-        starts.append(begin)
-        ends.append(len(raw))
-        paragraphs.append(paragraph)
-    if not starts:  # a headline alone: it is its own only sentence
-        raw = headline + "\n" + headline
-        starts, ends, paragraphs = [body_start], [len(raw)], [0]
-    return ArticleText(raw, normalize(raw), body_start, tuple(starts), tuple(ends), tuple(paragraphs),
-                       analyzer.terms)
 
 
 TOPIC_DISCOUNT = 0.35

@@ -24,6 +24,7 @@ import struct
 import sys
 import tempfile
 from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import Article
+from .passages import LAYOUT_VERSION, Layout, LayoutBuilder, Layouts, concat_layouts
 from .text import Analyzer, Term
 
-INDEX_VERSION = "4"  # bump when segmentation, the segment layout or the cache format changes
+INDEX_VERSION = "5"  # bump when segmentation, the segment layout or the cache format changes
 TITLE_WEIGHT = 3  # a headline term counts as this many body occurrences
 K1 = 1.2
 B = 0.75
@@ -56,6 +58,7 @@ class Segment:
     tfs: np.ndarray  # float32 term frequencies (headline weighted)
     doc_len: np.ndarray  # float32 weighted length of each doc
     article_ids: list[str]
+    layouts: Layouts  # each article's sentences and fact bits, for the snippet (passages.py)
 
     @property
     def size(self) -> int:
@@ -68,8 +71,9 @@ class Segment:
 
 def _count_terms(texts: Iterable[tuple[str, str]], analyzer: Analyzer,
                  progress: Callable[[int], None] | None = None
-                 ) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Term counts of (headline, body) pairs: vocab, term ids, tfs, postings per doc, doc lengths.
+                 ) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray, Layouts]:
+    """Term counts of (headline, body) pairs: vocab, term ids, tfs, postings per doc, doc lengths,
+    and each article's layout (its sentences, cut here once rather than in every question).
 
     Growable C arrays instead of a small numpy array per article: ~30 million postings at
     100,000 articles would otherwise cost a Python object header each.
@@ -80,7 +84,9 @@ def _count_terms(texts: Iterable[tuple[str, str]], analyzer: Analyzer,
     tfs = array("f")
     per_doc = array("i")
     lengths = array("f")
+    layouts = LayoutBuilder()
     for headline, body in texts:
+        layouts.add(headline, body)
         counts: dict[int, int] = {}
         for term in analyzer.terms(headline):
             tid = setdefault(term, len(vocab))
@@ -95,11 +101,11 @@ def _count_terms(texts: Iterable[tuple[str, str]], analyzer: Analyzer,
         if progress is not None:
             progress(1)
     return (vocab, np.frombuffer(term_ids, dtype=np.int32), np.frombuffer(tfs, dtype=np.float32),
-            np.frombuffer(per_doc, dtype=np.int32), np.frombuffer(lengths, dtype=np.float32))
+            np.frombuffer(per_doc, dtype=np.int32), np.frombuffer(lengths, dtype=np.float32), layouts.build())
 
 
 def _segment_from_counts(vocab: dict[str, int], term_ids: np.ndarray, tfs: np.ndarray, per_doc: np.ndarray,
-                         doc_len: np.ndarray, article_ids: list[str]) -> Segment:
+                         doc_len: np.ndarray, layouts: Layouts, article_ids: list[str]) -> Segment:
     """Postings grouped by term (docs ascending within a term), as an inverted index."""
     docs = np.repeat(np.arange(len(per_doc), dtype=np.int32), per_doc)
     order = np.argsort(term_ids, kind="stable")
@@ -112,6 +118,7 @@ def _segment_from_counts(vocab: dict[str, int], term_ids: np.ndarray, tfs: np.nd
         tfs=tfs[order],
         doc_len=np.array(doc_len, dtype=np.float32),
         article_ids=article_ids,
+        layouts=layouts,
     )
 
 
@@ -155,9 +162,9 @@ def _workers_for(count: int, analyzer: Analyzer) -> int:
 
 
 def _count_chunk(texts: list[tuple[str, str]], analyzer: Analyzer):
-    vocab, term_ids, tfs, per_doc, lengths = _count_terms(texts, analyzer)
+    vocab, term_ids, tfs, per_doc, lengths, layouts = _count_terms(texts, analyzer)
     # Terms in id order: a list pickles smaller and faster than the dict.
-    return list(vocab), term_ids.copy(), tfs.copy(), per_doc.copy(), lengths.copy()
+    return list(vocab), term_ids.copy(), tfs.copy(), per_doc.copy(), lengths.copy(), layouts
 
 
 def _worker_main() -> None:
@@ -232,11 +239,10 @@ def _build_parallel(articles: list[Article], analyzer: Analyzer, workers: int,
                 continue
             if isinstance(item, BaseException):
                 raise RuntimeError(f"segmentation worker failed: {item!r}") from item
-            number, (terms, term_ids, tfs, per_doc, lengths) = item
+            number, (terms, *counts) = item
             lo, hi = bounds[number]
             vocab = {term: row for row, term in enumerate(terms)}
-            parts[number] = _segment_from_counts(vocab, term_ids, tfs, per_doc, lengths,
-                                                 [a.id for a in articles[lo:hi]])
+            parts[number] = _segment_from_counts(vocab, *counts, [a.id for a in articles[lo:hi]])
             if progress is not None:
                 progress(hi - lo)
     finally:
@@ -269,7 +275,7 @@ def merge_segments(segments: Sequence[Segment]) -> Segment:
         return segments[0]
     if not segments:
         return _segment_from_counts({}, np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int32),
-                                    np.zeros(0, np.float32), [])
+                                    np.zeros(0, np.float32), concat_layouts([]), [])
     vocab: dict[str, int] = dict(segments[0].terms)
     mappings = [np.arange(len(segments[0].terms), dtype=np.int64)]
     for segment in segments[1:]:
@@ -305,6 +311,7 @@ def merge_segments(segments: Sequence[Segment]) -> Segment:
         tfs=tfs,
         doc_len=np.concatenate([s.doc_len for s in segments]).astype(np.float32, copy=False),
         article_ids=[i for s in segments for i in s.article_ids],
+        layouts=concat_layouts([s.layouts for s in segments]),
     )
 
 
@@ -356,6 +363,11 @@ class SearchIndex:
 
     def df(self, term: str) -> int:
         return sum(s.df(term) for s in self.segments)
+
+    def layout(self, doc: int) -> Layout:
+        """The stored sentences and fact bits of a (global) doc number."""
+        number = bisect_right(self.bases, doc) - 1
+        return self.segments[number].layouts.get(doc - self.bases[number])
 
     def idf(self, term: str) -> float:
         """BM25 idf (always positive); a term no article has gets the highest value."""
@@ -465,6 +477,7 @@ def cache_key(*parts: bytes | str) -> str:
     # SHA-1 runs ~2x faster than BLAKE2b here (hardware SHA); a cache key needs no more.
     digest = hashlib.sha1()
     digest.update(INDEX_VERSION.encode())
+    digest.update(LAYOUT_VERSION.encode())
     for part in parts:
         data = part.encode() if isinstance(part, str) else part
         digest.update(len(data).to_bytes(8, "little"))

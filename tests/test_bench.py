@@ -45,6 +45,8 @@ def _segments_equal(a: index.Segment, b: index.Segment) -> None:
         other = b.terms[term]
         np.testing.assert_array_equal(a.docs[a.indptr[row] : a.indptr[row + 1]], b.docs[b.indptr[other] : b.indptr[other + 1]])
         np.testing.assert_array_equal(a.tfs[a.indptr[row] : a.indptr[row + 1]], b.tfs[b.indptr[other] : b.indptr[other + 1]])
+    assert len(a.layouts) == len(b.layouts) == a.size
+    assert [a.layouts.get(i) for i in range(a.size)] == [b.layouts.get(i) for i in range(b.size)]
 
 
 def test_parallel_build_merge_and_cache_agree_with_one_process(sources, monkeypatch, tmp_path) -> None:
