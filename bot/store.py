@@ -80,8 +80,16 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (chat_id, article_id)
     );
     """,
+    # 2 → 3: in a forum group, the topic a chat's notices and digests go to.
+    """
+    CREATE TABLE chat_threads (
+        chat_id   INTEGER PRIMARY KEY,
+        thread_id INTEGER NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
+_CHAT_TABLES = ("subscriptions", "digests", "delivered", "chat_threads")  # what a chat id keys
 
 
 class StoreError(RuntimeError):
@@ -328,16 +336,30 @@ class Store:
 
     # ------------------------------------------------------------ chats
 
+    def set_thread(self, chat_id: int, thread_id: int | None) -> None:
+        """The forum topic the chat's notices go to (None: the chat itself, General in a forum)."""
+        with self._tx() as db:
+            if thread_id is None:
+                db.execute("DELETE FROM chat_threads WHERE chat_id = ?", (chat_id,))
+            else:
+                db.execute("INSERT OR REPLACE INTO chat_threads (chat_id, thread_id) VALUES (?, ?)",
+                           (chat_id, thread_id))
+
+    def thread(self, chat_id: int) -> int | None:
+        rows = self._read("SELECT thread_id FROM chat_threads WHERE chat_id = ?", (chat_id,))
+        return rows[0][0] if rows else None
+
     def forget_chat(self, chat_id: int) -> None:
         """The bot was blocked or removed: drop everything kept about the chat."""
         with self._tx() as db:
-            for table in ("subscriptions", "digests", "delivered"):
+            for table in _CHAT_TABLES:
                 db.execute(f"DELETE FROM {table} WHERE chat_id = ?", (chat_id,))
 
     def migrate_chat(self, old_id: int, new_id: int) -> None:
-        """A group became a supergroup (new chat id): move its state over."""
+        """A group became a supergroup (new chat id): move its state over (a plain group has
+        no topics, so there is no topic to move)."""
         with self._tx() as db:
-            for table in ("subscriptions", "digests", "delivered"):
+            for table in _CHAT_TABLES:
                 db.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
                 db.execute(f"DELETE FROM {table} WHERE chat_id = ?", (old_id,))
 

@@ -47,9 +47,11 @@ def test_migrates_an_older_schema_and_keeps_its_data(tmp_path: Path):
         assert store.questions_by_chat_type() == {"private": {"questions": 1, "answered": 1}}
         store.set_digest(42, True, "08:00", now=5.0)  # tables of version 2 work
         assert store.claim(42, ["a1"]) == ["a1"]
+        assert store.thread(42) is None  # and of version 3
+        store.set_thread(42, 7)
     with Store(path) as again:  # a second open does not migrate twice
         assert again.version == SCHEMA_VERSION
-        assert len(again.subscriptions(42)) == 1
+        assert len(again.subscriptions(42)) == 1 and again.thread(42) == 7
 
 
 def test_refuses_a_newer_schema(tmp_path: Path):
@@ -183,9 +185,15 @@ def test_forget_and_migrate_chat():
     assert [s.value for s in store.subscriptions(-1001)] == ["金水区"]
     assert store.digest(-1001).enabled and store.delivered(-1001) == {"a"}
     store.subscribe(5, "keyword", "公园", now=1.0)
+    store.set_thread(-1001, 3)
+    store.set_thread(5, 9)
+    store.set_thread(5, 11)  # the topic set up last wins
     store.forget_chat(-1001)
     assert store.subscriptions(-1001) == [] and store.digest(-1001) is None and store.delivered(-1001) == set()
-    assert len(store.subscriptions(5)) == 1  # other chats untouched
+    assert store.thread(-1001) is None
+    assert len(store.subscriptions(5)) == 1 and store.thread(5) == 11  # other chats untouched
+    store.set_thread(5, None)
+    assert store.thread(5) is None
 
 
 def test_question_and_feedback_log_figures():

@@ -3,7 +3,8 @@
 Covers subscribing in a private chat and in a group (admin and non-admin), a page added while
 the bot runs (/reload and the watcher), exactly one notification per chat and article across a
 restart, articles ingested while the bot was down, the daily digest on a fake clock, jobs
-re-created from the database, and Forbidden dropping a chat's subscriptions.
+re-created from the database, Forbidden dropping a chat's subscriptions, and forum groups
+(notices in the topic they were set up in, General once that topic is gone).
 """
 
 from __future__ import annotations
@@ -292,3 +293,50 @@ async def test_usage_and_unsubscribe(emu: BotApiEmulator, config: Config):
         await command(emu, ALICE, ALICE, "/digest on 25:00", "时间格式应为 HH:MM")
         await command(emu, ALICE, ALICE, "/unsubscribe 全部", "已取消全部订阅（1 项）")
         assert service.store.subscriptions(ALICE) == []
+
+
+FORUM = -1001600
+
+
+def _notices(emu: BotApiEmulator, chat: int) -> list:
+    return [c for c in emu.calls_to("sendMessage")
+            if int(c.params["chat_id"]) == chat and "你订阅的新闻有更新" in c.params["text"]]
+
+
+async def test_forum_notices_go_to_the_topic_they_were_set_up_in(emu: BotApiEmulator, config: Config):
+    emu.group_chat(FORUM, "郑东新区论坛", forum=True)
+    emu.set_admins(FORUM, [BOB])
+    async with running(emu, config) as (app, service):
+        mark = emu.mark()
+        emu.send_text(FORUM, BOB, "/subscribe 二七区", message_thread_id=42)
+        call = await emu.wait_for_call("sendMessage", lambda p: int(p["chat_id"]) == FORUM, since=mark, timeout=10)
+        assert "已订阅" in call.params["text"] and "本话题" in call.params["text"]
+        assert int(call.params["message_thread_id"]) == 42  # the reply itself is in the topic
+        add_page(config.corpus, "105_new.txt", PAGE_ONE)
+        assert (await service.reload(app.bot)).notified == 1
+        [notice] = _notices(emu, FORUM)
+        assert int(notice.params["message_thread_id"]) == 42 and "二七区新建三所中小学" in notice.params["text"]
+
+        # The topic was deleted: the notice lands in General instead of being lost, and stays there.
+        emu.fail_next("sendMessage", Fault.error(400, "Bad Request: message thread not found"))
+        add_page(config.corpus, "106_spring.txt", PAGE_TWO)
+        assert (await service.reload(app.bot)).notified == 1
+        failed, moved = _notices(emu, FORUM)[-2:]
+        assert failed.status == 400 and int(failed.params["message_thread_id"]) == 42
+        assert moved.status == 200 and "message_thread_id" not in moved.params and "樱桃沟" in moved.params["text"]
+        assert service.store.thread(FORUM) is None
+
+        # A subscription set up in another topic moves the chat's notices there, across a restart.
+        await command(emu, ALICE, ALICE, "/subscribe 中牟", "已订阅")
+        mark = emu.mark()
+        emu.send_text(FORUM, BOB, "/subscribe 中牟", message_thread_id=7)
+        await emu.wait_for_call("sendMessage", lambda p: int(p["chat_id"]) == FORUM, since=mark, timeout=10)
+        assert service.store.thread(FORUM) == 7
+
+    add_page(config.corpus, "107_garlic.txt", PAGE_THREE)
+    async with running(emu, config):
+        await emu.wait_idle()
+        latest = _notices(emu, FORUM)[-1]
+        assert "大蒜" in latest.params["text"] and int(latest.params["message_thread_id"]) == 7
+        [private] = _notices(emu, ALICE)  # a chat that is not a forum has no topics
+        assert "大蒜" in private.params["text"] and "message_thread_id" not in private.params

@@ -20,6 +20,7 @@ import asyncio
 import datetime as dtm
 import html
 import logging
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from telegram import Bot, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from ..answer import Engine
@@ -66,6 +67,9 @@ NOTIFY_WINDOW_SECONDS = 7 * 24 * 3600  # articles older than this are not announ
 SETTLE_SECONDS = 2.0  # the watcher leaves files alone until they stopped changing this long
 DEFAULT_DIGEST_TIME = "08:00"
 SERVICE_KEY = "subscriptions"  # application.bot_data[SERVICE_KEY] is the SubscriptionService
+
+# A forum topic that was deleted or closed: its chat's notices go to General instead.
+_TOPIC_GONE_RE = re.compile(r"thread not found|topic_(?:closed|deleted)|topic (?:was )?(?:closed|deleted)", re.I)
 
 _ON = {"on", "开", "开启", "打开"}
 _OFF = {"off", "关", "关闭", "停止"}
@@ -293,18 +297,19 @@ class SubscriptionService:
         if not chosen:
             return Delivery.NOTHING
         text = render_article_list(header(len(chosen), chosen), chosen, self.engine)
-        for attempt in range(2):
+        thread = self.store.thread(chat_id)
+        for _attempt in range(3):
             try:
-                await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML,
-                                       link_preview_options=NO_PREVIEW)
+                await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+                                       message_thread_id=thread)
                 return Delivery.SENT
             except ChatMigrated as exc:  # group → supergroup: its state moves with it
-                if attempt:
+                if exc.new_chat_id == chat_id:
                     break
                 log.info("chat migrated; moving its subscriptions")
                 self.store.migrate_chat(chat_id, exc.new_chat_id)
                 self._reschedule_migrated(chat_id, exc.new_chat_id)
-                chat_id = exc.new_chat_id
+                chat_id, thread = exc.new_chat_id, None
             except Forbidden as exc:
                 log.info("bot blocked or removed (%s); forgetting the chat's subscriptions", exc.message)
                 self.forget_chat(chat_id)
@@ -314,6 +319,13 @@ class SubscriptionService:
                 self._retry = True
                 self._schedule_retry(via, chat_id, _retry_seconds(exc))
                 return Delivery.RETRY
+            except BadRequest as exc:  # refused, so not delivered; a deleted topic sends to General
+                if thread is None or not _TOPIC_GONE_RE.search(exc.message):
+                    log.warning("sending %s failed: %s", via, exc)
+                    return Delivery.FAILED
+                log.info("the chat's topic is gone (%s); its notices go to General now", exc.message)
+                self.store.set_thread(chat_id, None)
+                thread = None
             except TelegramError as exc:  # may or may not have arrived: keep the marks
                 log.warning("sending %s failed: %s", via, exc)
                 return Delivery.FAILED
@@ -401,6 +413,15 @@ class SubscriptionService:
         if message is not None:
             await reply(message, text)
 
+    def _note_thread(self, update: Update, what: str = "新文章通知") -> str | None:
+        """In a forum group, notices go to the topic where they were last set up; says so."""
+        chat, message = update.effective_chat, update.effective_message
+        if chat is None or message is None or not chat.is_forum:
+            return None
+        thread = message.message_thread_id if message.is_topic_message else None
+        self.store.set_thread(chat.id, thread)
+        return f"{what}会发到本话题。" if thread is not None else f"{what}会发到 General 话题。"
+
     async def _refuse_non_admin(self, update: Update) -> None:
         await self._reply(update, "抱歉，只有群管理员可以修改本群的订阅和摘要设置。发送 /subscriptions 可以查看当前订阅。")
 
@@ -440,6 +461,10 @@ class SubscriptionService:
                 lines.append(f"相关的新文章会收进每日摘要（每天 {digest.time}，{self._tz_label}）。")
             else:
                 lines.append("有相关的新文章时我会发消息通知。")
+        if added or already:
+            where = self._note_thread(update)
+            if where:
+                lines.append(where)
         if already:
             lines.append("已经订阅过：" + "、".join(html.escape(t.label) for t in already))
         if unknown:
@@ -540,6 +565,9 @@ class SubscriptionService:
         self.store.set_digest(chat.id, True, at, self.clock())
         self.schedule_digest(chat.id, at)
         lines = [f"已开启每日摘要：每天 {at}（{self._tz_label}）发送新文章汇总；没有新文章的日子不发送。"]
+        where = self._note_thread(update, "每日摘要")
+        if where:
+            lines.append(where)
         if not self.store.subscriptions(chat.id):
             lines.append("本聊天还没有订阅，摘要会包含所有新文章；用 /subscribe 二七区 可以只看关心的区县或关键词。")
         await self._reply(update, "\n".join(lines))
