@@ -13,19 +13,23 @@ Steps:
    without its sidecar), then `Engine.from_path` with the segment cache builds segments for the
    new files only; the others come from the cache.
 
+Two ingests at once take turns on steps 2-4 (a lock file in the corpus folder): each decides
+against what the other has moved in, so a name is never taken twice and nothing is overwritten.
+
 Exit codes: 0 done (also when everything was a duplicate), 1 a file was rejected (nothing
 written), 2 usage error (no such path, unsupported file type, corpus is not a folder).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -35,7 +39,13 @@ from .config import Config
 from .corpus import Article, CorpusError, corpus_files, load_file
 from .text import load_lexicon
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: ingests are not serialised
+    fcntl = None
+
 NEWS_SUFFIXES = (".txt", ".jsonl")
+LOCK_NAME = ".ingest.lock"
 PROGRESS_FROM = 20  # files; smaller batches get no progress bar
 TITLES_SHOWN = 8
 
@@ -123,9 +133,30 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def corpus_lock(corpus: Path, waiting: Callable[[], object] | None = None) -> Iterator[None]:
+    """Exclusive use of the corpus folder among ingests; `waiting` is called if another holds it.
+    The lock is the kernel's (flock): it goes away with a killed process, never left stale."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    with (corpus / LOCK_NAME).open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if waiting is not None:
+                waiting()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def ingest(paths: list[Path], corpus: Path, config: Config, *,
            progress: Callable[[list[Path]], object] | None = None,
-           engine_progress: Callable[[str, int], Callable[[int], None]] | None = None) -> IngestResult:
+           engine_progress: Callable[[str, int], Callable[[int], None]] | None = None,
+           waiting: Callable[[], object] | None = None) -> IngestResult:
     """Validate, de-duplicate and add files to the corpus folder; update the segment cache."""
     started = time.perf_counter()
     result = IngestResult()
@@ -169,61 +200,63 @@ def ingest(paths: list[Path], corpus: Path, config: Config, *,
         if result.errors:
             return _finish(result, started)
 
-        # 2. what the corpus has already
-        existing_files = corpus_files(corpus)
-        existing: dict[str, str] = {}  # digest -> file name
-        for path in existing_files:
-            sidecar = path.with_suffix(".yaml")
-            existing[_digest(path.read_bytes(), sidecar.read_bytes() if sidecar.exists() else None)] = path.name
-        existing_names = {p.name for p in existing_files}
-        known_ids: set[str] = set()
-        if existing_files:
-            before = Engine.from_path(corpus, config_dir=config.config_dir,
-                                      settings=Settings(cache_dir=config.cache_dir))
-            known_ids = {a.id for a in before.articles}
+        # 2-4 with the corpus to ourselves: another ingest's files are either all in or not yet
+        with corpus_lock(corpus, waiting):
+            # 2. what the corpus has already
+            existing_files = corpus_files(corpus)
+            existing: dict[str, str] = {}  # digest -> file name
+            for path in existing_files:
+                sidecar = path.with_suffix(".yaml")
+                existing[_digest(path.read_bytes(), sidecar.read_bytes() if sidecar.exists() else None)] = path.name
+            existing_names = {p.name for p in existing_files}
+            known_ids: set[str] = set()
+            if existing_files:
+                before = Engine.from_path(corpus, config_dir=config.config_dir,
+                                          settings=Settings(cache_dir=config.cache_dir))
+                known_ids = {a.id for a in before.articles}
 
-        # 3. decide
-        accepted: list[Incoming] = []
-        for item in incoming:
-            twin = existing.get(item.digest)
-            if twin is not None:
-                result.skipped.append((item.name, f"identical to {twin} already in the corpus"))
-                continue
-            if item.name in existing_names:
-                result.errors.append(f"{item.source}: the corpus already has a different {item.name}; "
-                                     f"rename the new file (article ids depend on the name)")
-                continue
-            if item.sidecar is None and (corpus / item.name).with_suffix(".yaml").exists():
-                result.errors.append(f"{item.source}: the corpus has a sidecar {Path(item.name).stem}.yaml "
-                                     f"without a page; remove it or give this page another name")
-                continue
-            ids = {a.id for a in item.articles}
-            if ids <= known_ids:
-                result.skipped.append((item.name, f"all {len(ids)} article(s) already in the corpus"))
-                continue
-            existing[item.digest] = item.name
-            known_ids |= ids
-            accepted.append(item)
-        if result.errors:
-            return _finish(result, started)
+            # 3. decide
+            accepted: list[Incoming] = []
+            for item in incoming:
+                twin = existing.get(item.digest)
+                if twin is not None:
+                    result.skipped.append((item.name, f"identical to {twin} already in the corpus"))
+                    continue
+                if item.name in existing_names:
+                    result.errors.append(f"{item.source}: the corpus already has a different {item.name}; "
+                                         f"rename the new file (article ids depend on the name)")
+                    continue
+                if item.sidecar is None and (corpus / item.name).with_suffix(".yaml").exists():
+                    result.errors.append(f"{item.source}: the corpus has a sidecar {Path(item.name).stem}.yaml "
+                                         f"without a page; remove it or give this page another name")
+                    continue
+                ids = {a.id for a in item.articles}
+                if ids <= known_ids:
+                    result.skipped.append((item.name, f"all {len(ids)} article(s) already in the corpus"))
+                    continue
+                existing[item.digest] = item.name
+                known_ids |= ids
+                accepted.append(item)
+            if result.errors:
+                return _finish(result, started)
 
-        # 4. move in: sidecar first, then the page; undo on failure
-        moved: list[Path] = []
-        try:
-            for item in accepted:
-                staged = staging / item.name
-                if item.sidecar is not None:
-                    os.replace(staged.with_suffix(".yaml"), corpus / Path(item.name).with_suffix(".yaml"))
-                    moved.append(corpus / Path(item.name).with_suffix(".yaml"))
-                os.replace(staged, corpus / item.name)
-                moved.append(corpus / item.name)
-        except OSError as exc:
-            for path in moved:
-                path.unlink(missing_ok=True)
-            result.errors.append(f"{corpus}: cannot write: {exc.strerror}; nothing was added")
-            return _finish(result, started)
-        _fsync_dir(corpus)
-        result.added = accepted
+            # 4. move in: sidecar first, then the page; undo on failure
+            moved: list[Path] = []
+            try:
+                for item in accepted:
+                    staged = staging / item.name
+                    if item.sidecar is not None:
+                        os.replace(staged.with_suffix(".yaml"), corpus / Path(item.name).with_suffix(".yaml"))
+                        moved.append(corpus / Path(item.name).with_suffix(".yaml"))
+                    os.replace(staged, corpus / item.name)
+                    moved.append(corpus / item.name)
+            except OSError as exc:
+                for path in moved:
+                    path.unlink(missing_ok=True)
+                result.errors.append(f"{corpus}: cannot write: {exc.strerror}; nothing was added")
+                return _finish(result, started)
+            _fsync_dir(corpus)
+            result.added = accepted
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -293,7 +326,9 @@ def report(result: IngestResult, corpus: Path, out: TextIO, err: TextIO) -> None
 def run_ingest(paths: list[Path], config: Config, corpus: Path | None = None) -> int:
     corpus = Path(corpus) if corpus is not None else Path(config.corpus)
     try:
-        result = ingest(paths, corpus, config, progress=_tqdm_files, engine_progress=_tqdm_segments)
+        result = ingest(paths, corpus, config, progress=_tqdm_files, engine_progress=_tqdm_segments,
+                        waiting=lambda: print(f"another ingest is adding files to {corpus}; waiting for it…",
+                                              file=sys.stderr, flush=True))
     except IngestUsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

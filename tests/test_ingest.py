@@ -184,3 +184,26 @@ def test_cli_contract(config: Config, tmp_path: Path):
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "added 1 file (2 articles)" in run.stdout and "105_new.txt + sidecar" in run.stdout
+
+
+def test_two_ingests_at_once_take_turns_and_never_overwrite(config: Config, tmp_path: Path):
+    from bot.ingest import corpus_lock
+
+    settings = tmp_path / "bot.yaml"
+    settings.write_text(f"corpus: {config.corpus}\ncache_dir: {config.cache_dir}\nstate_db: {config.state_db}\n",
+                        encoding="utf-8")
+    theirs = write_page(tmp_path / "theirs", sidecar=None)
+    ours = write_page(tmp_path / "ours", text=NEW_PAGE.replace("4500", "5000"), sidecar=None)
+    with corpus_lock(config.corpus):  # another ingest is between deciding and moving in
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(settings), "ingest", str(ours)],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        waited = ""
+        while "waiting for it" not in waited:  # it staged and parsed its page, then waits
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, f"ingest ended without waiting: {waited}"
+            waited += line
+        shutil.copyfile(theirs, config.corpus / "105_new.txt")  # the other ingest's move
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, out + err
+    assert "already has a different 105_new.txt" in err
+    assert (config.corpus / "105_new.txt").read_bytes() == theirs.read_bytes()  # not overwritten
