@@ -13,7 +13,7 @@ Steps:
    without its sidecar), then `Engine.from_path` with the segment cache builds segments for the
    new files only; the others come from the cache.
 
-Two ingests at once take turns on steps 2-4 (a lock file in the corpus folder): each decides
+Two ingests at once take turns on steps 2-4 (a lock on the corpus folder): each decides
 against what the other has moved in, so a name is never taken twice and nothing is overwritten.
 
 Exit codes: 0 done (also when everything was a duplicate), 1 a file was rejected (nothing
@@ -45,7 +45,6 @@ except ImportError:  # pragma: no cover - not POSIX: ingests are not serialised
     fcntl = None
 
 NEWS_SUFFIXES = (".txt", ".jsonl")
-LOCK_NAME = ".ingest.lock"
 PROGRESS_FROM = 20  # files; smaller batches get no progress bar
 TITLES_SHOWN = 8
 
@@ -136,21 +135,24 @@ def _fsync_dir(folder: Path) -> None:
 @contextlib.contextmanager
 def corpus_lock(corpus: Path, waiting: Callable[[], object] | None = None) -> Iterator[None]:
     """Exclusive use of the corpus folder among ingests; `waiting` is called if another holds it.
-    The lock is the kernel's (flock): it goes away with a killed process, never left stale."""
+
+    The lock is the kernel's flock on the folder itself: no file is left behind, and a killed
+    process releases it, so it is never stale.
+    """
     if fcntl is None:  # pragma: no cover
         yield
         return
-    with (corpus / LOCK_NAME).open("a") as handle:
+    folder = os.open(corpus, os.O_RDONLY)
+    try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if waiting is not None:
                 waiting()
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def ingest(paths: list[Path], corpus: Path, config: Config, *,
