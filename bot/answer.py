@@ -57,7 +57,10 @@ _ASKS = {
     "list": re.compile(r"是啥|是什么|指什么|什么意思|啥意思|包括|有哪些|有啥|都有|哪[几两]?[个种项样类]|都.{0,4}[啥哪什]"),
 }
 # 多少人 / 几家 / 多少米: a number with the very unit asked for is the strongest sign of an answer.
-_UNIT_ASK_RE = re.compile(r"(?:多少|几)([个家所人次天年名项条座位户辆台种单元米亩岁分钟小时公里平方吨件份批场届期点])")
+_UNIT_ASK_RE = re.compile(r"(?:多少|几)([个家所人次天年名项条座位户辆台种单元米亩岁分钟小时公里平方吨件份批场届期点"
+                          r"支棵株只间栋张本块篇首部门处斤])([\u4e00-\u9fff]{0,2})")
+# Not the thing counted: 有多少个的 / 几个了 / 多少人在.
+_NOT_COUNTED = set("的了是呢吗啊呀吧在有和与被把就都还又也")
 _AGE_ASK_RE = re.compile(r"多大(?:的)?(?:孩子|年纪|岁数|年龄)|几岁|年龄")
 
 
@@ -75,13 +78,32 @@ def unit_asked(question: str) -> str | None:
     return match.group(1) if match else None
 
 
+def counted_noun(question: str) -> str | None:
+    """What a how-many question counts (多少支队伍 → 队伍, 几个班 → 班), its first two characters."""
+    match = _UNIT_ASK_RE.search(question)
+    if match is None or not match.group(2) or match.group(2)[0] in _NOT_COUNTED:
+        return None
+    noun = match.group(2)
+    return noun[:1] if noun[1:] in _NOT_COUNTED else noun
+
+
 # 个 is the generic classifier: 几个孩子 is answered by 20名青少年, 几个项目 by 79个.
 _UNIT_SYNONYMS = {"个": "个名人位家所座项条户只次台辆种", "人": "人名位", "名": "名人位", "位": "位名人"}
 
 
-def _unit_number_re(unit: str) -> re.Pattern[str]:
+def _number_with_unit(unit: str) -> str:
     units = _UNIT_SYNONYMS.get(unit, unit)
-    return re.compile(rf"\d[\d.,，~\-—]*(?:余|多)?[万亿千百]?(?:余|多)?[{re.escape(units)}]")
+    return rf"\d[\d.,，~\-—]*(?:余|多)?[万亿千百]?(?:余|多)?[{re.escape(units)}]"
+
+
+def _unit_number_re(unit: str) -> re.Pattern[str]:
+    return re.compile(_number_with_unit(unit))
+
+
+def _counted_re(unit: str, noun: str) -> re.Pattern[str]:
+    """The number with its unit next to the thing counted: 132个教学班, 33支队伍, 企业360家."""
+    number, noun = _number_with_unit(unit), re.escape(noun)
+    return re.compile(rf"{number}[^，。,；;！？!?\s]{{0,4}}?{noun}|{noun}[^，。,；;！？!?\s]{{0,2}}?{number}")
 
 
 @dataclass(frozen=True)
@@ -435,6 +457,7 @@ def _bigrams(text: str) -> set[str]:
 TOPIC_DISCOUNT = 0.35
 PART_OF_WORD = 0.6
 UNIT_BONUS = 3.5
+COUNTED_BONUS = 2.0  # and the number counts the very thing asked about
 SINGLE_CHAR_CAP = 1.5
 
 
@@ -453,11 +476,13 @@ class QuestionView:
     asks: tuple[str, ...]
     bigrams: frozenset[str]
     unit_re: re.Pattern[str] | None
+    counted_re: re.Pattern[str] | None
     latin: dict[str, re.Pattern[str]]  # ASCII terms match as whole words only (15 is not in 2015)
 
     @classmethod
     def of(cls, text: str, terms: Sequence[Term], idf: dict[str, float], asks: Sequence[str]) -> QuestionView:
         unit = unit_asked(text)
+        noun = counted_noun(text) if unit else None
         return cls(
             text=text,
             terms=tuple(terms),
@@ -466,6 +491,7 @@ class QuestionView:
             asks=tuple(asks),
             bigrams=frozenset(_bigrams(text)),
             unit_re=_unit_number_re(unit) if unit else None,
+            counted_re=_counted_re(unit, noun) if unit and noun else None,
             latin={t.text: re.compile(rf"(?<![a-z0-9.]){re.escape(t.text)}(?![a-z0-9])")
                    for t in terms if t.text.isascii()},
         )
@@ -569,6 +595,9 @@ def best_snippet(article_text: ArticleText, view: QuestionView, located: Located
     if view.unit_re is not None:
         for number in article_text.flagged(view.unit_re):
             scored[number] = scored.get(number, 0.0) + UNIT_BONUS
+    if view.counted_re is not None:
+        for number in article_text.flagged(view.counted_re):
+            scored[number] = scored.get(number, 0.0) + COUNTED_BONUS
     top = max(scored.values(), default=0.0)
     best = min((n for n, s in scored.items() if s == top), default=0) if top > 0 else 0
     evidence = len({view.groups[t] for t, numbers in located.term_sentences.items()

@@ -35,6 +35,17 @@ def test_highlights_point_at_question_terms(engine: Engine):
 def test_number_questions_get_the_number_with_the_unit_asked(engine: Engine):
     assert "线上配送8万多单" in snippet_of(engine, "郑港办事处线上配送了多少单")
     assert "6800米" in snippet_of(engine, "樱桃沟去年暴雨冲坏了多少米路")
+    # 个 is any classifier (560多名 also fits): the number next to the thing counted wins.
+    assert "132个教学班" in snippet_of(engine, "郑州清华附中有多少个班")
+
+
+def test_the_thing_a_how_many_question_counts() -> None:
+    from bot.answer import counted_noun
+
+    assert counted_noun("区长杯足球联赛有多少支队伍参赛") == "队伍"
+    assert counted_noun("清华附中有几个班") == "班"
+    assert counted_noun("惠及了多少家企业？") == "企业"
+    assert counted_noun("一共有几个了") is None and counted_noun("有多少钱") is None
 
 
 def test_typos_aliases_traditional_and_colloquial(engine: Engine):
