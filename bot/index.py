@@ -420,12 +420,12 @@ class SearchIndex:
         impacts = self._impacts  # before the norms: an add() in between leaves this list unused
         norms = self._doc_norms()
         budget = IMPACT_CACHE_MAX
-        for number, segment in enumerate(self.segments):
+        for number, (segment, norm) in enumerate(zip(self.segments[: len(impacts)], norms, strict=False)):
             budget -= len(segment.docs)
             if budget < 0:
                 break
             if impacts[number] is None:
-                impacts[number] = _impacts_of(segment.tfs, segment.docs, norms[number])
+                impacts[number] = _impacts_of(segment.tfs, segment.docs, norm)
 
     def _impact(self, number: int, row: int, norms: list[np.ndarray]) -> np.ndarray:
         segment = self.segments[number]
