@@ -20,7 +20,7 @@ from rapidfuzz import fuzz
 
 from .config import Config
 from .corpus import Article, CorpusError, corpus_files, load_file
-from .index import SearchIndex, Segment, build_segment, cache_key, load_cached, merge_segments, store_cached
+from .index import SearchIndex, Segment, build_segment, file_key, load_cached, merge_segments, store_cached
 from .passages import ArticleText, analyse
 from .text import CONFIG_DIR, Analyzer, Term, corpus_words, load_lexicon, normalize
 
@@ -230,15 +230,12 @@ class Engine:
         # Each file is a cached segment, or freshly parsed articles with the words they teach.
         parsed: list[tuple[Path, str, _Loaded | tuple[list[Article], list[str]]]] = []
         for file in files:
+            sidecar = file.with_suffix(".yaml")
             try:
-                content = file.read_bytes()
-                sidecar = file.with_suffix(".yaml")
-                if sidecar.exists():
-                    content += b"\0sidecar\0" + sidecar.read_bytes()
+                key = file_key(fingerprint, file, sidecar if sidecar.exists() else None, cache_dir)
             except OSError as exc:
                 report.errors.append(f"{file}: cannot read: {exc.strerror}")
                 continue
-            key = cache_key(fingerprint, file.name, content)
             cached = load_cached(cache_dir / f"{key}.seg") if cache_dir else None
             if isinstance(cached, _Loaded):
                 parsed.append((file, key, cached))

@@ -134,3 +134,34 @@ def test_no_input_makes_answer_raise(engine: Engine, question: str):
     assert answer.status in {"answer", "abstain", "greeting", "empty"}
     if answer.found:
         assert len(answer.snippet.text) <= SNIPPET_MAX + 2
+
+
+def test_a_restart_does_not_read_unchanged_files_but_sees_every_change(tmp_path: Path, monkeypatch) -> None:
+    import shutil
+
+    from bot.answer import Settings
+
+    from .conftest import SEEDS
+
+    corpus, cache = tmp_path / "corpus", tmp_path / "cache"
+    shutil.copytree(SEEDS, corpus)
+    assert Engine.from_path(corpus, settings=Settings(cache_dir=cache)).report.built == 5
+    read: list[str] = []
+    real = Path.read_bytes
+
+    def spy(self: Path) -> bytes:
+        if self.parent == corpus:
+            read.append(self.name)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", spy)
+    again = Engine.from_path(corpus, settings=Settings(cache_dir=cache))
+    assert (again.report.cached, read) == (5, [])  # keys from the stamps: no file read
+    first, second = sorted(corpus.glob("*.txt"))[:2]
+    first.write_text(first.read_text(encoding="utf-8") + "\n二七区新建一座公园。\n", encoding="utf-8")
+    second.with_suffix(".yaml").write_text("url: https://example.com/page\n", encoding="utf-8")
+    third = Engine.from_path(corpus, settings=Settings(cache_dir=cache))
+    assert (third.report.built, third.report.cached) == (2, 3)
+    assert {first.name, second.name, second.with_suffix(".yaml").name} <= set(read)
+    assert any(a.url == "https://example.com/page" for a in third.articles)
+    assert "公园" in third.answer("二七区新建的公园").snippet.text
