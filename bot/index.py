@@ -26,7 +26,7 @@ import sys
 import tempfile
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -507,12 +507,8 @@ def file_key(fingerprint: str, page: Path, sidecar: Path | None, cache_dir: Path
         content += b"\0sidecar\0" + sidecar.read_bytes()
     key = cache_key(fingerprint, page.name, content)
     if note is not None:
-        with contextlib.suppress(OSError):
-            note.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=note.parent, prefix=note.name, suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"stamp": stamp, "key": key}, handle)
-            os.replace(tmp, note)
+        with contextlib.suppress(OSError), _replaced_atomically(note, "w") as handle:
+            json.dump({"stamp": stamp, "key": key}, handle)
     return key
 
 
@@ -581,13 +577,26 @@ def _prefault(buffers: list[memoryview]) -> None:
             int(np.frombuffer(buffer, dtype=np.uint8)[::_PAGE].sum())
 
 
+@contextlib.contextmanager
+def _replaced_atomically(path: Path, mode: str = "wb") -> Iterator:
+    """A temporary file beside `path` that replaces it once fully written, and is removed if
+    writing fails: a crash mid-write never leaves a half file under the real name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def store_cached(path: Path, value: object) -> None:
     """Write atomically: a crash mid-write must not leave a half file that looks valid."""
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
+        with _replaced_atomically(path) as handle:
             handle.write(MAGIC)
             handle.write(_HEADER.pack(0, 0, 0))  # filled in last: a half-written file reads as a miss
             buffers: list[pickle.PickleBuffer] = []
@@ -604,9 +613,5 @@ def store_cached(path: Path, value: object) -> None:
                 handle.write(_BUFFER.pack(*place))
             handle.seek(len(MAGIC))
             handle.write(_HEADER.pack(pickle_len, len(places), table))
-        os.replace(tmp, path)
     except (OSError, pickle.PicklingError, BufferError):
-        # A read-only or full disk only costs speed; the index still works from memory.
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        pass  # a read-only or full disk only costs speed; the index still works from memory
