@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -210,8 +211,6 @@ class LayoutBuilder:
     """Collects layouts article by article into growable C arrays (no object per sentence)."""
 
     def __init__(self) -> None:
-        from array import array
-
         self.counts = array("q")
         self.starts = array("i")
         self.ends = array("i")
@@ -234,9 +233,6 @@ class LayoutBuilder:
         np.cumsum(np.frombuffer(self.counts, dtype=np.int64), out=indptr[1:])
         return Layouts(indptr, np.array(self.starts, dtype=np.int32), np.array(self.ends, dtype=np.int32),
                        np.array(self.paragraphs, dtype=np.int32), np.array(self.facts, dtype=np.uint8))
-
-    def __len__(self) -> int:
-        return len(self.counts)
 
 
 def concat_layouts(parts: Sequence[Layouts]) -> Layouts:
