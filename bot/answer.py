@@ -37,7 +37,9 @@ ANALYSED_CACHE = 20000  # analysed articles kept (a few KB each): the hot part o
 ALTERNATIVE_SHARE = 0.5  # an alternative scores at least this share of the best answer
 
 NO_MATCH = "没有找到相关新闻"
-HINT = "可以问问各区县新闻里的事，比如「清华附中什么时候投入使用？」，或发送 /latest 看最新新闻、/districts 按区县浏览。"
+HINT = (
+    "可以问问各区县新闻里的事，比如「清华附中什么时候投入使用？」，或发送 /latest 看最新新闻、/districts 按区县浏览。"
+)
 
 _GREETING_RE = re.compile(
     r"^(?:你好|您好|嗨|哈喽|哈啰|在吗|在不在|早上好|早安|晚上好|下午好|中午好|hi|hello|hey|谢谢|多谢|感谢|谢啦|thanks|thank you)"
@@ -45,20 +47,34 @@ _GREETING_RE = re.compile(
     re.IGNORECASE,
 )
 # Questions about the bot itself get the help text, not a news search.
-_META_RE = re.compile(r"^(?:你是谁|你是什么|你叫什么|你能做什么|你会什么|你会干什么|你能干什么|怎么用|如何使用|帮助|help|你是谁开发的|谁开发的你)")
+_META_RE = re.compile(
+    r"^(?:你是谁|你是什么|你叫什么|你能做什么|你会什么|你会干什么|你能干什么|怎么用|如何使用|帮助|help|你是谁开发的|谁开发的你)"
+)
 _MARKUP_RE = re.compile(r"</?[a-zA-Z][^<>]{0,200}>|[*_`~]{1,3}")
 # What kind of fact the question asks for (the sentences holding each: passages.FACTS).
 _ASKS = {
-    "number": re.compile(r"how many|how much|多少|几[个家所人次天年名项条座万亿十百千位户辆台种]|多大|多长|多高|多远|多重|数量|比例|百分之"),
-    "date": re.compile(r"\bwhen\b|what time|which day|什么时候|啥时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|时间|日期|多久|几点|什么时间|啥时"),
-    "who": re.compile(r"\bwho\b|谁|哪位|叫什么|叫啥|名字|姓名|哪个人|负责人是|哪[两几]?家|哪个(?:单位|部门|企业|公司|剧团|机构)"),
-    "where": re.compile(r"\bwhere\b|哪里|哪儿|在哪|什么地方|啥地方|地点|位置|地址|打哪|哪个(?:院|村|镇|乡|小区|学校|街道|社区|路)"
-                        r"|哪些(?:院|村|镇|乡|小区|学校|街道|社区|地方)|哪[两几]个(?:乡镇|村|镇|乡|社区|街道|小区)"),
-    "list": re.compile(r"是啥|是什么|指什么|什么意思|啥意思|包括|有哪些|有啥|都有|哪[几两]?[个种项样类]|都.{0,4}[啥哪什]"),
+    "number": re.compile(
+        r"how many|how much|多少|几[个家所人次天年名项条座万亿十百千位户辆台种]|多大|多长|多高|多远|多重|数量|比例|百分之"
+    ),
+    "date": re.compile(
+        r"\bwhen\b|what time|which day|什么时候|啥时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|时间|日期|多久|几点|什么时间|啥时"
+    ),
+    "who": re.compile(
+        r"\bwho\b|谁|哪位|叫什么|叫啥|名字|姓名|哪个人|负责人是|哪[两几]?家|哪个(?:单位|部门|企业|公司|剧团|机构)"
+    ),
+    "where": re.compile(
+        r"\bwhere\b|哪里|哪儿|在哪|什么地方|啥地方|地点|位置|地址|打哪|哪个(?:院|村|镇|乡|小区|学校|街道|社区|路)"
+        r"|哪些(?:院|村|镇|乡|小区|学校|街道|社区|地方)|哪[两几]个(?:乡镇|村|镇|乡|社区|街道|小区)"
+    ),
+    "list": re.compile(
+        r"是啥|是什么|指什么|什么意思|啥意思|包括|有哪些|有啥|都有|哪[几两]?[个种项样类]|都.{0,4}[啥哪什]"
+    ),
 }
 # 多少人 / 几家 / 多少米: a number with the very unit asked for is the strongest sign of an answer.
-_UNIT_ASK_RE = re.compile(r"(?:多少|几)([个家所人次天年名项条座位户辆台种单元米亩岁分钟小时公里平方吨件份批场届期点"
-                          r"支棵株只间栋张本块篇首部门处斤])([\u4e00-\u9fff]{0,2})")
+_UNIT_ASK_RE = re.compile(
+    r"(?:多少|几)([个家所人次天年名项条座位户辆台种单元米亩岁分钟小时公里平方吨件份批场届期点"
+    r"支棵株只间栋张本块篇首部门处斤])([\u4e00-\u9fff]{0,2})"
+)
 # Not the thing counted: 有多少个的 / 几个了 / 多少人在.
 _NOT_COUNTED = set("的了是呢吗啊呀吧在有和与被把就都还又也")
 _AGE_ASK_RE = re.compile(r"多大(?:的)?(?:孩子|年纪|岁数|年龄)|几岁|年龄")
@@ -204,8 +220,14 @@ def _config_fingerprint(config_dir: Path) -> str:
 class Engine:
     """The answering engine over one corpus. Thread-safe for readers; `add()` swaps atomically."""
 
-    def __init__(self, articles: Sequence[Article], index: SearchIndex, analyzer: Analyzer,
-                 settings: Settings | None = None, report: LoadReport | None = None) -> None:
+    def __init__(
+        self,
+        articles: Sequence[Article],
+        index: SearchIndex,
+        analyzer: Analyzer,
+        settings: Settings | None = None,
+        report: LoadReport | None = None,
+    ) -> None:
         self.settings = settings or Settings()
         self.analyzer = analyzer
         self.report = report or LoadReport(articles=len(articles))
@@ -216,8 +238,14 @@ class Engine:
     # ------------------------------------------------------------ construction
 
     @classmethod
-    def from_path(cls, corpus: Path, *, config_dir: Path = CONFIG_DIR, settings: Settings | None = None,
-                  progress: Callable[[str, int], Callable[[int], None]] | None = None) -> Engine:
+    def from_path(
+        cls,
+        corpus: Path,
+        *,
+        config_dir: Path = CONFIG_DIR,
+        settings: Settings | None = None,
+        progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    ) -> Engine:
         """Load a corpus folder or file, reusing cached segments; broken files are reported."""
         started = time.perf_counter()
         settings = settings or Settings()
@@ -310,8 +338,9 @@ class Engine:
     def _article_text(self, article: Article, doc: int, index: SearchIndex) -> ArticleText:
         cached = self._texts.get(article.id)
         if cached is None:
-            cached = self._texts[article.id] = analyse(article.headline, article.body, self.analyzer.terms,
-                                                       index.layout(doc))
+            cached = self._texts[article.id] = analyse(
+                article.headline, article.body, self.analyzer.terms, index.layout(doc)
+            )
             if len(self._texts) > ANALYSED_CACHE:
                 self._texts.popitem(last=False)
         else:
@@ -363,12 +392,18 @@ class Engine:
         # idf says nothing in a corpus of a handful of articles; there coverage alone decides.
         weak = matched_idf < self.settings.min_matched_idf and index.size >= MIN_DOCS_FOR_IDF
         if coverage < self.settings.abstain_below or weak:
-            return Answer(question, "abstain", confidence=float(coverage), terms=term_texts,
-                          alternatives=tuple(Candidate(a, float(s)) for a, s, *_ in ranked[:3]),
-                          message=f"{NO_MATCH}。{HINT}")
+            return Answer(
+                question,
+                "abstain",
+                confidence=float(coverage),
+                terms=term_texts,
+                alternatives=tuple(Candidate(a, float(s)) for a, s, *_ in ranked[:3]),
+                message=f"{NO_MATCH}。{HINT}",
+            )
         # Only candidates that are answers in their own right: no filler under 「更多结果」.
         alternatives = tuple(  # scored like the answer: by how much of the question they cover
-            Candidate(a, float(min(1.0, cover))) for a, s, _, cover, _ in ranked[1:]
+            Candidate(a, float(min(1.0, cover)))
+            for a, s, _, cover, _ in ranked[1:]
             if cover >= self.settings.abstain_below and s >= ALTERNATIVE_SHARE * ranked[0][1]
         )[: self.settings.alternatives]
         # Highlights only for the snippet shown: marking every candidate's would be wasted work.
@@ -385,9 +420,16 @@ class Engine:
             terms=term_texts,
         )
 
-    def _rerank(self, text: str, terms: list[Term], idf: dict[str, float], asks: list[str],
-                hits, articles: list[Article], index: SearchIndex
-                ) -> list[tuple[Article, float, Snippet, float, float]]:
+    def _rerank(
+        self,
+        text: str,
+        terms: list[Term],
+        idf: dict[str, float],
+        asks: list[str],
+        hits,
+        articles: list[Article],
+        index: SearchIndex,
+    ) -> list[tuple[Article, float, Snippet, float, float]]:
         """Combine BM25 with how well one passage of the article answers the question."""
         top_bm25 = float(hits.scores[0]) or 1.0
         seen: set[str] = set()
@@ -421,7 +463,8 @@ class Engine:
             # Anchored: a word of the question is in the headline, or two meet in one sentence.
             # Scattered single matches are how unrelated questions find a random article.
             anchored = snippet.evidence >= 2 or any(
-                t in snippet.topic and (len(t) > 1 or t.isdigit()) for t in view.weights)
+                t in snippet.topic and (len(t) > 1 or t.isdigit()) for t in view.weights
+            )
             if not anchored:
                 coverage *= UNANCHORED_FACTOR
             matched_idf = max(got.values(), default=0.0)
@@ -489,8 +532,9 @@ class QuestionView:
             bigrams=frozenset(_bigrams(text)),
             unit_re=_unit_number_re(unit) if unit else None,
             counted_re=_counted_re(unit, noun) if unit and noun else None,
-            latin={t.text: re.compile(rf"(?<![a-z0-9.]){re.escape(t.text)}(?![a-z0-9])")
-                   for t in terms if t.text.isascii()},
+            latin={
+                t.text: re.compile(rf"(?<![a-z0-9.]){re.escape(t.text)}(?![a-z0-9])") for t in terms if t.text.isascii()
+            },
         )
 
     def positions(self, term: str, text: str) -> list[int]:
@@ -556,8 +600,9 @@ def best_snippet(article_text: ArticleText, view: QuestionView, located: Located
     """
     located = located or view.locate(article_text)
     count = len(article_text.starts)
-    repeated = {t for t, numbers in located.term_sentences.items()
-                if len(numbers) >= 3 and len(numbers) >= 0.25 * count}
+    repeated = {
+        t for t, numbers in located.term_sentences.items() if len(numbers) >= 3 and len(numbers) >= 0.25 * count
+    }
     # The headline is segmented only when a question term is in it (most candidates' is not).
     headline = article_text.headline
     in_headline = article_text.headline_terms if any(t in headline for t in view.weights) else frozenset()
@@ -597,8 +642,13 @@ def best_snippet(article_text: ArticleText, view: QuestionView, located: Located
             scored[number] = scored.get(number, 0.0) + COUNTED_BONUS
     top = max(scored.values(), default=0.0)
     best = min((n for n, s in scored.items() if s == top), default=0) if top > 0 else 0
-    evidence = len({view.groups[t] for t, numbers in located.term_sentences.items()
-                    if best in numbers and (len(t) > 1 or t.isdigit())})
+    evidence = len(
+        {
+            view.groups[t]
+            for t, numbers in located.term_sentences.items()
+            if best in numbers and (len(t) > 1 or t.isdigit())
+        }
+    )
     start, end = best, best + 1
     length = article_text.ends[best] - article_text.starts[best]
     paragraph = article_text.paragraphs[best]
@@ -609,8 +659,7 @@ def best_snippet(article_text: ArticleText, view: QuestionView, located: Located
             options.append((scored.get(start - 1, 0.0) * 0.9, start - 1))
         if end < count and article_text.paragraphs[end] == paragraph:
             options.append((scored.get(end, 0.0), end))
-        options = [o for o in options
-                   if length + article_text.ends[o[1]] - article_text.starts[o[1]] <= SNIPPET_MAX]
+        options = [o for o in options if length + article_text.ends[o[1]] - article_text.starts[o[1]] <= SNIPPET_MAX]
         if not options:
             break
         _, pick = max(options)
@@ -664,8 +713,9 @@ def highlight_spans(snippet: str, weights: dict[str, float]) -> list[tuple[int, 
     return merged
 
 
-def load_engine(config: Config, corpus: Path | None = None, *,
-                progress: Callable[[str, int], Callable[[int], None]] | None = None) -> Engine:
+def load_engine(
+    config: Config, corpus: Path | None = None, *, progress: Callable[[str, int], Callable[[int], None]] | None = None
+) -> Engine:
     """The engine the settings describe: corpus, cache, thresholds, deep-link base."""
     settings = Settings(
         abstain_below=config.engine.abstain_below,
@@ -676,5 +726,4 @@ def load_engine(config: Config, corpus: Path | None = None, *,
     username = config.telegram.bot_username
     if username:
         settings.link_base = f"https://t.me/{username.lstrip('@')}?start="
-    return Engine.from_path(corpus or config.corpus, config_dir=config.config_dir, settings=settings,
-                            progress=progress)
+    return Engine.from_path(corpus or config.corpus, config_dir=config.config_dir, settings=settings, progress=progress)

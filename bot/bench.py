@@ -67,17 +67,62 @@ FUZZ_FULL_MAX = 2_000  # above this many articles the rapidfuzz scan times a sam
 FUZZ_SAMPLE = 30
 WORKERS = 2
 
-DISTRICTS = ("中原区", "二七区", "管城区", "金水区", "惠济区", "上街区", "郑东新区", "航空港区", "经开区",
-             "高新区", "荥阳市", "新密市", "中牟县", "新郑市", "登封市", "巩义市")
+DISTRICTS = (
+    "中原区",
+    "二七区",
+    "管城区",
+    "金水区",
+    "惠济区",
+    "上街区",
+    "郑东新区",
+    "航空港区",
+    "经开区",
+    "高新区",
+    "荥阳市",
+    "新密市",
+    "中牟县",
+    "新郑市",
+    "登封市",
+    "巩义市",
+)
 # Rough share of the news each district gets (the city centre writes more).
 DISTRICT_WEIGHTS = (8, 9, 7, 10, 6, 4, 8, 7, 6, 6, 5, 4, 5, 5, 5, 5)
-SHORT = {"中原区": "中原", "二七区": "二七", "管城区": "管城", "金水区": "金水", "惠济区": "惠济",
-         "上街区": "上街", "郑东新区": "郑东", "航空港区": "港区", "经开区": "经开区", "高新区": "高新区",
-         "荥阳市": "荥阳", "新密市": "新密", "中牟县": "中牟", "新郑市": "新郑", "登封市": "登封", "巩义市": "巩义"}
+SHORT = {
+    "中原区": "中原",
+    "二七区": "二七",
+    "管城区": "管城",
+    "金水区": "金水",
+    "惠济区": "惠济",
+    "上街区": "上街",
+    "郑东新区": "郑东",
+    "航空港区": "港区",
+    "经开区": "经开区",
+    "高新区": "高新区",
+    "荥阳市": "荥阳",
+    "新密市": "新密",
+    "中牟县": "中牟",
+    "新郑市": "新郑",
+    "登封市": "登封",
+    "巩义市": "巩义",
+}
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常武乔贺赖龚文"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍鹏辉红建国志新海峰晨晓宇浩然欣怡佳琪轩涵雨嘉博文斌凯亮莉婷雪梅琳瑶颖慧倩"
-HEADLINE_TAILS = ("项目提速", "主题活动举行", "开展专项行动", "迎来新变化", "服务进社区", "文化节开幕", "工作推进会召开",
-                  "集中签约", "惠及居民", "让群众少跑腿", "擦亮民生底色", "按下快进键", "见闻", "掠影")
+HEADLINE_TAILS = (
+    "项目提速",
+    "主题活动举行",
+    "开展专项行动",
+    "迎来新变化",
+    "服务进社区",
+    "文化节开幕",
+    "工作推进会召开",
+    "集中签约",
+    "惠及居民",
+    "让群众少跑腿",
+    "擦亮民生底色",
+    "按下快进键",
+    "见闻",
+    "掠影",
+)
 _SENTENCE_RE = re.compile(r"(?<=[。！？!?；;])")
 _CLAUSE_RE = re.compile(r"[，,、；;：:“”\"（）()《》。！？!?]")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
@@ -133,13 +178,19 @@ def _person(rng: random.Random) -> str:
 
 def _vary(sentence: str, district: str, places: list[str], sources: _Sources, rng: random.Random) -> str:
     """Move a sentence to the article's district and change its figures (real text, new facts)."""
+
     def place(_match: re.Match) -> str:
         return rng.choice(places) if places and rng.random() < 0.4 else district
 
     sentence = sources.place_re.sub(place, sentence)
     if rng.random() < 0.5:
-        sentence = re.sub(r"\d+", lambda m: str(rng.randint(10 ** (len(m.group()) - 1) if len(m.group()) > 1 else 1,
-                                                               10 ** len(m.group()) - 1)), sentence)
+        sentence = re.sub(
+            r"\d+",
+            lambda m: str(
+                rng.randint(10 ** (len(m.group()) - 1) if len(m.group()) > 1 else 1, 10 ** len(m.group()) - 1)
+            ),
+            sentence,
+        )
     return sentence
 
 
@@ -167,8 +218,10 @@ def generate_articles(n: int, sources: _Sources, seed: int = SEED) -> list[dict]
         target = int(min(1500, max(300, rng.lognormvariate(6.45, 0.45))))  # median ≈ 630 characters
         month, day = rng.randint(1, 12), rng.randint(1, 28)
         year = rng.randint(2019, 2024)
-        lead = (f"本报讯(记者 {_person(rng)} 通讯员 {_person(rng)}) {month}月{day}日，"
-                f"{district}{rng.choice(places) if places and rng.random() < 0.5 else ''}")
+        lead = (
+            f"本报讯(记者 {_person(rng)} 通讯员 {_person(rng)}) {month}月{day}日，"
+            f"{district}{rng.choice(places) if places and rng.random() < 0.5 else ''}"
+        )
         paragraphs: list[str] = []
         length = 0
         first = True
@@ -189,14 +242,16 @@ def generate_articles(n: int, sources: _Sources, seed: int = SEED) -> list[dict]
                     break
             paragraphs.append(text)
             length += len(text)
-        records.append({
-            "id": f"b{number:07d}",
-            "title": _headline(district, places, sources, rng),
-            "body": "\n".join(paragraphs),
-            "district": district,
-            "date": f"{year}-{month:02d}-{day:02d}",
-            "source": "bench",
-        })
+        records.append(
+            {
+                "id": f"b{number:07d}",
+                "title": _headline(district, places, sources, rng),
+                "body": "\n".join(paragraphs),
+                "district": district,
+                "date": f"{year}-{month:02d}-{day:02d}",
+                "source": "bench",
+            }
+        )
     return records
 
 
@@ -214,12 +269,21 @@ def _resident_question(title: str, body: str, district: str, rng: random.Random)
     if not clauses:
         return None
     clause = rng.choice(clauses)
-    return rng.choice((f"{short}{clause}是怎么回事？", f"听说{short}{clause}，具体啥情况", f"{clause}是什么时候的事",
-                       f"{clause}有多少", f"{clause}吗", f"{district}{clause}在哪里"))
+    return rng.choice(
+        (
+            f"{short}{clause}是怎么回事？",
+            f"听说{short}{clause}，具体啥情况",
+            f"{clause}是什么时候的事",
+            f"{clause}有多少",
+            f"{clause}吗",
+            f"{district}{clause}在哪里",
+        )
+    )
 
 
-def make_questions(records: list[dict], count: int, *, seed: int = SEED, cmrc_share: float = 0.5,
-                   residents: list[str] = ()) -> list[str]:
+def make_questions(
+    records: list[dict], count: int, *, seed: int = SEED, cmrc_share: float = 0.5, residents: list[str] = ()
+) -> list[str]:
     """A fixed question set for one corpus: the same list for every system."""
     rng = random.Random(seed + 1)
     questions = list(residents)[:count]
@@ -251,8 +315,13 @@ def _cmrc_questions() -> list[tuple[str, str, tuple[str, ...]]]:
     out = []
     for item in items:
         answers = item.get("acceptable_answers") or [item.get("answer")]
-        out.append((str(item["question"]), str(item.get("article_id")),
-                    tuple(re.sub(r"\s+", "", str(a)) for a in answers if a not in (None, ""))))
+        out.append(
+            (
+                str(item["question"]),
+                str(item.get("article_id")),
+                tuple(re.sub(r"\s+", "", str(a)) for a in answers if a not in (None, "")),
+            )
+        )
     return out
 
 
@@ -281,10 +350,12 @@ def _read_jsonl(path: Path) -> list[dict]:
 # Every system is measured in fresh `python -c` processes: the parent writes a spec file,
 # the child prints JSON lines ({"event": "ready"} after its first answer, then {"event": "done"}).
 
-_CHILD = ("import time; T0 = time.perf_counter()\n"
-          "import sys\n"
-          "from bot.bench import _child_main\n"
-          "_child_main(sys.argv[1], T0)\n")
+_CHILD = (
+    "import time; T0 = time.perf_counter()\n"
+    "import sys\n"
+    "from bot.bench import _child_main\n"
+    "_child_main(sys.argv[1], T0)\n"
+)
 
 
 def _emit(event: str, **values) -> None:
@@ -301,8 +372,14 @@ def _peak_rss() -> int:
 
 def _child_main(spec_path: str, t0: float) -> None:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    {"ours-build": _ours_build, "ours-serve": _ours_serve, "base-build": _base_build,
-     "bm25s-serve": _bm25s_serve, "rapidfuzz-serve": _fuzz_serve, "paired": _paired}[spec["mode"]](spec, t0)
+    {
+        "ours-build": _ours_build,
+        "ours-serve": _ours_serve,
+        "base-build": _base_build,
+        "bm25s-serve": _bm25s_serve,
+        "rapidfuzz-serve": _fuzz_serve,
+        "paired": _paired,
+    }[spec["mode"]](spec, t0)
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
@@ -310,8 +387,12 @@ def _percentiles(values: list[float]) -> dict[str, float]:
         return {"p50_ms": None, "p99_ms": None, "timed": 0}
     ordered = sorted(values)
     p99 = ordered[min(len(ordered) - 1, max(0, math.ceil(0.99 * len(ordered)) - 1))]  # nearest rank
-    return {"p50_ms": statistics.median(ordered), "p99_ms": p99, "mean_ms": statistics.fmean(ordered),
-            "timed": len(ordered)}
+    return {
+        "p50_ms": statistics.median(ordered),
+        "p99_ms": p99,
+        "mean_ms": statistics.fmean(ordered),
+        "timed": len(ordered),
+    }
 
 
 def _time_each(fn, questions: list[str]) -> list[float]:
@@ -344,15 +425,20 @@ def _ours_build(spec: dict, t0: float) -> None:
         def progress(name: str, total: int):
             if total < 2000:
                 return None
-            bar = tqdm(total=total, desc=f"indexing {name}", unit="art", leave=False, file=sys.stderr,
-                       mininterval=1.0)
+            bar = tqdm(total=total, desc=f"indexing {name}", unit="art", leave=False, file=sys.stderr, mininterval=1.0)
             return bar.update
 
     started = time.perf_counter()
     engine = Engine.from_path(Path(spec["corpus"]), settings=_settings(spec), progress=progress)
     seconds = time.perf_counter() - started
-    _emit("done", build_s=seconds, articles=len(engine.articles), built=engine.report.built,
-          errors=engine.report.errors, rss=_peak_rss())
+    _emit(
+        "done",
+        build_s=seconds,
+        articles=len(engine.articles),
+        built=engine.report.built,
+        errors=engine.report.errors,
+        rss=_peak_rss(),
+    )
 
 
 def _ours_serve(spec: dict, t0: float) -> None:
@@ -363,8 +449,14 @@ def _ours_serve(spec: dict, t0: float) -> None:
     loaded = time.perf_counter() - t0
     questions = spec["questions"]
     engine.answer(questions[0])
-    _emit("ready", loaded_s=loaded, first_s=time.perf_counter() - t0, cached=engine.report.cached,
-          built=engine.report.built, articles=len(engine.articles))
+    _emit(
+        "ready",
+        loaded_s=loaded,
+        first_s=time.perf_counter() - t0,
+        cached=engine.report.cached,
+        built=engine.report.built,
+        articles=len(engine.articles),
+    )
     if not spec.get("latency"):
         return
     times = _time_each(engine.answer, questions)
@@ -379,8 +471,13 @@ def _ours_serve(spec: dict, t0: float) -> None:
     depth = engine.rerank_depth
     terms = [engine.analyzer.question_terms(q)[1] for q in questions]
     search = _time_each(lambda t: engine.index.search(t, k=depth), terms)
-    result = {"latency": _percentiles(times), "latency_second_pass": _percentiles(again), "rss": rss,
-              "answered_of_50": found, "search_only": _percentiles(search)}
+    result = {
+        "latency": _percentiles(times),
+        "latency_second_pass": _percentiles(again),
+        "rss": rss,
+        "answered_of_50": found,
+        "search_only": _percentiles(search),
+    }
     graded = spec.get("graded") or []
     if graded:
         answers = [engine.answer(questions[i]) for i in graded]
@@ -394,17 +491,24 @@ def _ours_serve(spec: dict, t0: float) -> None:
         added = engine.add(articles)
         add_s = time.perf_counter() - started
         probe = engine.answer(added[0].title) if added else None
-        result["add"] = {"articles": len(added), "seconds": add_s,
-                         "found_after_add": bool(probe and probe.found and probe.article.headline == added[0].headline),
-                         "latency_after_add": _percentiles(_time_each(engine.answer, questions[:100]))}
+        result["add"] = {
+            "articles": len(added),
+            "seconds": add_s,
+            "found_after_add": bool(probe and probe.found and probe.article.headline == added[0].headline),
+            "latency_after_add": _percentiles(_time_each(engine.answer, questions[:100])),
+        }
         del engine, probe
         import gc
 
         gc.collect()
         started = time.perf_counter()
         reloaded = Engine.from_path(Path(spec["corpus_plus"]), settings=settings)
-        result["reload_plus_page"] = {"seconds": time.perf_counter() - started, "cached": reloaded.report.cached,
-                                      "built": reloaded.report.built, "articles": len(reloaded.articles)}
+        result["reload_plus_page"] = {
+            "seconds": time.perf_counter() - started,
+            "cached": reloaded.report.cached,
+            "built": reloaded.report.built,
+            "articles": len(reloaded.articles),
+        }
     _emit("done", **result)
 
 
@@ -468,8 +572,13 @@ def _base_build(spec: dict, t0: float) -> None:
     retriever.save(str(out / "bm25s"))
     (out / "bm25s" / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
     bm25_s = time.perf_counter() - started
-    _emit("done", tokenize_s=tokenize_s, rapidfuzz_build_s=tokenize_s + fuzz_s, bm25s_build_s=tokenize_s + bm25_s,
-          rss=_peak_rss())
+    _emit(
+        "done",
+        tokenize_s=tokenize_s,
+        rapidfuzz_build_s=tokenize_s + fuzz_s,
+        bm25s_build_s=tokenize_s + bm25_s,
+        rss=_peak_rss(),
+    )
 
 
 def _bm25s_searcher(folder: Path):
@@ -504,8 +613,9 @@ def _fuzz_searcher(folder: Path):
     ids, texts = data["ids"], data["texts"]
 
     def search(question: str) -> str | None:
-        match = process.extractOne(" ".join(jieba_tokenize(question)), texts, scorer=fuzz.token_set_ratio,
-                                   processor=None)
+        match = process.extractOne(
+            " ".join(jieba_tokenize(question)), texts, scorer=fuzz.token_set_ratio, processor=None
+        )
         return ids[match[2]] if match else None
 
     return search
@@ -571,9 +681,15 @@ def _run_child(spec: dict, work: Path, *, show_stderr: bool = False) -> dict:
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(spec_path)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=None if show_stderr else subprocess.PIPE,
-                            text=True, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(spec_path)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=None if show_stderr else subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
     events: dict[str, dict] = {}
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -602,15 +718,18 @@ def _log(message: str, quiet: bool) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _prepare_corpus(n: int, out: Path, sources: _Sources | None, questions_count: int
-                    ) -> tuple[Path, Path, list[str], int, _Sources]:
+def _prepare_corpus(
+    n: int, out: Path, sources: _Sources | None, questions_count: int
+) -> tuple[Path, Path, list[str], int, _Sources]:
     """(corpus path for ours, plain JSONL for the baselines, questions, article count)."""
     sources = sources or _Sources()
     out.mkdir(parents=True, exist_ok=True)
     if n == 0:
         corpus = SEEDS_DIR
-        records = [{"id": a.id, "title": a.headline, "body": a.body, "district": (a.districts or ("",))[0]}
-                   for a in sources.seed_articles]
+        records = [
+            {"id": a.id, "title": a.headline, "body": a.body, "district": (a.districts or ("",))[0]}
+            for a in sources.seed_articles
+        ]
         plain = out / "plain.jsonl"
         _write_jsonl(plain, records)
         questions = make_questions(records, questions_count, cmrc_share=0.0, residents=_resident_questions())
@@ -629,9 +748,18 @@ def _prepare_corpus(n: int, out: Path, sources: _Sources | None, questions_count
     return corpus_dir, corpus, questions, len(records), sources
 
 
-def bench_size(n: int, *, out: Path, questions_count: int, sources: _Sources | None = None,
-               quiet: bool = False, progress: bool = True, engine: dict | None = None,
-               cold_runs: int = COLD_RUNS, latency_runs: int = LATENCY_RUNS) -> dict:
+def bench_size(
+    n: int,
+    *,
+    out: Path,
+    questions_count: int,
+    sources: _Sources | None = None,
+    quiet: bool = False,
+    progress: bool = True,
+    engine: dict | None = None,
+    cold_runs: int = COLD_RUNS,
+    latency_runs: int = LATENCY_RUNS,
+) -> dict:
     label = "seeds" if n == 0 else f"{n:,}"
     work = out / ("seeds" if n == 0 else str(n))
     _log(f"[{label}] preparing corpus and questions", quiet)
@@ -639,15 +767,24 @@ def bench_size(n: int, *, out: Path, questions_count: int, sources: _Sources | N
     # CMRC questions whose sentences went into the corpus: graded by the answer in the snippet.
     gold = {q: answers for q, _, answers in _cmrc_questions() if answers}
     graded = [i for i, q in enumerate(questions) if q in gold]
-    result: dict = {"label": label, "n": n, "articles": count, "questions": len(questions),
-                    "corpus_mb": round(_dir_size(corpus) / 2**20, 2) if corpus.is_dir() else None, "systems": {}}
+    result: dict = {
+        "label": label,
+        "n": n,
+        "articles": count,
+        "questions": len(questions),
+        "corpus_mb": round(_dir_size(corpus) / 2**20, 2) if corpus.is_dir() else None,
+        "systems": {},
+    }
 
     # ---- ours: build from an empty cache, then cold starts and the question set
     cache = work / "cache"
     shutil.rmtree(cache, ignore_errors=True)
     _log(f"[{label}] ours: building the index", quiet)
-    built = _run_child({"mode": "ours-build", "corpus": str(corpus), "cache": str(cache), "progress": progress,
-                        "engine": engine}, work, show_stderr=progress and not quiet)["done"]
+    built = _run_child(
+        {"mode": "ours-build", "corpus": str(corpus), "cache": str(cache), "progress": progress, "engine": engine},
+        work,
+        show_stderr=progress and not quiet,
+    )["done"]
     cache_bytes = _dir_size(cache)
     cache_files = {p.name for p in cache.iterdir()} if cache.exists() else set()
     # A new page (a seed page under another file name, so its articles get new ids): added to the
@@ -670,9 +807,20 @@ def bench_size(n: int, *, out: Path, questions_count: int, sources: _Sources | N
     serve: dict = {}
     for run in range(cold_runs):
         last = run == cold_runs - 1
-        events = _run_child({"mode": "ours-serve", "corpus": str(corpus), "cache": str(cache), "engine": engine,
-                             "questions": questions, "latency": last, "graded": graded if last else [],
-                             "add_page": str(add_page) if last else None, "corpus_plus": str(plus)}, work)
+        events = _run_child(
+            {
+                "mode": "ours-serve",
+                "corpus": str(corpus),
+                "cache": str(cache),
+                "engine": engine,
+                "questions": questions,
+                "latency": last,
+                "graded": graded if last else [],
+                "add_page": str(add_page) if last else None,
+                "corpus_plus": str(plus),
+            },
+            work,
+        )
         colds.append(events["ready"]["wall_s"])
         if last:
             serve = events["done"]
@@ -682,64 +830,118 @@ def bench_size(n: int, *, out: Path, questions_count: int, sources: _Sources | N
             path.unlink()
     bm25s_picks: list[str | None] = []
     result["systems"]["ours"] = {
-        "build_s": built["build_s"], "build_rss_mb": built["rss"] / 2**20, "cache_mb": cache_bytes / 2**20,
-        "cold_s": statistics.median(colds), "cold_runs": colds, "rss_mb": serve["rss"] / 2**20,
-        **serve["latency"], "answered_of_50": serve.get("answered_of_50"),
-        "second_pass": serve.get("latency_second_pass"), "search_only": serve.get("search_only"),
+        "build_s": built["build_s"],
+        "build_rss_mb": built["rss"] / 2**20,
+        "cache_mb": cache_bytes / 2**20,
+        "cold_s": statistics.median(colds),
+        "cold_runs": colds,
+        "rss_mb": serve["rss"] / 2**20,
+        **serve["latency"],
+        "answered_of_50": serve.get("answered_of_50"),
+        "second_pass": serve.get("latency_second_pass"),
+        "search_only": serve.get("search_only"),
     }
-    result["incremental"] = {"add": serve.get("add"), "reload_plus_page": serve.get("reload_plus_page"),
-                             "note": "one seed page (new file name, new ids) added to the loaded engine"}
+    result["incremental"] = {
+        "add": serve.get("add"),
+        "reload_plus_page": serve.get("reload_plus_page"),
+        "note": "one seed page (new file name, new ids) added to the loaded engine",
+    }
 
     # ---- baselines: jieba once (2 processes), then each baseline's own index and queries
     _log(f"[{label}] baselines: jieba over {count} articles, bm25s index", quiet)
     base_dir = work / "baselines"
     shutil.rmtree(base_dir, ignore_errors=True)
     base = _run_child({"mode": "base-build", "plain": str(plain), "out": str(base_dir)}, work)["done"]
-    for name, folder, build_s in (("bm25s", base_dir / "bm25s", base["bm25s_build_s"]),
-                                  ("rapidfuzz", base_dir / "rapidfuzz", base["rapidfuzz_build_s"])):
+    for name, folder, build_s in (
+        ("bm25s", base_dir / "bm25s", base["bm25s_build_s"]),
+        ("rapidfuzz", base_dir / "rapidfuzz", base["rapidfuzz_build_s"]),
+    ):
         sample = None if (name == "bm25s" or count <= FUZZ_FULL_MAX) else FUZZ_SAMPLE
         _log(f"[{label}] {name}: cold starts and {sample or len(questions)} questions", quiet)
         colds = []
         done: dict = {}
         for run in range(cold_runs):
             last = run == cold_runs - 1
-            events = _run_child({"mode": f"{name}-serve", "index": str(folder), "questions": questions,
-                                 "graded": graded if last and name == "bm25s" else [],
-                                 "latency": last, "sample": sample}, work)
+            events = _run_child(
+                {
+                    "mode": f"{name}-serve",
+                    "index": str(folder),
+                    "questions": questions,
+                    "graded": graded if last and name == "bm25s" else [],
+                    "latency": last,
+                    "sample": sample,
+                },
+                work,
+            )
             colds.append(events["ready"]["wall_s"])
             if last:
                 done = events["done"]
         if name == "bm25s":
             bm25s_picks = done.get("picks") or []
         result["systems"][name] = {
-            "build_s": build_s, "build_rss_mb": base["rss"] / 2**20, "cache_mb": _dir_size(folder) / 2**20,
-            "cold_s": statistics.median(colds), "cold_runs": colds, "rss_mb": done["rss"] / 2**20,
-            **done["latency"], "sampled": sample is not None,
+            "build_s": build_s,
+            "build_rss_mb": base["rss"] / 2**20,
+            "cache_mb": _dir_size(folder) / 2**20,
+            "cold_s": statistics.median(colds),
+            "cold_runs": colds,
+            "rss_mb": done["rss"] / 2**20,
+            **done["latency"],
+            "sampled": sample is not None,
         }
     _latency_runs(result, work, questions, corpus, cache, base_dir / "bm25s", engine, quiet, latency_runs)
     _log(f"[{label}] ours and bm25s taking turns in one process", quiet)
-    result["paired"] = _run_child({"mode": "paired", "corpus": str(corpus), "cache": str(cache), "engine": engine,
-                                   "index": str(base_dir / "bm25s"), "questions": questions}, work)["done"]
+    result["paired"] = _run_child(
+        {
+            "mode": "paired",
+            "corpus": str(corpus),
+            "cache": str(cache),
+            "engine": engine,
+            "index": str(base_dir / "bm25s"),
+            "questions": questions,
+        },
+        work,
+    )["done"]
     if graded:
-        result["scale_accuracy"] = _scale_accuracy(questions, graded, gold, serve.get("snippets") or [],
-                                                   bm25s_picks, plain)
+        result["scale_accuracy"] = _scale_accuracy(
+            questions, graded, gold, serve.get("snippets") or [], bm25s_picks, plain
+        )
     ours = result["systems"]["ours"]
     result["ratios"] = {
-        name: {key: (result["systems"][name][key] / ours[key]) if ours[key] else None
-               for key in ("p50_ms", "p99_ms", "build_s", "cold_s", "rss_mb")}
+        name: {
+            key: (result["systems"][name][key] / ours[key]) if ours[key] else None
+            for key in ("p50_ms", "p99_ms", "build_s", "cold_s", "rss_mb")
+        }
         for name in ("bm25s", "rapidfuzz")
     }
     return result
 
 
-def _latency_runs(result: dict, work: Path, questions: list[str], corpus: Path, cache: Path, bm25s_index: Path,
-                  engine: dict | None, quiet: bool, runs: int = LATENCY_RUNS) -> None:
+def _latency_runs(
+    result: dict,
+    work: Path,
+    questions: list[str],
+    corpus: Path,
+    cache: Path,
+    bm25s_index: Path,
+    engine: dict | None,
+    quiet: bool,
+    runs: int = LATENCY_RUNS,
+) -> None:
     """Ours and bm25s timed again in fresh processes, alternating (who goes first alternates too);
     each system's p50 and p99 become the medians over all its runs, the first included."""
     _log(f"[{result['label']}] ours and bm25s alternating, {runs} more latency runs each", quiet)
-    specs = {"ours": {"mode": "ours-serve", "corpus": str(corpus), "cache": str(cache), "engine": engine,
-                      "questions": questions, "latency": True, "latency_only": True},
-             "bm25s": {"mode": "bm25s-serve", "index": str(bm25s_index), "questions": questions, "latency": True}}
+    specs = {
+        "ours": {
+            "mode": "ours-serve",
+            "corpus": str(corpus),
+            "cache": str(cache),
+            "engine": engine,
+            "questions": questions,
+            "latency": True,
+            "latency_only": True,
+        },
+        "bm25s": {"mode": "bm25s-serve", "index": str(bm25s_index), "questions": questions, "latency": True},
+    }
     measured = {name: [{key: result["systems"][name][key] for key in ("p50_ms", "p99_ms")}] for name in specs}
     for run in range(runs):
         for name in ("ours", "bm25s")[:: 1 if run % 2 else -1]:
@@ -751,8 +953,14 @@ def _latency_runs(result: dict, work: Path, questions: list[str], corpus: Path, 
         system["p99_ms"] = statistics.median(v["p99_ms"] for v in values)
 
 
-def _scale_accuracy(questions: list[str], graded: list[int], gold: dict[str, tuple[str, ...]],
-                    snippets: list[str], picks: list[str | None], plain: Path) -> dict:
+def _scale_accuracy(
+    questions: list[str],
+    graded: list[int],
+    gold: dict[str, tuple[str, ...]],
+    snippets: list[str],
+    picks: list[str | None],
+    plain: Path,
+) -> dict:
     """Answer in snippet for the CMRC questions over this corpus: ours vs bm25s's best sentence.
 
     There is no single right article in a recombined corpus (a sentence may be in several), so
@@ -882,11 +1090,15 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 def format_report(report: dict) -> str:
     lines = []
     machine = report["machine"]
-    lines.append(f"district-news-bot bench — {machine['cpus']} CPUs, Python {machine['python']}, "
-                 f"{report['questions']} questions per corpus (seed {SEED}), load average "
-                 f"{machine.get('loadavg_start')} → {machine.get('loadavg_end')}")
-    header = (f"{'corpus':>9} {'system':<10} {'build s':>8} {'build MB':>9} {'cache MB':>9} {'cold s':>7} "
-              f"{'RSS MB':>7} {'p50 ms':>8} {'p99 ms':>8} {'timed':>6}")
+    lines.append(
+        f"district-news-bot bench — {machine['cpus']} CPUs, Python {machine['python']}, "
+        f"{report['questions']} questions per corpus (seed {SEED}), load average "
+        f"{machine.get('loadavg_start')} → {machine.get('loadavg_end')}"
+    )
+    header = (
+        f"{'corpus':>9} {'system':<10} {'build s':>8} {'build MB':>9} {'cache MB':>9} {'cold s':>7} "
+        f"{'RSS MB':>7} {'p50 ms':>8} {'p99 ms':>8} {'timed':>6}"
+    )
     lines.append("")
     lines.append(header)
     lines.append("-" * len(header))
@@ -896,23 +1108,30 @@ def format_report(report: dict) -> str:
             if not s:
                 continue
             timed = f"{s['timed']}" + ("*" if s.get("sampled") else "")
-            lines.append(f"{result['label'] if name == 'ours' else '':>9} {name:<10} {_fmt(s['build_s']):>8} "
-                         f"{_fmt(s['build_rss_mb'], 0):>9} "
-                         f"{_fmt(s['cache_mb'], 1):>9} {_fmt(s['cold_s']):>7} {_fmt(s['rss_mb'], 0):>7} "
-                         f"{_fmt(s['p50_ms'], 3):>8} {_fmt(s['p99_ms'], 3):>8} {timed:>6}")
+            lines.append(
+                f"{result['label'] if name == 'ours' else '':>9} {name:<10} {_fmt(s['build_s']):>8} "
+                f"{_fmt(s['build_rss_mb'], 0):>9} "
+                f"{_fmt(s['cache_mb'], 1):>9} {_fmt(s['cold_s']):>7} {_fmt(s['rss_mb'], 0):>7} "
+                f"{_fmt(s['p50_ms'], 3):>8} {_fmt(s['p99_ms'], 3):>8} {timed:>6}"
+            )
     if any(s.get("sampled") for r in report["sizes"] for s in r["systems"].values()):
         lines.append(f"* rapidfuzz: only the first {FUZZ_SAMPLE} questions timed (seconds each at this size).")
-    lines.append("build: empty cache to loaded index (parse + segmentation + save), build MB its peak RSS "
-                 "(main process; baselines: jieba for both); cold: spawn of a fresh `python -c` to the first "
-                 "answer, median of the runs; RSS: peak of the serving process after all questions; "
-                 "latency: one call each (ours: Engine.answer with snippet; baselines: jieba + top-1, no snippet); "
-                 "ours and bm25s: the median of their fresh processes, run alternately (below).")
+    lines.append(
+        "build: empty cache to loaded index (parse + segmentation + save), build MB its peak RSS "
+        "(main process; baselines: jieba for both); cold: spawn of a fresh `python -c` to the first "
+        "answer, median of the runs; RSS: peak of the serving process after all questions; "
+        "latency: one call each (ours: Engine.answer with snippet; baselines: jieba + top-1, no snippet); "
+        "ours and bm25s: the median of their fresh processes, run alternately (below)."
+    )
     lines.append("")
     lines.append("ratios (baseline / ours; > 1 means ours is faster or smaller):")
     for result in report["sizes"]:
         for name, ratio in result["ratios"].items():
-            parts = "  ".join(f"{key.replace('_ms', '').replace('_s', '').replace('_mb', '')} "
-                              f"{_fmt(value, 2) if value is not None else '-'}×" for key, value in ratio.items())
+            parts = "  ".join(
+                f"{key.replace('_ms', '').replace('_s', '').replace('_mb', '')} "
+                f"{_fmt(value, 2) if value is not None else '-'}×"
+                for key, value in ratio.items()
+            )
             lines.append(f"  {result['label']:>9} vs {name:<10} {parts}")
     lines.append("")
     lines.append("ours, where the time goes (p50 / p99 ms):")
@@ -921,26 +1140,32 @@ def format_report(report: dict) -> str:
         second = ours.get("second_pass") or {}
         search = ours.get("search_only") or {}
         if second.get("p50_ms") is not None:
-            lines.append(f"  {result['label']:>9}: answer {ours['p50_ms']:.3f} / {ours['p99_ms']:.3f}   "
-                         f"same questions again (articles already analysed) {second['p50_ms']:.3f} / "
-                         f"{second['p99_ms']:.3f}   index.search alone (top candidates, no snippet) "
-                         f"{_fmt(search.get('p50_ms'), 3)} / {_fmt(search.get('p99_ms'), 3)}")
+            lines.append(
+                f"  {result['label']:>9}: answer {ours['p50_ms']:.3f} / {ours['p99_ms']:.3f}   "
+                f"same questions again (articles already analysed) {second['p50_ms']:.3f} / "
+                f"{second['p99_ms']:.3f}   index.search alone (top candidates, no snippet) "
+                f"{_fmt(search.get('p50_ms'), 3)} / {_fmt(search.get('p99_ms'), 3)}"
+            )
     lines.append("")
     lines.append("incremental (ours):")
     for result in report["sizes"]:
         inc = result.get("incremental") or {}
         add, reload = inc.get("add"), inc.get("reload_plus_page")
         if add:
-            lines.append(f"  {result['label']:>9}: Engine.add of {add['articles']} articles {add['seconds'] * 1000:.1f} ms "
-                         f"(found after add: {add['found_after_add']}, p50 after {add['latency_after_add']['p50_ms']:.3f} ms); "
-                         f"from_path with a new page beside the cache {reload['seconds']:.2f} s "
-                         f"({reload['cached']} cached + {reload['built']} built)")
+            lines.append(
+                f"  {result['label']:>9}: Engine.add of {add['articles']} articles {add['seconds'] * 1000:.1f} ms "
+                f"(found after add: {add['found_after_add']}, p50 after {add['latency_after_add']['p50_ms']:.3f} ms); "
+                f"from_path with a new page beside the cache {reload['seconds']:.2f} s "
+                f"({reload['cached']} cached + {reload['built']} built)"
+            )
     runs = [r for r in report["sizes"] if r["systems"]["ours"].get("latency_runs")]
     if any(len(r["systems"]["ours"]["latency_runs"]) > 1 for r in runs):
         lines.append("")
         lines.append("p50 ms of each fresh process (ours and bm25s alternating; the table has the medians):")
         for result in runs:
-            ours, base = (", ".join(f"{v:.3f}" for v in result["systems"][n]["latency_runs"]) for n in ("ours", "bm25s"))
+            ours, base = (
+                ", ".join(f"{v:.3f}" for v in result["systems"][n]["latency_runs"]) for n in ("ours", "bm25s")
+            )
             lines.append(f"  {result['label']:>9}: ours {ours}   bm25s {base}")
     paired = [r for r in report["sizes"] if r.get("paired")]
     if paired:
@@ -948,24 +1173,32 @@ def format_report(report: dict) -> str:
         lines.append("ours and bm25s in one process, taking turns on each question (p50 / p99 ms):")
         for result in paired:
             ours, base = result["paired"]["ours"], result["paired"]["bm25s"]
-            lines.append(f"  {result['label']:>9}: ours {ours['p50_ms']:.3f} / {ours['p99_ms']:.3f}   bm25s "
-                         f"{base['p50_ms']:.3f} / {base['p99_ms']:.3f}   bm25s/ours p50 "
-                         f"{base['p50_ms'] / ours['p50_ms']:.2f}×  p99 {base['p99_ms'] / ours['p99_ms']:.2f}×")
+            lines.append(
+                f"  {result['label']:>9}: ours {ours['p50_ms']:.3f} / {ours['p99_ms']:.3f}   bm25s "
+                f"{base['p50_ms']:.3f} / {base['p99_ms']:.3f}   bm25s/ours p50 "
+                f"{base['p50_ms'] / ours['p50_ms']:.2f}×  p99 {base['p99_ms'] / ours['p99_ms']:.2f}×"
+            )
     scaled = [r for r in report["sizes"] if r.get("scale_accuracy")]
     if scaled:
         lines.append("")
-        lines.append("answer in snippet, CMRC questions over the same corpus (ours: the answer's snippet; "
-                     "bm25s: best sentence of its top article):")
+        lines.append(
+            "answer in snippet, CMRC questions over the same corpus (ours: the answer's snippet; "
+            "bm25s: best sentence of its top article):"
+        )
         for result in scaled:
             acc = result["scale_accuracy"]
-            lines.append(f"  {result['label']:>9}: {acc['questions']} questions   ours {acc['ours']:.3f}   "
-                         f"bm25s {acc['bm25s']:.3f}")
+            lines.append(
+                f"  {result['label']:>9}: {acc['questions']} questions   ours {acc['ours']:.3f}   "
+                f"bm25s {acc['bm25s']:.3f}"
+            )
     checks = [(r["label"], c) for r in report["sizes"] for c in _bars(r)]
     if checks:
         lines.append("")
         lines.append("issue 5 bars (ours):")
         for label, (key, value, op, limit, ok) in checks:
-            lines.append(f"  {label:>9} {key:<16} {_fmt(value, 3):>9} {op} {_fmt(limit, 3):<9} {'ok' if ok else 'MISSED'}")
+            lines.append(
+                f"  {label:>9} {key:<16} {_fmt(value, 3):>9} {op} {_fmt(limit, 3):<9} {'ok' if ok else 'MISSED'}"
+            )
     accuracy = report.get("accuracy")
     if accuracy and "error" not in accuracy:
         lines.append("")
@@ -1003,17 +1236,35 @@ def run_bench(args, config=None) -> int:
     latency_runs = getattr(args, "latency_runs", None)
     latency_runs = LATENCY_RUNS if latency_runs is None else int(latency_runs)
     engine = _engine_settings(config)
-    report: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": sys.platform,
-                                "loadavg_start": _loadavg()},
-                    "questions": questions, "seed": SEED, "sizes": []}
+    report: dict = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "platform": sys.platform,
+            "loadavg_start": _loadavg(),
+        },
+        "questions": questions,
+        "seed": SEED,
+        "sizes": [],
+    }
     sources = None
     started = time.perf_counter()
     for n in sizes:
         if sources is None:
             sources = _Sources()
-        report["sizes"].append(bench_size(int(n), out=out, questions_count=questions, sources=sources,
-                                          quiet=quiet, progress=progress, engine=engine, cold_runs=cold_runs,
-                                          latency_runs=latency_runs))
+        report["sizes"].append(
+            bench_size(
+                int(n),
+                out=out,
+                questions_count=questions,
+                sources=sources,
+                quiet=quiet,
+                progress=progress,
+                engine=engine,
+                cold_runs=cold_runs,
+                latency_runs=latency_runs,
+            )
+        )
     if getattr(args, "accuracy", False):
         report["accuracy"] = bench_accuracy(out, quiet, engine)
     report["bench_seconds"] = time.perf_counter() - started

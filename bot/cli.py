@@ -1,9 +1,9 @@
 """Command line: the contract that benchmarks, checks and operators call. Keep it stable.
 
-    python -m bot                 Telegram bot when TELEGRAM_BOT_TOKEN is set, else terminal chat
-    python -m bot ask "问题" [--corpus PATH] [--json] [--batch FILE]
-    python -m bot articles [--corpus PATH] --json
-    python -m bot chat | eval QA.yaml | run | ingest PATH… | stats | bench
+python -m bot                 Telegram bot when TELEGRAM_BOT_TOKEN is set, else terminal chat
+python -m bot ask "问题" [--corpus PATH] [--json] [--batch FILE]
+python -m bot articles [--corpus PATH] --json
+python -m bot chat | eval QA.yaml | run | ingest PATH… | stats | bench
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
                 sys.stdout.flush()
         return 0
     if not args.question:
-        print("usage: python -m bot ask \"问题\" (or --batch FILE)", file=sys.stderr)
+        print('usage: python -m bot ask "问题" (or --batch FILE)', file=sys.stderr)
         return 2
     answer = engine.answer(" ".join(args.question))
     if args.json:
@@ -104,17 +104,34 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     report = evaluate(engine, items)
     figures = report.figures()
     if args.json:
-        _print_json({"figures": figures, "misses": [
-            {"id": o.item.id, "question": o.item.question, "kind": o.item.kind, "right_article": o.right,
-             "answer_in_snippet": o.in_snippet,
-             "returned": o.answer.article.headline if o.answer.article else None,
-             "snippet": o.answer.snippet.text if o.answer.snippet else None} for o in report.misses()]})
+        _print_json(
+            {
+                "figures": figures,
+                "misses": [
+                    {
+                        "id": o.item.id,
+                        "question": o.item.question,
+                        "kind": o.item.kind,
+                        "right_article": o.right,
+                        "answer_in_snippet": o.in_snippet,
+                        "returned": o.answer.article.headline if o.answer.article else None,
+                        "snippet": o.answer.snippet.text if o.answer.snippet else None,
+                    }
+                    for o in report.misses()
+                ],
+            }
+        )
         return 0
     print(f"corpus: {len(engine.articles)} articles   questions: {figures['questions']}")
     labels = {
-        "top1": "top-1 article", "answer_in_snippet": "answer in snippet", "hit@5": "hit@5", "mrr": "MRR",
-        "abstained_in_scope": "abstained (in scope)", "out_of_scope_abstained": "out-of-scope abstained",
-        "english_top1": "english top-1 (stretch)", "english_in_snippet": "english in snippet",
+        "top1": "top-1 article",
+        "answer_in_snippet": "answer in snippet",
+        "hit@5": "hit@5",
+        "mrr": "MRR",
+        "abstained_in_scope": "abstained (in scope)",
+        "out_of_scope_abstained": "out-of-scope abstained",
+        "english_top1": "english top-1 (stretch)",
+        "english_in_snippet": "english in snippet",
         "latency_ms_median": "latency median (ms)",
     }
     for key, label in labels.items():
@@ -197,7 +214,8 @@ def make_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     with_corpus(sub.add_parser("run", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")).set_defaults(
-        func=cmd_run)
+        func=cmd_run
+    )
 
     ingest = with_corpus(sub.add_parser("ingest", help="add page or JSONL files to the corpus"))
     ingest.add_argument("paths", nargs="+")

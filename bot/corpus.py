@@ -27,9 +27,7 @@ _NAMES = rf"{_NAME}(?:[ \u3000、,，]+{_NAME})*"
 _LEAD_RE = re.compile(r"^本报讯\s*(?:[(（]([^()（）]{0,60})[)）])?\s*")
 # A line that is only a byline: 记者 张改华 / 本报记者 党贺喜 通讯员 郭岩岩 文图 / 航空港时报 曾碧娟
 _ROLE = r"(?:本报记者|本报通讯员|记者|通讯员|实习生|[\u4e00-\u9fff]{2,6}(?:时报|日报|晚报|报))"
-_BYLINE_LINE_RE = re.compile(
-    rf"^(?:{_ROLE}[ \u3000]*{_NAMES}[ \u3000]*)+(?:文/图|文图|图/文|文|图|摄)?$"
-)
+_BYLINE_LINE_RE = re.compile(rf"^(?:{_ROLE}[ \u3000]*{_NAMES}[ \u3000]*)+(?:文/图|文图|图/文|文|图|摄)?$")
 _PAREN_BYLINE_RE = re.compile(rf"^[(（]{_NAMES}[)）]$")
 # 本报记者 刘伟平 摄 at the end of a photo caption (alone or after the caption's last sentence)
 _CREDIT_TAIL_RE = re.compile(rf"(?:本报记者|记者|通讯员)[ \u3000]*{_NAMES}[ \u3000]*摄$")
@@ -132,10 +130,10 @@ def _classify(raw: str, number: int) -> _Line:
     text = raw.strip().replace("\u3000", " ")
     hashes = re.match(r"^(#{1,6})\s*", text)
     if hashes:
-        return _Line(HEAD, text[hashes.end():].strip(), number, level=len(hashes.group(1)))
+        return _Line(HEAD, text[hashes.end() :].strip(), number, level=len(hashes.group(1)))
     lead = _LEAD_RE.match(text)
     if lead:
-        return _Line(LEAD, text[lead.end():].strip(), number, byline=(lead.group(1) or "").strip())
+        return _Line(LEAD, text[lead.end() :].strip(), number, byline=(lead.group(1) or "").strip())
     if len(text) <= 40 and (_BYLINE_LINE_RE.match(text) or _PAREN_BYLINE_RE.match(text)):
         kind = CREDIT if text.endswith("摄") else BYLINE
         return _Line(kind, "", number, byline=text.strip("()（）"))
@@ -152,7 +150,7 @@ def _looks_like_heading(text: str) -> bool:
         return False
     # A line ending in a comma or an enumeration mark was cut mid-sentence; a headline holds
     # no full stop and at most one short comma clause (今年,郑港办事处为民办这些实事).
-    if text[-1] in ",，、(（“\"-—+" or re.search(r"[。！？；;]", text):
+    if text[-1] in ',，、(（“"-—+' or re.search(r"[。！？；;]", text):
         return False
     commas = len(re.findall(r"[,，]", text))
     return commas == 0 or (commas == 1 and len(text) <= 24)
@@ -347,8 +345,7 @@ def _parse_byline(parts: Iterable[str]) -> Byline:
             for name in re.split(r"[ 、,，]+", names):
                 if re.fullmatch(_NAME, name):
                     (correspondents if "通讯员" in role else reporters).append(name)
-    return Byline(tuple(dict.fromkeys(reporters)), tuple(dict.fromkeys(correspondents)),
-                  " ".join(raw_parts))
+    return Byline(tuple(dict.fromkeys(reporters)), tuple(dict.fromkeys(correspondents)), " ".join(raw_parts))
 
 
 def _split_heads(heads: list[_Line]) -> tuple[str, str, str]:
@@ -412,9 +409,7 @@ def find_districts(text: str, places: dict[str, str]) -> tuple[str, ...]:
 
 def make_id(source: str, title: str, body: str) -> str:
     """Short ASCII id, stable across rebuilds and additions: a hash of what the article says."""
-    digest = hashlib.blake2b(
-        f"{Path(source).stem[:40]}\n{title}\n{body[:400]}".encode(), digest_size=8
-    ).hexdigest()
+    digest = hashlib.blake2b(f"{Path(source).stem[:40]}\n{title}\n{body[:400]}".encode(), digest_size=8).hexdigest()
     return f"a{digest[:11]}"
 
 
@@ -431,8 +426,9 @@ def _date_in(text: str) -> str | None:
 # ---------------------------------------------------------------- files
 
 
-def parse_page(text: str, source: str, meta: PageMeta | None = None,
-               places: dict[str, str] | None = None) -> list[Article]:
+def parse_page(
+    text: str, source: str, meta: PageMeta | None = None, places: dict[str, str] | None = None
+) -> list[Article]:
     """All articles of one newspaper page, in printed order."""
     meta = meta or PageMeta()
     lines = [_classify(raw, n) for n, raw in enumerate(text.splitlines(), 1) if raw.strip()]
@@ -446,29 +442,35 @@ def parse_page(text: str, source: str, meta: PageMeta | None = None,
         kind = "caption" if draft.caption else "article"
         if not title:
             title = _caption_title(paragraphs)
-        byline = _parse_byline(draft.bylines + [
-            m.group(1) for p in (x.text for x in draft.lines if x.kind in (BODY, LEAD))
-            if (m := _BYLINE_TAIL_RE.search(p))
-        ])
+        byline = _parse_byline(
+            draft.bylines
+            + [
+                m.group(1)
+                for p in (x.text for x in draft.lines if x.kind in (BODY, LEAD))
+                if (m := _BYLINE_TAIL_RE.search(p))
+            ]
+        )
         body = "\n".join(paragraphs)
         article_id = make_id(source, title, body)
         if article_id in seen:
             continue
         seen.add(article_id)
-        articles.append(Article(
-            id=article_id,
-            title=title,
-            kicker=kicker,
-            subtitle=subtitle,
-            paragraphs=tuple(paragraphs),
-            byline=byline,
-            districts=find_districts(f"{kicker}{title}{subtitle}\n{body}", places or {}),
-            date=meta.date or _date_in(body),
-            url=meta.url,
-            source=source,
-            kind=kind,
-            order=order,
-        ))
+        articles.append(
+            Article(
+                id=article_id,
+                title=title,
+                kicker=kicker,
+                subtitle=subtitle,
+                paragraphs=tuple(paragraphs),
+                byline=byline,
+                districts=find_districts(f"{kicker}{title}{subtitle}\n{body}", places or {}),
+                date=meta.date or _date_in(body),
+                url=meta.url,
+                source=source,
+                kind=kind,
+                order=order,
+            )
+        )
     return articles
 
 
@@ -536,23 +538,25 @@ def load_jsonl(path: Path, places: dict[str, str] | None = None) -> list[Article
         title = record.get("title")
         body = record.get("body")
         if not isinstance(title, str) or not isinstance(body, str) or not (title.strip() or body.strip()):
-            raise CorpusError(f"{path}:{number}: needs string fields \"title\" and \"body\"")
+            raise CorpusError(f'{path}:{number}: needs string fields "title" and "body"')
         paragraphs = tuple(p.strip() for p in body.splitlines() if p.strip())
         given_id = str(record.get("id") or "")
         article_id = given_id if ID_RE.match(given_id) else make_id(path.name, title, body)
         district = record.get("district")
         districts = (district,) if isinstance(district, str) and district else ()
         districts += tuple(d for d in find_districts(f"{title}\n{body}", places or {}) if d not in districts)
-        articles.append(Article(
-            id=article_id,
-            title=title.strip() or (paragraphs[0][:30] if paragraphs else article_id),
-            paragraphs=paragraphs,
-            districts=districts,
-            date=_opt_str(record.get("date")) or _date_in(body),
-            url=_opt_str(record.get("url")),
-            source=_opt_str(record.get("source")) or path.name,
-            order=number,
-        ))
+        articles.append(
+            Article(
+                id=article_id,
+                title=title.strip() or (paragraphs[0][:30] if paragraphs else article_id),
+                paragraphs=paragraphs,
+                districts=districts,
+                date=_opt_str(record.get("date")) or _date_in(body),
+                url=_opt_str(record.get("url")),
+                source=_opt_str(record.get("source")) or path.name,
+                order=number,
+            )
+        )
     return articles
 
 

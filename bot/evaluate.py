@@ -121,8 +121,11 @@ class Report:
         }
 
     def misses(self) -> list[Outcome]:
-        return [o for o in self.outcomes if not o.right or (o.item.answers and not o.in_snippet
-                and o.item.kind not in ("ambiguous", "out_of_scope"))]
+        return [
+            o
+            for o in self.outcomes
+            if not o.right or (o.item.answers and not o.in_snippet and o.item.kind not in ("ambiguous", "out_of_scope"))
+        ]
 
 
 def grade(engine: Engine, item: QAItem) -> Outcome:

@@ -49,6 +49,7 @@ CHUNK_ARTICLES = 2000
 # postings in all (4 bytes each: 256 MB at most; 100,000 articles hold ~29 million, 116 MB).
 IMPACT_CACHE_MAX = 64_000_000
 
+
 @dataclass
 class Segment:
     """Inverted index of one batch of articles (local doc numbers 0..n-1)."""
@@ -70,9 +71,9 @@ class Segment:
         return 0 if row is None else int(self.indptr[row + 1] - self.indptr[row])
 
 
-def _count_terms(texts: Iterable[tuple[str, str]], analyzer: Analyzer,
-                 progress: Callable[[int], None] | None = None
-                 ) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray, Layouts]:
+def _count_terms(
+    texts: Iterable[tuple[str, str]], analyzer: Analyzer, progress: Callable[[int], None] | None = None
+) -> tuple[dict[str, int], np.ndarray, np.ndarray, np.ndarray, np.ndarray, Layouts]:
     """Term counts of (headline, body) pairs: vocab, term ids, tfs, postings per doc, doc lengths,
     and each article's layout (its sentences, cut here once rather than in every question).
 
@@ -101,12 +102,25 @@ def _count_terms(texts: Iterable[tuple[str, str]], analyzer: Analyzer,
         lengths.append(float(sum(counts.values())))
         if progress is not None:
             progress(1)
-    return (vocab, np.frombuffer(term_ids, dtype=np.int32), np.frombuffer(tfs, dtype=np.float32),
-            np.frombuffer(per_doc, dtype=np.int32), np.frombuffer(lengths, dtype=np.float32), layouts.build())
+    return (
+        vocab,
+        np.frombuffer(term_ids, dtype=np.int32),
+        np.frombuffer(tfs, dtype=np.float32),
+        np.frombuffer(per_doc, dtype=np.int32),
+        np.frombuffer(lengths, dtype=np.float32),
+        layouts.build(),
+    )
 
 
-def _segment_from_counts(vocab: dict[str, int], term_ids: np.ndarray, tfs: np.ndarray, per_doc: np.ndarray,
-                         doc_len: np.ndarray, layouts: Layouts, article_ids: list[str]) -> Segment:
+def _segment_from_counts(
+    vocab: dict[str, int],
+    term_ids: np.ndarray,
+    tfs: np.ndarray,
+    per_doc: np.ndarray,
+    doc_len: np.ndarray,
+    layouts: Layouts,
+    article_ids: list[str],
+) -> Segment:
     """Postings grouped by term (docs ascending within a term), as an inverted index."""
     docs = np.repeat(np.arange(len(per_doc), dtype=np.int32), per_doc)
     order = np.argsort(term_ids, kind="stable")
@@ -123,8 +137,9 @@ def _segment_from_counts(vocab: dict[str, int], term_ids: np.ndarray, tfs: np.nd
     )
 
 
-def build_segment(articles: Sequence[Article], analyzer: Analyzer,
-                  progress: Callable[[int], None] | None = None) -> Segment:
+def build_segment(
+    articles: Sequence[Article], analyzer: Analyzer, progress: Callable[[int], None] | None = None
+) -> Segment:
     """Segment every article once and count its terms (large batches on all cores)."""
     articles = list(articles)
     workers = _workers_for(len(articles), analyzer)
@@ -185,8 +200,9 @@ def _worker_main() -> None:
 _WORKER_CODE = "from bot.index import _worker_main; _worker_main()"
 
 
-def _build_parallel(articles: list[Article], analyzer: Analyzer, workers: int,
-                    progress: Callable[[int], None] | None) -> Segment:
+def _build_parallel(
+    articles: list[Article], analyzer: Analyzer, workers: int, progress: Callable[[int], None] | None
+) -> Segment:
     """Chunks of articles segmented on `workers` processes, then merged in order.
 
     The workers are plain `python -c` processes fed pickled chunks over pipes, not a
@@ -207,8 +223,10 @@ def _build_parallel(articles: list[Article], analyzer: Analyzer, workers: int,
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    procs = [subprocess.Popen([sys.executable, "-c", _WORKER_CODE], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, env=env) for _ in range(workers)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WORKER_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        for _ in range(workers)
+    ]
 
     def feed(proc: subprocess.Popen) -> None:
         try:
@@ -220,8 +238,9 @@ def _build_parallel(articles: list[Article], analyzer: Analyzer, workers: int,
                 if number is None:
                     break
                 lo, hi = bounds[number]
-                pickle.dump([(a.headline, a.body) for a in articles[lo:hi]], proc.stdin,
-                            protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(
+                    [(a.headline, a.body) for a in articles[lo:hi]], proc.stdin, protocol=pickle.HIGHEST_PROTOCOL
+                )
                 proc.stdin.flush()
                 finished.put((number, pickle.load(proc.stdout)))
             finished.put(None)
@@ -275,8 +294,15 @@ def merge_segments(segments: Sequence[Segment]) -> Segment:
     if len(segments) == 1:
         return segments[0]
     if not segments:
-        return _segment_from_counts({}, np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros(0, np.int32),
-                                    np.zeros(0, np.float32), concat_layouts([]), [])
+        return _segment_from_counts(
+            {},
+            np.zeros(0, np.int32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.float32),
+            concat_layouts([]),
+            [],
+        )
     vocab: dict[str, int] = dict(segments[0].terms)
     mappings = [np.arange(len(segments[0].terms), dtype=np.int64)]
     for segment in segments[1:]:
@@ -384,16 +410,18 @@ class SearchIndex:
         """
         terms = list(terms)
         if not self.size:
-            return Hits(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32),
-                        {t.text: self.idf(t.text) for t in terms})
+            return Hits(
+                np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), {t.text: self.idf(t.text) for t in terms}
+            )
         scores = np.zeros(self.size, dtype=np.float32)
         norms = self._doc_norms()
         idf: dict[str, float] = {}
         lists: list[np.ndarray] = []  # the docs of each term (distinct within one list)
         for term in terms:
             rows = [s.terms.get(term.text) for s in self.segments]
-            df = sum(int(s.indptr[r + 1] - s.indptr[r]) for s, r in zip(self.segments, rows, strict=True)
-                     if r is not None)
+            df = sum(
+                int(s.indptr[r + 1] - s.indptr[r]) for s, r in zip(self.segments, rows, strict=True) if r is not None
+            )
             idf[term.text] = math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
             weight = idf[term.text] * term.weight
             for number, (base, segment, row) in enumerate(zip(self.bases, self.segments, rows, strict=True)):

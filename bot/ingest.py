@@ -155,10 +155,15 @@ def corpus_lock(corpus: Path, waiting: Callable[[], object] | None = None) -> It
         os.close(folder)  # releases the lock
 
 
-def ingest(paths: list[Path], corpus: Path, config: Config, *,
-           progress: Callable[[list[Path]], object] | None = None,
-           engine_progress: Callable[[str, int], Callable[[int], None]] | None = None,
-           waiting: Callable[[], object] | None = None) -> IngestResult:
+def ingest(
+    paths: list[Path],
+    corpus: Path,
+    config: Config,
+    *,
+    progress: Callable[[list[Path]], object] | None = None,
+    engine_progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    waiting: Callable[[], object] | None = None,
+) -> IngestResult:
     """Validate, de-duplicate and add files to the corpus folder; update the segment cache."""
     started = time.perf_counter()
     result = IngestResult()
@@ -175,7 +180,7 @@ def ingest(paths: list[Path], corpus: Path, config: Config, *,
         # 1. stage and parse every file under its corpus name
         incoming: list[Incoming] = []
         names: dict[str, Path] = {}
-        for source in (progress(files) if progress else files):
+        for source in progress(files) if progress else files:
             if source.name in names:
                 result.errors.append(f"{source}: same file name as {names[source.name]}; rename one of them")
                 continue
@@ -195,8 +200,11 @@ def ingest(paths: list[Path], corpus: Path, config: Config, *,
             try:
                 item.articles = load_file(staged, places)
             except CorpusError as exc:  # name the file the user gave, not the staged copy
-                result.errors.append(str(exc).replace(str(staged.with_suffix(".yaml")), str(source.with_suffix(
-                    ".yaml"))).replace(str(staged), str(source)))
+                result.errors.append(
+                    str(exc)
+                    .replace(str(staged.with_suffix(".yaml")), str(source.with_suffix(".yaml")))
+                    .replace(str(staged), str(source))
+                )
                 continue
             incoming.append(item)
         if result.errors:
@@ -213,8 +221,9 @@ def ingest(paths: list[Path], corpus: Path, config: Config, *,
             existing_names = {p.name for p in existing_files}
             known_ids: set[str] = set()
             if existing_files:
-                before = Engine.from_path(corpus, config_dir=config.config_dir,
-                                          settings=Settings(cache_dir=config.cache_dir))
+                before = Engine.from_path(
+                    corpus, config_dir=config.config_dir, settings=Settings(cache_dir=config.cache_dir)
+                )
                 known_ids = {a.id for a in before.articles}
 
             # 3. decide
@@ -225,12 +234,16 @@ def ingest(paths: list[Path], corpus: Path, config: Config, *,
                     result.skipped.append((item.name, f"identical to {twin} already in the corpus"))
                     continue
                 if item.name in existing_names:
-                    result.errors.append(f"{item.source}: the corpus already has a different {item.name}; "
-                                         f"rename the new file (article ids depend on the name)")
+                    result.errors.append(
+                        f"{item.source}: the corpus already has a different {item.name}; "
+                        f"rename the new file (article ids depend on the name)"
+                    )
                     continue
                 if item.sidecar is None and (corpus / item.name).with_suffix(".yaml").exists():
-                    result.errors.append(f"{item.source}: the corpus has a sidecar {Path(item.name).stem}.yaml "
-                                         f"without a page; remove it or give this page another name")
+                    result.errors.append(
+                        f"{item.source}: the corpus has a sidecar {Path(item.name).stem}.yaml "
+                        f"without a page; remove it or give this page another name"
+                    )
                     continue
                 ids = {a.id for a in item.articles}
                 if ids <= known_ids:
@@ -266,8 +279,12 @@ def ingest(paths: list[Path], corpus: Path, config: Config, *,
     if result.added:
         result.new_articles = sum(len(item.articles) for item in result.added)
         if config.cache_dir is not None:
-            engine = Engine.from_path(corpus, config_dir=config.config_dir,
-                                      settings=Settings(cache_dir=config.cache_dir), progress=engine_progress)
+            engine = Engine.from_path(
+                corpus,
+                config_dir=config.config_dir,
+                settings=Settings(cache_dir=config.cache_dir),
+                progress=engine_progress,
+            )
             result.built, result.cached = engine.report.built, engine.report.cached
             result.index_seconds = engine.report.seconds
     return _finish(result, started)
@@ -305,8 +322,7 @@ def report(result: IngestResult, corpus: Path, out: TextIO, err: TextIO) -> None
         return
     if result.added:
         files = len(result.added)
-        print(f"added {files} file{'s' if files != 1 else ''} ({result.new_articles} articles) to {corpus}:",
-              file=out)
+        print(f"added {files} file{'s' if files != 1 else ''} ({result.new_articles} articles) to {corpus}:", file=out)
         for item in result.added:
             extra = " + sidecar" if item.sidecar is not None else ""
             print(f"  {item.name}{extra}: {len(item.articles)} articles", file=out)
@@ -320,17 +336,27 @@ def report(result: IngestResult, corpus: Path, out: TextIO, err: TextIO) -> None
     for name, why in result.skipped:
         print(f"skipped {name}: {why}", file=out)
     if result.added and (result.built or result.cached):
-        print(f"index: built {result.built} new segment{'s' if result.built != 1 else ''}, "
-              f"reused {result.cached} from the cache ({result.index_seconds:.2f} s)", file=out)
+        print(
+            f"index: built {result.built} new segment{'s' if result.built != 1 else ''}, "
+            f"reused {result.cached} from the cache ({result.index_seconds:.2f} s)",
+            file=out,
+        )
     print(f"done in {result.seconds:.2f} s", file=out)
 
 
 def run_ingest(paths: list[Path], config: Config, corpus: Path | None = None) -> int:
     corpus = Path(corpus) if corpus is not None else Path(config.corpus)
     try:
-        result = ingest(paths, corpus, config, progress=_tqdm_files, engine_progress=_tqdm_segments,
-                        waiting=lambda: print(f"another ingest is adding files to {corpus}; waiting for it…",
-                                              file=sys.stderr, flush=True))
+        result = ingest(
+            paths,
+            corpus,
+            config,
+            progress=_tqdm_files,
+            engine_progress=_tqdm_segments,
+            waiting=lambda: print(
+                f"another ingest is adding files to {corpus}; waiting for it…", file=sys.stderr, flush=True
+            ),
+        )
     except IngestUsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

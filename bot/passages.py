@@ -37,18 +37,23 @@ def _leading(first_chars: str, alternatives: str) -> re.Pattern[str]:
 PLACE_WORDS = r"路|院|村|镇|乡|街道|社区|小区|学校|公园|广场|号院|大厦|中心|园区|位于|来自|地点"
 FACTS: dict[str, re.Pattern[str]] = {
     "number": re.compile(r"\d"),
-    "date": _leading("\\d上下晚今去明年季预即届", r"\d[年月日点]|上午|下午|晚上|今年|去年|明年|年底|年初|季度|预计|即将|届时"),
-    "who": _leading("书主区局队经负委村居老医公企剧单部说表介",
-                    r"书记|主任|区长|局长|队长|经理|负责人|主席|委员|村民|居民|老师|医生|公司|企业|剧团|单位|部门"
-                    r"|(?<=[\u4e00-\u9fff]{2})(?:说|表示|介绍)"),
+    "date": _leading(
+        "\\d上下晚今去明年季预即届", r"\d[年月日点]|上午|下午|晚上|今年|去年|明年|年底|年初|季度|预计|即将|届时"
+    ),
+    "who": _leading(
+        "书主区局队经负委村居老医公企剧单部说表介",
+        r"书记|主任|区长|局长|队长|经理|负责人|主席|委员|村民|居民|老师|医生|公司|企业|剧团|单位|部门"
+        r"|(?<=[\u4e00-\u9fff]{2})(?:说|表示|介绍)",
+    ),
     "where": re.compile(PLACE_WORDS),
     "list": _leading("即包分是:：、", r"即|包括|分别|是指|[:：]|、[^、，,。!?;\n]{1,14}、"),
 }
 FACT_BITS = {kind: 1 << number for number, kind in enumerate(FACTS)}
 HEADLINE_ONLY = 0x80  # in the first sentence's bits: no body sentence, the headline stands in
 # Part of the index cache key: stored layouts go stale when the cutting or a pattern changes.
-LAYOUT_VERSION = hashlib.sha1("\0".join([SENTENCE_END_RE.pattern, *(p.pattern for p in FACTS.values())])
-                              .encode()).hexdigest()[:12]
+LAYOUT_VERSION = hashlib.sha1(
+    "\0".join([SENTENCE_END_RE.pattern, *(p.pattern for p in FACTS.values())]).encode()
+).hexdigest()[:12]
 
 
 def lay_out(headline: str, body: str) -> tuple[str, list[int], list[int], list[int], bool]:
@@ -82,8 +87,9 @@ def lay_out(headline: str, body: str) -> tuple[str, list[int], list[int], list[i
     return raw, starts, ends, paragraphs, False
 
 
-def _matches(pattern: re.Pattern[str], norm: str, body_start: int, starts: Sequence[int],
-             ends: Sequence[int]) -> Iterator[tuple[int, str]]:
+def _matches(
+    pattern: re.Pattern[str], norm: str, body_start: int, starts: Sequence[int], ends: Sequence[int]
+) -> Iterator[tuple[int, str]]:
     """(sentence, text) of each match in the body; patterns never span sentences."""
     for match in pattern.finditer(norm, body_start):
         number = bisect_right(starts, match.start()) - 1
@@ -163,16 +169,17 @@ class ArticleText:
         return _matches(pattern, self.norm, self.body_start, self.starts, self.ends)
 
 
-def analyse(headline: str, body: str, segment: Callable[[str], list[str]],
-            layout: Layout | None = None) -> ArticleText:
+def analyse(headline: str, body: str, segment: Callable[[str], list[str]], layout: Layout | None = None) -> ArticleText:
     """The article's text, from its stored layout when the index has one."""
     if layout is None:
         raw, starts, ends, paragraphs, _ = lay_out(headline, body)
-        return ArticleText(raw, normalize(raw), len(headline) + 1, tuple(starts), tuple(ends), tuple(paragraphs),
-                           segment)
+        return ArticleText(
+            raw, normalize(raw), len(headline) + 1, tuple(starts), tuple(ends), tuple(paragraphs), segment
+        )
     raw = headline + "\n" + (headline if layout.headline_only else body)
-    return ArticleText(raw, normalize(raw), len(headline) + 1, layout.starts, layout.ends, layout.paragraphs,
-                       segment, layout.facts)
+    return ArticleText(
+        raw, normalize(raw), len(headline) + 1, layout.starts, layout.ends, layout.paragraphs, segment, layout.facts
+    )
 
 
 @dataclass(frozen=True)
@@ -203,8 +210,13 @@ class Layouts:
     def get(self, number: int) -> Layout:
         lo, hi = int(self.indptr[number]), int(self.indptr[number + 1])
         facts = tuple(self.facts[lo:hi].tolist())
-        return Layout(tuple(self.starts[lo:hi].tolist()), tuple(self.ends[lo:hi].tolist()),
-                      tuple(self.paragraphs[lo:hi].tolist()), facts, bool(facts[0] & HEADLINE_ONLY))
+        return Layout(
+            tuple(self.starts[lo:hi].tolist()),
+            tuple(self.ends[lo:hi].tolist()),
+            tuple(self.paragraphs[lo:hi].tolist()),
+            facts,
+            bool(facts[0] & HEADLINE_ONLY),
+        )
 
 
 class LayoutBuilder:
@@ -231,8 +243,13 @@ class LayoutBuilder:
     def build(self) -> Layouts:
         indptr = np.zeros(len(self.counts) + 1, dtype=np.int64)
         np.cumsum(np.frombuffer(self.counts, dtype=np.int64), out=indptr[1:])
-        return Layouts(indptr, np.array(self.starts, dtype=np.int32), np.array(self.ends, dtype=np.int32),
-                       np.array(self.paragraphs, dtype=np.int32), np.array(self.facts, dtype=np.uint8))
+        return Layouts(
+            indptr,
+            np.array(self.starts, dtype=np.int32),
+            np.array(self.ends, dtype=np.int32),
+            np.array(self.paragraphs, dtype=np.int32),
+            np.array(self.facts, dtype=np.uint8),
+        )
 
 
 def concat_layouts(parts: Sequence[Layouts]) -> Layouts:
@@ -244,5 +261,10 @@ def concat_layouts(parts: Sequence[Layouts]) -> Layouts:
     def joined(name: str, dtype) -> np.ndarray:
         return np.concatenate([getattr(p, name) for p in parts]) if parts else np.zeros(0, dtype)
 
-    return Layouts(indptr, joined("starts", np.int32), joined("ends", np.int32), joined("paragraphs", np.int32),
-                   joined("facts", np.uint8))
+    return Layouts(
+        indptr,
+        joined("starts", np.int32),
+        joined("ends", np.int32),
+        joined("paragraphs", np.int32),
+        joined("facts", np.uint8),
+    )

@@ -95,12 +95,14 @@ def collect_stats(config: Config, corpus: Path | None = None) -> dict:
             "abstained": counts["abstained"],
             "abstention_rate": round(counts["abstained"] / asked, 4) if asked else None,
             "by_chat_type": store.questions_by_chat_type(),
-            "top_unanswered": [{"question": mask(shown[k]), "count": n}
-                               for k, n in unanswered.most_common(TOP_UNANSWERED)],
+            "top_unanswered": [
+                {"question": mask(shown[k]), "count": n} for k, n in unanswered.most_common(TOP_UNANSWERED)
+            ],
             "feedback": store.feedback_counts(),
             "feedback_by_article": [
                 {"article": titles.get(article_id, article_id), "positive": pos, "negative": neg}
-                for article_id, pos, neg in feedback[:TOP_FEEDBACK]],
+                for article_id, pos, neg in feedback[:TOP_FEEDBACK]
+            ],
             "subscriptions": {
                 "chats": subscriptions["chats"],
                 "topics": subscriptions["topics"],
@@ -128,8 +130,10 @@ def _display_width(text: str) -> int:
 def print_stats(figures: dict, out: TextIO) -> None:
     corpus = figures.get("corpus")
     if corpus:
-        print(f"corpus: {corpus['articles']} articles in {corpus['files']} files "
-              f"({corpus['captions']} photo captions)", file=out)
+        print(
+            f"corpus: {corpus['articles']} articles in {corpus['files']} files ({corpus['captions']} photo captions)",
+            file=out,
+        )
         print("articles by district (main district):", file=out)
         _table(list(corpus["by_district"].items()), out)
         print("articles by date:", file=out)
@@ -137,12 +141,16 @@ def print_stats(figures: dict, out: TextIO) -> None:
     usage = figures.get("usage")
     if usage:
         rate = usage["abstention_rate"]
-        print(f"questions: {usage['questions']} asked, {usage['answered']} answered, "
-              f"{usage['abstained']} unanswered"
-              + (f" (abstention rate {rate:.1%})" if rate is not None else ""), file=out)
+        print(
+            f"questions: {usage['questions']} asked, {usage['answered']} answered, "
+            f"{usage['abstained']} unanswered" + (f" (abstention rate {rate:.1%})" if rate is not None else ""),
+            file=out,
+        )
         if usage["by_chat_type"]:
-            _table([(k, f"{v['questions']} asked, {v['answered']} answered")
-                    for k, v in usage["by_chat_type"].items()], out)
+            _table(
+                [(k, f"{v['questions']} asked, {v['answered']} answered") for k, v in usage["by_chat_type"].items()],
+                out,
+            )
         print("most frequent unanswered questions:", file=out)
         _table([(f"{item['count']}×", item["question"]) for item in usage["top_unanswered"]], out)
         fb = usage["feedback"]
@@ -151,8 +159,11 @@ def print_stats(figures: dict, out: TextIO) -> None:
             _table([(f"+{i['positive']} -{i['negative']}", i["article"]) for i in usage["feedback_by_article"]], out)
         subs = usage["subscriptions"]
         delivered = ", ".join(f"{n} by {via}" for via, n in sorted(subs["delivered"].items())) or "none"
-        print(f"subscriptions: {subs['chats']} chats, {subs['digests_enabled']} daily digests; "
-              f"articles delivered: {delivered}", file=out)
+        print(
+            f"subscriptions: {subs['chats']} chats, {subs['digests_enabled']} daily digests; "
+            f"articles delivered: {delivered}",
+            file=out,
+        )
         _table([(f"{t['kind']} {t['value']}", f"{t['chats']} chats") for t in subs["topics"][:20]], out)
     for warning in figures.get("warnings", []):
         print(f"warning: {warning}", file=out)

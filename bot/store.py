@@ -164,8 +164,9 @@ class Store:
         with self._tx() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise StoreError(f"{self.path}: schema version {version} is newer than this bot "
-                                 f"({SCHEMA_VERSION}); upgrade the bot")
+                raise StoreError(
+                    f"{self.path}: schema version {version} is newer than this bot ({SCHEMA_VERSION}); upgrade the bot"
+                )
             for number in range(version, SCHEMA_VERSION):
                 for statement in _statements(_MIGRATIONS[number]):
                     db.execute(statement)
@@ -190,14 +191,17 @@ class Store:
 
     def log_question(self, chat_type: str, question: str, answered: bool, article_id: str | None) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO questions (at, chat_type, question, answered, article_id) VALUES (?,?,?,?,?)",
-                       (time.time(), str(chat_type or "private"), question[:500], int(bool(answered)),
-                        article_id))
+            db.execute(
+                "INSERT INTO questions (at, chat_type, question, answered, article_id) VALUES (?,?,?,?,?)",
+                (time.time(), str(chat_type or "private"), question[:500], int(bool(answered)), article_id),
+            )
 
     def log_feedback(self, article_id: str, question: str | None, positive: bool) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO feedback (at, article_id, question, positive) VALUES (?,?,?,?)",
-                       (time.time(), article_id, question[:500] if question else None, int(bool(positive))))
+            db.execute(
+                "INSERT INTO feedback (at, article_id, question, positive) VALUES (?,?,?,?)",
+                (time.time(), article_id, question[:500] if question else None, int(bool(positive))),
+            )
 
     # ------------------------------------------------------------ subscriptions
 
@@ -206,14 +210,17 @@ class Store:
         if kind not in KINDS:
             raise ValueError(f"unknown subscription kind {kind!r}")
         with self._tx() as db:
-            cursor = db.execute("INSERT OR IGNORE INTO subscriptions (chat_id, kind, value, created) "
-                                "VALUES (?,?,?,?)", (chat_id, kind, value, time.time() if now is None else now))
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO subscriptions (chat_id, kind, value, created) VALUES (?,?,?,?)",
+                (chat_id, kind, value, time.time() if now is None else now),
+            )
             return cursor.rowcount == 1
 
     def unsubscribe(self, chat_id: int, kind: str, value: str) -> bool:
         with self._tx() as db:
-            cursor = db.execute("DELETE FROM subscriptions WHERE chat_id = ? AND kind = ? AND value = ?",
-                                (chat_id, kind, value))
+            cursor = db.execute(
+                "DELETE FROM subscriptions WHERE chat_id = ? AND kind = ? AND value = ?", (chat_id, kind, value)
+            )
             return cursor.rowcount > 0
 
     def unsubscribe_all(self, chat_id: int) -> int:
@@ -221,8 +228,10 @@ class Store:
             return db.execute("DELETE FROM subscriptions WHERE chat_id = ?", (chat_id,)).rowcount
 
     def subscriptions(self, chat_id: int) -> list[Subscription]:
-        rows = self._read("SELECT chat_id, kind, value, created FROM subscriptions WHERE chat_id = ? "
-                          "ORDER BY created, kind, value", (chat_id,))
+        rows = self._read(
+            "SELECT chat_id, kind, value, created FROM subscriptions WHERE chat_id = ? ORDER BY created, kind, value",
+            (chat_id,),
+        )
         return [Subscription(*row) for row in rows]
 
     def all_subscriptions(self) -> dict[int, list[Subscription]]:
@@ -242,16 +251,17 @@ class Store:
             if enabled:
                 if at is None:
                     raise ValueError("a digest needs a time")
-                db.execute("INSERT INTO digests (chat_id, enabled, time, since) VALUES (?,?,?,?) "
-                           "ON CONFLICT (chat_id) DO UPDATE SET enabled = 1, time = excluded.time, "
-                           "since = CASE WHEN digests.enabled THEN digests.since ELSE excluded.since END",
-                           (chat_id, 1, at, now))
+                db.execute(
+                    "INSERT INTO digests (chat_id, enabled, time, since) VALUES (?,?,?,?) "
+                    "ON CONFLICT (chat_id) DO UPDATE SET enabled = 1, time = excluded.time, "
+                    "since = CASE WHEN digests.enabled THEN digests.since ELSE excluded.since END",
+                    (chat_id, 1, at, now),
+                )
             elif row is not None:
                 db.execute("UPDATE digests SET enabled = 0 WHERE chat_id = ?", (chat_id,))
 
     def digest(self, chat_id: int) -> DigestSetting | None:
-        rows = self._read("SELECT chat_id, enabled, time, since, last_run FROM digests WHERE chat_id = ?",
-                          (chat_id,))
+        rows = self._read("SELECT chat_id, enabled, time, since, last_run FROM digests WHERE chat_id = ?", (chat_id,))
         return _digest(rows[0]) if rows else None
 
     def digests(self, enabled_only: bool = True) -> list[DigestSetting]:
@@ -280,16 +290,21 @@ class Store:
             baseline = db.execute("SELECT NOT EXISTS (SELECT 1 FROM articles)").fetchone()[0]
             fresh = []
             for article_id, source in items:
-                cursor = db.execute("INSERT OR IGNORE INTO articles (article_id, first_seen, source, baseline) "
-                                    "VALUES (?,?,?,?)", (article_id, now, source or "", int(baseline)))
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO articles (article_id, first_seen, source, baseline) VALUES (?,?,?,?)",
+                    (article_id, now, source or "", int(baseline)),
+                )
                 if cursor.rowcount == 1 and not baseline:
                     fresh.append(article_id)
             return fresh
 
     def new_articles(self, since: float) -> list[KnownArticle]:
         """Articles that arrived (not the baseline) after `since`, oldest first."""
-        rows = self._read("SELECT article_id, first_seen, source FROM articles WHERE baseline = 0 "
-                          "AND first_seen > ? ORDER BY first_seen, rowid", (since,))
+        rows = self._read(
+            "SELECT article_id, first_seen, source FROM articles WHERE baseline = 0 "
+            "AND first_seen > ? ORDER BY first_seen, rowid",
+            (since,),
+        )
         return [KnownArticle(*row) for row in rows]
 
     def known_articles(self) -> int:
@@ -297,8 +312,9 @@ class Store:
 
     # ------------------------------------------------------------ delivery
 
-    def claim(self, chat_id: int, article_ids: Iterable[str], via: str = "notify",
-              now: float | None = None) -> list[str]:
+    def claim(
+        self, chat_id: int, article_ids: Iterable[str], via: str = "notify", now: float | None = None
+    ) -> list[str]:
         """Mark articles delivered to a chat; returns only the ids this call marked.
 
         Call before sending and send only what it returns: two claims of the same article (two
@@ -308,8 +324,10 @@ class Store:
         claimed = []
         with self._tx() as db:
             for article_id in dict.fromkeys(article_ids):
-                cursor = db.execute("INSERT OR IGNORE INTO delivered (chat_id, article_id, via, at) VALUES (?,?,?,?)",
-                                    (chat_id, article_id, via, now))
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO delivered (chat_id, article_id, via, at) VALUES (?,?,?,?)",
+                    (chat_id, article_id, via, now),
+                )
                 if cursor.rowcount == 1:
                     claimed.append(article_id)
         return claimed
@@ -317,8 +335,9 @@ class Store:
     def release(self, chat_id: int, article_ids: Iterable[str]) -> None:
         """Undo a claim whose message certainly did not go out (Telegram refused it)."""
         with self._tx() as db:
-            db.executemany("DELETE FROM delivered WHERE chat_id = ? AND article_id = ?",
-                           [(chat_id, a) for a in article_ids])
+            db.executemany(
+                "DELETE FROM delivered WHERE chat_id = ? AND article_id = ?", [(chat_id, a) for a in article_ids]
+            )
 
     def delivered(self, chat_id: int, article_ids: Iterable[str] | None = None) -> set[str]:
         if article_ids is None:
@@ -329,8 +348,9 @@ class Store:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._read(f"SELECT article_id FROM delivered WHERE chat_id = ? AND article_id IN ({marks})",
-                              [chat_id, *chunk])
+            rows = self._read(
+                f"SELECT article_id FROM delivered WHERE chat_id = ? AND article_id IN ({marks})", [chat_id, *chunk]
+            )
             found.update(r[0] for r in rows)
         return found
 
@@ -342,8 +362,9 @@ class Store:
             if thread_id is None:
                 db.execute("DELETE FROM chat_threads WHERE chat_id = ?", (chat_id,))
             else:
-                db.execute("INSERT OR REPLACE INTO chat_threads (chat_id, thread_id) VALUES (?, ?)",
-                           (chat_id, thread_id))
+                db.execute(
+                    "INSERT OR REPLACE INTO chat_threads (chat_id, thread_id) VALUES (?, ?)", (chat_id, thread_id)
+                )
 
     def thread(self, chat_id: int) -> int | None:
         rows = self._read("SELECT thread_id FROM chat_threads WHERE chat_id = ?", (chat_id,))
@@ -370,8 +391,10 @@ class Store:
         return {"questions": int(total), "answered": int(answered), "abstained": int(total) - int(answered)}
 
     def questions_by_chat_type(self) -> dict[str, dict[str, int]]:
-        rows = self._read("SELECT chat_type, COUNT(*), COALESCE(SUM(answered), 0) FROM questions "
-                          "GROUP BY chat_type ORDER BY COUNT(*) DESC")
+        rows = self._read(
+            "SELECT chat_type, COUNT(*), COALESCE(SUM(answered), 0) FROM questions "
+            "GROUP BY chat_type ORDER BY COUNT(*) DESC"
+        )
         return {r[0]: {"questions": int(r[1]), "answered": int(r[2])} for r in rows}
 
     def unanswered_questions(self) -> list[str]:
@@ -379,18 +402,22 @@ class Store:
 
     def feedback_counts(self) -> dict[str, int]:
         positive, negative = self._read(
-            "SELECT COALESCE(SUM(positive), 0), COALESCE(SUM(1 - positive), 0) FROM feedback")[0]
+            "SELECT COALESCE(SUM(positive), 0), COALESCE(SUM(1 - positive), 0) FROM feedback"
+        )[0]
         return {"positive": int(positive), "negative": int(negative)}
 
     def feedback_by_article(self) -> list[tuple[str, int, int]]:
-        rows = self._read("SELECT article_id, SUM(positive), SUM(1 - positive) FROM feedback "
-                          "GROUP BY article_id ORDER BY SUM(1 - positive) DESC, SUM(positive) DESC")
+        rows = self._read(
+            "SELECT article_id, SUM(positive), SUM(1 - positive) FROM feedback "
+            "GROUP BY article_id ORDER BY SUM(1 - positive) DESC, SUM(positive) DESC"
+        )
         return [(r[0], int(r[1]), int(r[2])) for r in rows]
 
     def subscription_counts(self) -> dict[str, object]:
         chats = self._read("SELECT COUNT(DISTINCT chat_id) FROM subscriptions")[0][0]
-        rows = self._read("SELECT kind, value, COUNT(*) FROM subscriptions GROUP BY kind, value "
-                          "ORDER BY COUNT(*) DESC, kind, value")
+        rows = self._read(
+            "SELECT kind, value, COUNT(*) FROM subscriptions GROUP BY kind, value ORDER BY COUNT(*) DESC, kind, value"
+        )
         digests = self._read("SELECT COUNT(*) FROM digests WHERE enabled = 1")[0][0]
         delivered = self._read("SELECT via, COUNT(*) FROM delivered GROUP BY via")
         return {

@@ -133,9 +133,14 @@ class Matcher:
         return [t for t in topics if self.matches(article, t)]
 
 
-def due_articles(subscriptions: Sequence[Subscription], arrivals: Sequence[KnownArticle],
-                 get: Callable[[str], Article | None], matcher: Matcher, *,
-                 everything_after: float | None = None) -> list[Article]:
+def due_articles(
+    subscriptions: Sequence[Subscription],
+    arrivals: Sequence[KnownArticle],
+    get: Callable[[str], Article | None],
+    matcher: Matcher,
+    *,
+    everything_after: float | None = None,
+) -> list[Article]:
     """The arrived articles a chat should hear about (before removing what it already got).
 
     An article counts for a subscription only if it arrived after the subscription was made.
@@ -149,7 +154,8 @@ def due_articles(subscriptions: Sequence[Subscription], arrivals: Sequence[Known
         if article is None:  # its file was removed since
             continue
         if any(known.first_seen >= created and matcher.matches(article, topic) for topic, created in topics) or (
-                not topics and everything_after is not None and known.first_seen > everything_after):
+            not topics and everything_after is not None and known.first_seen > everything_after
+        ):
             out.append(article)
     return out
 
@@ -162,8 +168,7 @@ def parse_time(text: str) -> str | None:
     return f"{int(match.group(1)):02d}:{match.group(2)}"
 
 
-def render_article_list(header: str, articles: Sequence[Article], engine: Engine,
-                        budget: int = MESSAGE_BUDGET) -> str:
+def render_article_list(header: str, articles: Sequence[Article], engine: Engine, budget: int = MESSAGE_BUDGET) -> str:
     """One HTML message: a header, then headline + link (or /read id) per article, all escaped.
 
     Lists as many as fit in one Telegram message and says how many more there are.

@@ -27,8 +27,20 @@ SENTENCE_END = "。！？!?；;…:："
 CLOSING_QUOTES = "”’」』\"'》)）"
 
 _CJK = r"\u4e00-\u9fff\u3400-\u4dbf"
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMERAL_RE = re.compile(r"^[零〇一二两三四五六七八九十百千万]+$")
 _NUMERAL_UNIT_RE = re.compile(r"^([零〇一二两三四五六七八九十百千万]+)([月日号年个家所岁人名天次项条座户台])$")
@@ -297,9 +309,7 @@ def _pinyin_table(names: Iterable[str]) -> dict[str, str]:
 # ---------------------------------------------------------------- corpus-derived words
 
 _QUOTED_RE = re.compile(rf"[“\"「]([{_CJK}A-Za-z0-9+]{{2,8}})[”\"」]")
-_PLACE_RE = re.compile(
-    rf"([{_CJK}]{{2,6}}?(?:街道|办事处|管委会|社区|新区|镇|乡|村))(?=[{_CJK}]|$)"
-)
+_PLACE_RE = re.compile(rf"([{_CJK}]{{2,6}}?(?:街道|办事处|管委会|社区|新区|镇|乡|村))(?=[{_CJK}]|$)")
 
 
 def corpus_words(texts: Iterable[str]) -> list[str]:

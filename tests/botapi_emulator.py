@@ -222,9 +222,7 @@ def _parse_html(src: str) -> tuple[str, list[JSONDict]]:
                 match = re.match(r"[A-Za-z][A-Za-z0-9-]*", inner)
                 name = match.group(0).lower() if match else inner.split(" ")[0]
                 if not match or name not in _HTML_TAGS:
-                    raise EntityParseError(
-                        f'Unsupported start tag "{name}" at byte offset {_byte_offset(src, i)}'
-                    )
+                    raise EntityParseError(f'Unsupported start tag "{name}" at byte offset {_byte_offset(src, i)}')
                 attrs = _html_attrs(inner[match.end() :])
                 kind = _HTML_TAGS[name]
                 extra: JSONDict = {}
@@ -361,9 +359,7 @@ def _parse_markdown_v2(src: str) -> tuple[str, list[JSONDict]]:
             close = _find_unescaped(src, fence, i + len(fence))
             if close < 0:
                 name = "Pre" if fence == "```" else "Code"
-                raise EntityParseError(
-                    f"Can't find end of {name} entity at byte offset {_byte_offset(src, i)}"
-                )
+                raise EntityParseError(f"Can't find end of {name} entity at byte offset {_byte_offset(src, i)}")
             body = src[i + len(fence) : close]
             extra: JSONDict = {}
             if fence == "```" and "\n" in body:
@@ -426,9 +422,7 @@ def _parse_markdown_v2(src: str) -> tuple[str, list[JSONDict]]:
             i = close + 1
             continue
         if ch in _MDV2_RESERVED:
-            raise EntityParseError(
-                f"Character '{ch}' is reserved and must be escaped with the preceding '\\'"
-            )
+            raise EntityParseError(f"Character '{ch}' is reserved and must be escaped with the preceding '\\'")
         out.append(ch)
         i += 1
     if quote_start is not None:
@@ -452,9 +446,7 @@ def _parse_markdown_legacy(src: str) -> tuple[str, list[JSONDict]]:
     i, n = 0, len(src)
 
     def unclosed(index: int) -> EntityParseError:
-        return EntityParseError(
-            f"Can't find end of the entity starting at byte offset {_byte_offset(src, index)}"
-        )
+        return EntityParseError(f"Can't find end of the entity starting at byte offset {_byte_offset(src, index)}")
 
     while i < n:
         ch = src[i]
@@ -505,9 +497,7 @@ def _parse_markdown_legacy(src: str) -> tuple[str, list[JSONDict]]:
             start = out.pos
             out.append(src[i + 1 : close])
             if out.pos > start:
-                entities.append(
-                    {"offset": start, "length": out.pos - start, **_link_entity(src[close + 2 : url_end])}
-                )
+                entities.append({"offset": start, "length": out.pos - start, **_link_entity(src[close + 2 : url_end])})
             i = url_end + 1
         else:
             out.append(ch)
@@ -1320,8 +1310,7 @@ class BotApiEmulator:
                 if predicate is not None:
                     what += " matching the predicate"
                 raise AssertionError(
-                    f"Timed out after {timeout}s waiting for {what}; found {len(found)}.\n"
-                    + self.describe_recent()
+                    f"Timed out after {timeout}s waiting for {what}; found {len(found)}.\n" + self.describe_recent()
                 )
             await self._wait_changed(remaining)
 
@@ -1429,9 +1418,7 @@ class BotApiEmulator:
             )
         return sizes
 
-    def _find_user_message(
-        self, chat_id: int, user: JSONDict | int | None, message_id: int | None
-    ) -> JSONDict:
+    def _find_user_message(self, chat_id: int, user: JSONDict | int | None, message_id: int | None) -> JSONDict:
         stored = self._messages.get(chat_id, {})
         if message_id is not None:
             if message_id not in stored:
@@ -1439,9 +1426,7 @@ class BotApiEmulator:
             return stored[message_id]
         user_id = None if user is None else self._user_obj(user)["id"]
         for mid in sorted(stored, reverse=True):
-            if stored[mid].get("from", {}).get("id") == user_id or (
-                user_id is None and "from" not in stored[mid]
-            ):
+            if stored[mid].get("from", {}).get("id") == user_id or (user_id is None and "from" not in stored[mid]):
                 return stored[mid]
         raise AssertionError(f"no earlier message from {user_id} in chat {chat_id} to edit")
 
@@ -1733,8 +1718,7 @@ class BotApiEmulator:
             if generation != self._poll_generation:
                 raise ApiError(
                     409,
-                    "Conflict: terminated by other getUpdates request; "
-                    "make sure that only one bot instance is running",
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
                 )
             batch = self._deliverable(limit)
             if batch or self._closing:
@@ -1821,9 +1805,7 @@ class BotApiEmulator:
         if user_id == self.bot_user["id"]:
             user = dict(self._bot_from)
         else:
-            user = dict(
-                self._users.get(user_id) or {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
-            )
+            user = dict(self._users.get(user_id) or {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"})
         status = self._member_status(chat["id"], user_id)
         member: JSONDict = {"user": user, "status": status}
         if status == "creator":
@@ -1973,10 +1955,7 @@ class BotApiEmulator:
                     raise _bad("can't parse inline keyboard button: Text must be non-empty")
                 kinds = [k for k in _BUTTON_KINDS if k in button]
                 if not kinds:
-                    raise _bad(
-                        "can't parse inline keyboard button: Text buttons are "
-                        "unallowed in the inline keyboard"
-                    )
+                    raise _bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
                 if "callback_data" in button:
                     size = len(str(button["callback_data"]).encode("utf-8"))
                     if not 1 <= size <= 64:
@@ -2074,16 +2053,10 @@ class BotApiEmulator:
             return self._files[value].data
         if isinstance(value, str) and value.startswith(("http://", "https://")):
             return b""
-        raise _bad(
-            f"there is no {key} in the request"
-            if value is None
-            else "wrong file identifier/HTTP URL specified"
-        )
+        raise _bad(f"there is no {key} in the request" if value is None else "wrong file identifier/HTTP URL specified")
 
     def _captioned(self, params: JSONDict, chat: JSONDict, content: JSONDict) -> JSONDict:
-        caption, entities = self._format(
-            params, "caption", "caption_entities", 1024, "message caption is too long"
-        )
+        caption, entities = self._format(params, "caption", "caption_entities", 1024, "message caption is too long")
         self._split_markup(params.get("reply_markup"))
         msg = self._new_bot_message(chat, params)
         msg.update(content)
@@ -2146,11 +2119,7 @@ class BotApiEmulator:
         markup: JSONDict | None,
         params: JSONDict,
     ) -> JSONDict:
-        if (
-            msg.get(key, "") == value
-            and msg.get(entities_key, []) == entities
-            and msg.get("reply_markup") == markup
-        ):
+        if msg.get(key, "") == value and msg.get(entities_key, []) == entities and msg.get("reply_markup") == markup:
             raise self._not_modified()
         msg[key] = value
         msg.pop(entities_key, None)
@@ -2178,9 +2147,7 @@ class BotApiEmulator:
         return self._apply_edit(msg, "text", "entities", text, entities, markup, params)
 
     def _m_edit_message_caption(self, params: JSONDict) -> JSONDict | bool:
-        caption, entities = self._format(
-            params, "caption", "caption_entities", 1024, "message caption is too long"
-        )
+        caption, entities = self._format(params, "caption", "caption_entities", 1024, "message caption is too long")
         markup, _ = self._split_markup(params.get("reply_markup"))
         msg = self._editable(params)
         if msg is None:

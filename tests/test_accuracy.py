@@ -40,8 +40,9 @@ def test_residents_questions(engine: Engine):
 def test_cmrc_trial(tmp_path_factory: pytest.TempPathFactory):
     from bot.answer import Settings
 
-    engine = Engine.from_path(SHARED / "bench" / "cmrc_trial.corpus.jsonl",
-                              settings=Settings(cache_dir=tmp_path_factory.mktemp("cmrc")))
+    engine = Engine.from_path(
+        SHARED / "bench" / "cmrc_trial.corpus.jsonl", settings=Settings(cache_dir=tmp_path_factory.mktemp("cmrc"))
+    )
     figures = evaluate(engine, load_items(SHARED / "bench" / "cmrc_trial.qa.yaml")).figures()
     assert figures["top1"] >= 0.975
     assert figures["answer_in_snippet"] >= 0.84

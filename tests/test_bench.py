@@ -43,8 +43,12 @@ def _segments_equal(a: index.Segment, b: index.Segment) -> None:
     np.testing.assert_array_equal(a.doc_len, b.doc_len)
     for term, row in a.terms.items():
         other = b.terms[term]
-        np.testing.assert_array_equal(a.docs[a.indptr[row] : a.indptr[row + 1]], b.docs[b.indptr[other] : b.indptr[other + 1]])
-        np.testing.assert_array_equal(a.tfs[a.indptr[row] : a.indptr[row + 1]], b.tfs[b.indptr[other] : b.indptr[other + 1]])
+        np.testing.assert_array_equal(
+            a.docs[a.indptr[row] : a.indptr[row + 1]], b.docs[b.indptr[other] : b.indptr[other + 1]]
+        )
+        np.testing.assert_array_equal(
+            a.tfs[a.indptr[row] : a.indptr[row + 1]], b.tfs[b.indptr[other] : b.indptr[other + 1]]
+        )
     assert len(a.layouts) == len(b.layouts) == a.size
     assert [a.layouts.get(i) for i in range(a.size)] == [b.layouts.get(i) for i in range(b.size)]
 
@@ -52,8 +56,10 @@ def _segments_equal(a: index.Segment, b: index.Segment) -> None:
 def test_parallel_build_merge_and_cache_agree_with_one_process(sources, monkeypatch, tmp_path) -> None:
     from bot.corpus import Article
 
-    articles = [Article(id=r["id"], title=r["title"], paragraphs=tuple(r["body"].split("\n")))
-                for r in bench.generate_articles(150, sources)]
+    articles = [
+        Article(id=r["id"], title=r["title"], paragraphs=tuple(r["body"].split("\n")))
+        for r in bench.generate_articles(150, sources)
+    ]
     analyzer = Analyzer(load_lexicon())
     monkeypatch.setattr(index, "PARALLEL_MIN_ARTICLES", 10**9)
     serial = index.build_segment(articles, analyzer)
@@ -80,8 +86,10 @@ def test_parallel_build_merge_and_cache_agree_with_one_process(sources, monkeypa
     assert isinstance(loaded, index.Segment)
     _segments_equal(serial, loaded)
     terms = [index.Term(t) for t in analyzer.terms(articles[3].headline)]
-    for a, b in ((index.SearchIndex([serial]), index.SearchIndex(pieces)),
-                 (index.SearchIndex([serial]), index.SearchIndex([loaded]))):
+    for a, b in (
+        (index.SearchIndex([serial]), index.SearchIndex(pieces)),
+        (index.SearchIndex([serial]), index.SearchIndex([loaded])),
+    ):
         ha, hb = a.search(terms, k=5), b.search(terms, k=5)
         np.testing.assert_array_equal(ha.docs, hb.docs)
         np.testing.assert_array_equal(ha.scores, hb.scores)
@@ -90,15 +98,19 @@ def test_parallel_build_merge_and_cache_agree_with_one_process(sources, monkeypa
 
 
 def test_bench_command_prints_the_table(tmp_path, capsys) -> None:
-    args = argparse.Namespace(articles=[200], questions=8, json=False, accuracy=False, out=tmp_path, quiet=True,
-                              cold_runs=1, latency_runs=2)
+    args = argparse.Namespace(
+        articles=[200], questions=8, json=False, accuracy=False, out=tmp_path, quiet=True, cold_runs=1, latency_runs=2
+    )
     assert bench.run_bench(args) == 0
     out = capsys.readouterr().out
     for column in ("corpus", "system", "build s", "cache MB", "cold s", "RSS MB", "p50 ms", "p99 ms"):
         assert column in out
     rows = [line.split() for line in out.splitlines()]
-    systems = {row[1] if row[0] == "200" else row[0] for row in rows if row and ("ours" in row or "bm25s" in row
-                                                                                   or "rapidfuzz" in row)}
+    systems = {
+        row[1] if row[0] == "200" else row[0]
+        for row in rows
+        if row and ("ours" in row or "bm25s" in row or "rapidfuzz" in row)
+    }
     assert {"ours", "bm25s", "rapidfuzz"} <= systems
     assert "vs bm25s" in out and "Engine.add" in out
     # Ours and bm25s timed in three fresh processes each; the table has the medians.

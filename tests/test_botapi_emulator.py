@@ -57,18 +57,14 @@ GROUP_ID = -1001234567890
 async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     assert message is not None and message.text is not None
-    await message.reply_text(
-        f"echo: {message.text}", reply_parameters=ReplyParameters(message_id=message.message_id)
-    )
+    await message.reply_text(f"echo: {message.text}", reply_parameters=ReplyParameters(message_id=message.message_id))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     assert message is not None
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("订阅", callback_data="sub:1")]])
-    await message.reply_text(
-        f"<b>欢迎</b> args={context.args}", parse_mode=ParseMode.HTML, reply_markup=keyboard
-    )
+    await message.reply_text(f"<b>欢迎</b> args={context.args}", parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -84,9 +80,7 @@ async def on_inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     result = InlineQueryResultArticle(
         id="news-1", title=f"新闻: {query.query}", input_message_content=InputTextMessageContent(query.query)
     )
-    await query.answer(
-        [result], cache_time=5, button=InlineQueryResultsButton(text="设置", start_parameter="settings")
-    )
+    await query.answer([result], cache_time=5, button=InlineQueryResultsButton(text="设置", start_parameter="settings"))
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -100,9 +94,7 @@ async def emu() -> AsyncIterator[BotApiEmulator]:
 
 @pytest_asyncio.fixture
 async def app(emu: BotApiEmulator) -> AsyncIterator[Application]:
-    application = (
-        ApplicationBuilder().token(emu.token).base_url(emu.base_url).base_file_url(emu.base_file_url).build()
-    )
+    application = ApplicationBuilder().token(emu.token).base_url(emu.base_url).base_file_url(emu.base_file_url).build()
     application.add_handler(CommandHandler("start", start))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
     application.add_handler(CallbackQueryHandler(on_button))
@@ -307,9 +299,7 @@ async def test_json_body_with_nested_objects(emu: BotApiEmulator) -> None:
     assert body["result"]["reply_markup"] == payload["reply_markup"]
     assert emu.calls[-1].content_type == "application/json"
 
-    with pytest.raises(
-        AssertionError, match=r"(?s)waiting for 1 call\(s\) of editMessageText.*sendMessage \[200\]"
-    ):
+    with pytest.raises(AssertionError, match=r"(?s)waiting for 1 call\(s\) of editMessageText.*sendMessage \[200\]"):
         await emu.wait_for_call("editMessageText", timeout=0.05)
 
 

@@ -17,8 +17,15 @@ def run(*args: str, stdin: str | None = None, env_extra: dict | None = None) -> 
 
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, input=stdin, capture_output=True,
-                          text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def test_ask_json():
@@ -52,11 +59,17 @@ def test_articles_json_lists_every_article():
 
 def test_jsonl_corpus_and_eval(tmp_path: Path):
     corpus = tmp_path / "c.jsonl"
-    corpus.write_text(json.dumps({"id": "n1", "title": "惠济区新开一座图书馆", "body": "惠济区图书馆藏书12万册。"},
-                                 ensure_ascii=False) + "\n", encoding="utf-8")
+    corpus.write_text(
+        json.dumps(
+            {"id": "n1", "title": "惠济区新开一座图书馆", "body": "惠济区图书馆藏书12万册。"}, ensure_ascii=False
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     qa = tmp_path / "qa.yaml"
-    qa.write_text("- id: q1\n  question: 惠济区图书馆藏书多少册\n  article_id: n1\n  answer: 12万册\n",
-                  encoding="utf-8")
+    qa.write_text(
+        "- id: q1\n  question: 惠济区图书馆藏书多少册\n  article_id: n1\n  answer: 12万册\n", encoding="utf-8"
+    )
     result = run("eval", str(qa), "--corpus", str(corpus))
     assert result.returncode == 0, result.stderr
     assert "top-1 article              1.0" in result.stdout

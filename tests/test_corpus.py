@@ -121,8 +121,9 @@ def test_ids_are_short_ascii_and_stable(tmp_path: Path):
 
 def test_sidecar_adds_metadata(tmp_path: Path):
     (tmp_path / "p.txt").write_text("标题一\n\n本报讯(记者 王红)今天有新闻。\n", encoding="utf-8")
-    (tmp_path / "p.yaml").write_text("paper: 郑州日报\ndate: 2020-03-31\nurl: https://example.org/p\n",
-                                     encoding="utf-8")
+    (tmp_path / "p.yaml").write_text(
+        "paper: 郑州日报\ndate: 2020-03-31\nurl: https://example.org/p\n", encoding="utf-8"
+    )
     [article] = load_page(tmp_path / "p.txt")
     assert article.date == "2020-03-31"
     assert article.url == "https://example.org/p"
@@ -130,8 +131,11 @@ def test_sidecar_adds_metadata(tmp_path: Path):
 
 def test_jsonl_articles_load_and_errors_name_the_line(tmp_path: Path):
     good = tmp_path / "a.jsonl"
-    good.write_text(json.dumps({"id": "x-1", "title": "标题", "body": "正文。\n第二段。", "district": "二七区"},
-                               ensure_ascii=False) + "\n", encoding="utf-8")
+    good.write_text(
+        json.dumps({"id": "x-1", "title": "标题", "body": "正文。\n第二段。", "district": "二七区"}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
     [article] = load_jsonl(good)
     assert (article.id, article.districts[0], article.paragraphs) == ("x-1", "二七区", ("正文。", "第二段。"))
     bad = tmp_path / "b.jsonl"
@@ -140,11 +144,14 @@ def test_jsonl_articles_load_and_errors_name_the_line(tmp_path: Path):
         load_jsonl(bad)
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"", "empty"),
-    (b"\xff\xfe\x00\x00binary", "binary|UTF-8"),
-    ("标题\n\n正文".encode("gbk"), "UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "empty"),
+        (b"\xff\xfe\x00\x00binary", "binary|UTF-8"),
+        ("标题\n\n正文".encode("gbk"), "UTF-8"),
+    ],
+)
 def test_broken_page_files_are_reported_and_the_rest_still_load(tmp_path: Path, content, message):
     (tmp_path / "bad.txt").write_bytes(content)
     (tmp_path / "good.txt").write_text("好标题\n\n本报讯 一条正常的新闻。\n", encoding="utf-8")

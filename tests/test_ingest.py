@@ -57,8 +57,10 @@ def test_good_page_is_added_with_its_sidecar_and_only_its_segment_is_built(confi
     assert result.new_articles == 2
     assert (result.built, result.cached) == (1, 5)  # one new segment; the five seed pages from the cache
     assert len(set(config.cache_dir.glob("*.seg")) - segments_before) == 1
-    print(f"\nincremental one-page ingest on the seeds: {result.seconds:.2f} s total, "
-          f"index update {result.index_seconds:.2f} s")
+    print(
+        f"\nincremental one-page ingest on the seeds: {result.seconds:.2f} s total, "
+        f"index update {result.index_seconds:.2f} s"
+    )
     assert (config.corpus / "105_new.txt").read_bytes() == page.read_bytes()
     assert (config.corpus / "105_new.yaml").read_text(encoding="utf-8") == SIDECAR
     assert not list(config.corpus.glob(".ingest-*"))  # staging cleaned up
@@ -80,14 +82,18 @@ def test_run_ingest_prints_what_it_added(config: Config, tmp_path: Path, capsys:
     assert "built 1 new segment, reused 5 from the cache" in out
 
 
-@pytest.mark.parametrize("name,content,where", [
-    ("broken.txt", b"\xe4\xb8\xad\xe6\x96\x87\n\xff\xfe bad bytes\n", "broken.txt:2: not UTF-8"),
-    ("empty.txt", b"   \n\n", "empty.txt: empty file"),
-    ("feed.jsonl", '{"title": "好", "body": "正文"}\n{"title": 1}\n'.encode(), "feed.jsonl:2: needs string"),
-    ("feed2.jsonl", b'{"title": "a", "body": "b"}\n\n{not json\n', "feed2.jsonl:3: not valid JSON"),
-])
-def test_a_bad_file_rejects_the_whole_batch(config: Config, tmp_path: Path, capsys: pytest.CaptureFixture,
-                                            name: str, content: bytes, where: str):
+@pytest.mark.parametrize(
+    "name,content,where",
+    [
+        ("broken.txt", b"\xe4\xb8\xad\xe6\x96\x87\n\xff\xfe bad bytes\n", "broken.txt:2: not UTF-8"),
+        ("empty.txt", b"   \n\n", "empty.txt: empty file"),
+        ("feed.jsonl", '{"title": "好", "body": "正文"}\n{"title": 1}\n'.encode(), "feed.jsonl:2: needs string"),
+        ("feed2.jsonl", b'{"title": "a", "body": "b"}\n\n{not json\n', "feed2.jsonl:3: not valid JSON"),
+    ],
+)
+def test_a_bad_file_rejects_the_whole_batch(
+    config: Config, tmp_path: Path, capsys: pytest.CaptureFixture, name: str, content: bytes, where: str
+):
     before = listing(config.corpus)
     cache_before = listing(config.cache_dir)
     good = write_page(tmp_path / "incoming")
@@ -136,8 +142,11 @@ def test_duplicates_are_skipped(config: Config, tmp_path: Path):
 
 def test_jsonl_whose_ids_are_all_known_is_skipped(config: Config, tmp_path: Path):
     feed = tmp_path / "feed.jsonl"
-    feed.write_text(json.dumps({"id": "n1", "title": "上街区举办航空运动节", "body": "上街区航空运动节开幕。"},
-                               ensure_ascii=False) + "\n", encoding="utf-8")
+    feed.write_text(
+        json.dumps({"id": "n1", "title": "上街区举办航空运动节", "body": "上街区航空运动节开幕。"}, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
     assert [i.name for i in ingest([feed], config.corpus, config).added] == ["feed.jsonl"]
     other = tmp_path / "other" / "feed_again.jsonl"
     other.parent.mkdir()
@@ -177,11 +186,17 @@ def test_a_folder_of_pages(config: Config, tmp_path: Path):
 
 def test_cli_contract(config: Config, tmp_path: Path):
     settings = tmp_path / "bot.yaml"
-    settings.write_text(f"corpus: {config.corpus}\ncache_dir: {config.cache_dir}\nstate_db: {config.state_db}\n",
-                        encoding="utf-8")
+    settings.write_text(
+        f"corpus: {config.corpus}\ncache_dir: {config.cache_dir}\nstate_db: {config.state_db}\n", encoding="utf-8"
+    )
     page = write_page(tmp_path / "incoming")
-    run = subprocess.run([sys.executable, "-m", "bot", "--config", str(settings), "ingest", str(page)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(settings), "ingest", str(page)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert "added 1 file (2 articles)" in run.stdout and "105_new.txt + sidecar" in run.stdout
 
@@ -190,13 +205,19 @@ def test_two_ingests_at_once_take_turns_and_never_overwrite(config: Config, tmp_
     from bot.ingest import corpus_lock
 
     settings = tmp_path / "bot.yaml"
-    settings.write_text(f"corpus: {config.corpus}\ncache_dir: {config.cache_dir}\nstate_db: {config.state_db}\n",
-                        encoding="utf-8")
+    settings.write_text(
+        f"corpus: {config.corpus}\ncache_dir: {config.cache_dir}\nstate_db: {config.state_db}\n", encoding="utf-8"
+    )
     theirs = write_page(tmp_path / "theirs", sidecar=None)
     ours = write_page(tmp_path / "ours", text=NEW_PAGE.replace("4500", "5000"), sidecar=None)
     with corpus_lock(config.corpus):  # another ingest is between deciding and moving in
-        proc = subprocess.Popen([sys.executable, "-m", "bot", "--config", str(settings), "ingest", str(ours)],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", "--config", str(settings), "ingest", str(ours)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         waited = ""
         while "waiting for it" not in waited:  # it staged and parsed its page, then waits
             line = proc.stderr.readline()

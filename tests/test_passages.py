@@ -21,8 +21,10 @@ def analyzer() -> Analyzer:
 def _articles() -> list[Article]:
     lexicon = load_lexicon()
     seeds = [a for page in sorted(SEEDS.glob("*.txt")) for a in load_page(page, lexicon.places)]
-    generated = [Article(id=r["id"], title=r["title"], paragraphs=tuple(r["body"].split("\n")))
-                 for r in bench.generate_articles(60, bench._Sources())]
+    generated = [
+        Article(id=r["id"], title=r["title"], paragraphs=tuple(r["body"].split("\n")))
+        for r in bench.generate_articles(60, bench._Sources())
+    ]
     odd = [
         Article(id="headline-only", title="二七区召开会议", paragraphs=()),
         Article(id="blank-body", title="空白正文", paragraphs=("  ", "")),

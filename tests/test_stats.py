@@ -73,8 +73,10 @@ def test_json_report(config: Config, capsys: pytest.CaptureFixture):
     assert usage["abstention_rate"] == pytest.approx(5 / 6, abs=1e-4)
     assert usage["top_unanswered"][0] == {"question": "火星上有几个区？", "count": 4}
     assert usage["feedback_by_article"][0]["article"].startswith("二七区培育壮大六大动力源")
-    assert usage["by_chat_type"] == {"private": {"questions": 4, "answered": 1},
-                                     "group": {"questions": 2, "answered": 0}}
+    assert usage["by_chat_type"] == {
+        "private": {"questions": 4, "answered": 1},
+        "group": {"questions": 2, "answered": 0},
+    }
 
 
 def test_without_a_database_yet(config: Config, capsys: pytest.CaptureFixture):

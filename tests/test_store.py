@@ -78,7 +78,9 @@ def test_subscriptions_add_remove_and_are_unique():
     assert store.subscribe(1, "keyword", "清华附中", now=11.0)
     assert store.subscribe(2, "keyword", "清华附中", now=12.0)
     assert [(s.kind, s.value, s.created) for s in store.subscriptions(1)] == [
-        ("district", "二七区", 10.0), ("keyword", "清华附中", 11.0)]
+        ("district", "二七区", 10.0),
+        ("keyword", "清华附中", 11.0),
+    ]
     assert set(store.all_subscriptions()) == {1, 2}
     with pytest.raises(ValueError):
         store.subscribe(1, "weather", "晴")
@@ -134,8 +136,9 @@ os._exit(9)  # killed: no close(), no clean shutdown
 
 def test_a_killed_process_loses_no_confirmed_write(tmp_path: Path):
     path = tmp_path / "bot.sqlite3"
-    result = subprocess.run([sys.executable, "-c", _KILL_SCRIPT, str(path)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", _KILL_SCRIPT, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 9, result.stderr
     assert result.stdout.split() == ["confirmed", "claimed"]
     with Store(path) as store:

@@ -19,24 +19,27 @@ from bot.subscriptions import (
 )
 
 
-@pytest.mark.parametrize("typed,expected", [
-    ("二七区", Topic("district", "二七区")),
-    ("二七", Topic("district", "二七区")),  # the short name residents use
-    ("二七去", Topic("district", "二七区")),  # input-method typo
-    ("erqi", Topic("district", "二七区")),  # pinyin
-    ("Erqi District", Topic("district", "二七区")),
-    ("zhengdong", Topic("district", "郑东新区")),
-    ("港区", Topic("district", "航空港区")),  # alias
-    ("管城回族", Topic("district", "管城区")),  # near miss of 管城回族区
-    ("「金水区」", Topic("district", "金水区")),  # quotes around it
-    ("清华附中", Topic("keyword", "清华附中")),  # a place inside 郑东新区 stays itself
-    ("清华付中", Topic("keyword", "清华附中")),  # typo of a known name repaired
-    ("樱桃沟", Topic("keyword", "樱桃沟")),
-    ("yingtaogou", Topic("keyword", "樱桃沟")),
-    ("二七商圈改造", Topic("keyword", "二七商圈改造")),  # starts like 二七 but is a topic
-    ("老旧小区", Topic("keyword", "老旧小区")),
-    ("ＧＤＰ", Topic("keyword", "gdp")),  # full width and case folded
-])
+@pytest.mark.parametrize(
+    "typed,expected",
+    [
+        ("二七区", Topic("district", "二七区")),
+        ("二七", Topic("district", "二七区")),  # the short name residents use
+        ("二七去", Topic("district", "二七区")),  # input-method typo
+        ("erqi", Topic("district", "二七区")),  # pinyin
+        ("Erqi District", Topic("district", "二七区")),
+        ("zhengdong", Topic("district", "郑东新区")),
+        ("港区", Topic("district", "航空港区")),  # alias
+        ("管城回族", Topic("district", "管城区")),  # near miss of 管城回族区
+        ("「金水区」", Topic("district", "金水区")),  # quotes around it
+        ("清华附中", Topic("keyword", "清华附中")),  # a place inside 郑东新区 stays itself
+        ("清华付中", Topic("keyword", "清华附中")),  # typo of a known name repaired
+        ("樱桃沟", Topic("keyword", "樱桃沟")),
+        ("yingtaogou", Topic("keyword", "樱桃沟")),
+        ("二七商圈改造", Topic("keyword", "二七商圈改造")),  # starts like 二七 but is a topic
+        ("老旧小区", Topic("keyword", "老旧小区")),
+        ("ＧＤＰ", Topic("keyword", "gdp")),  # full width and case folded
+    ],
+)
 def test_parse_topic(engine: Engine, typed: str, expected: Topic):
     assert parse_topic(engine.analyzer, typed) == expected
 
@@ -61,7 +64,8 @@ def test_district_matches_by_the_articles_districts(engine: Engine):
     assert any("清华附中" in t for t in found)
     for article in engine.articles:
         assert Matcher(engine.analyzer).matches(article, Topic("district", "郑东新区")) == (
-            "郑东新区" in article.districts)
+            "郑东新区" in article.districts
+        )
 
 
 def test_keyword_matches_text_and_aliases(engine: Engine):
@@ -70,8 +74,9 @@ def test_keyword_matches_text_and_aliases(engine: Engine):
     article = Article(id="x1", title="郑州清华大学附属中学开学", paragraphs=("今天开学。",))
     assert matcher.matches(article, Topic("keyword", "清华附中"))  # aliases.yaml: 清华附中 → 清华大学附属中学
     assert not matcher.matches(article, Topic("keyword", "老旧小区"))
-    assert matcher.matches(Article(id="x2", title="全市ＧＤＰ增长", paragraphs=("同比增长。",)),
-                           Topic("keyword", "gdp"))
+    assert matcher.matches(
+        Article(id="x2", title="全市ＧＤＰ增长", paragraphs=("同比增长。",)), Topic("keyword", "gdp")
+    )
     assert titles(engine, Topic("keyword", "火星基地")) == []
 
 
@@ -82,8 +87,11 @@ def sub(kind: str, value: str, created: float) -> Subscription:
 def test_due_articles_respect_subscription_time(engine: Engine):
     school = next(a for a in engine.articles if "清华附中" in a.title)
     other = next(a for a in engine.articles if "郑东新区" not in a.districts and "清华" not in a.body)
-    arrivals = [KnownArticle(school.id, 100.0, school.source), KnownArticle(other.id, 100.0, other.source),
-                KnownArticle("gone", 100.0, "removed.txt")]
+    arrivals = [
+        KnownArticle(school.id, 100.0, school.source),
+        KnownArticle(other.id, 100.0, other.source),
+        KnownArticle("gone", 100.0, "removed.txt"),
+    ]
     matcher = Matcher(engine.analyzer)
     due = due_articles([sub("keyword", "清华附中", 50.0)], arrivals, engine.get, matcher)
     assert due == [school]

@@ -34,8 +34,12 @@ SUPERGROUP = -1002002
 async def bot_app(tmp_path: Path) -> AsyncIterator[tuple[BotApiEmulator, Application, SubscriptionService, Config]]:
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
-    config = Config(corpus=corpus, cache_dir=tmp_path / "cache", state_db=tmp_path / "bot.sqlite3",
-                    telegram=TelegramSettings(watch_corpus_seconds=0))
+    config = Config(
+        corpus=corpus,
+        cache_dir=tmp_path / "cache",
+        state_db=tmp_path / "bot.sqlite3",
+        telegram=TelegramSettings(watch_corpus_seconds=0),
+    )
     engine = Engine.from_path(corpus, settings=Settings(cache_dir=config.cache_dir))
     store = Store(config.state_db)
     async with BotApiEmulator() as emu:

@@ -79,9 +79,14 @@ def add_page(corpus: Path, name: str, text: str, url: str | None = None) -> None
 @pytest.fixture
 def config(tmp_path: Path, warm_cache: Path) -> Config:
     corpus, cache = copy_corpus(tmp_path, warm_cache)
-    return Config(corpus=corpus, cache_dir=cache, state_db=tmp_path / "state" / "bot.sqlite3",
-                  telegram=TelegramSettings(admin_user_ids=(OPERATOR,), watch_corpus_seconds=0,
-                                            group_cooldown_seconds=0, flood_max_messages=1000))
+    return Config(
+        corpus=corpus,
+        cache_dir=cache,
+        state_db=tmp_path / "state" / "bot.sqlite3",
+        telegram=TelegramSettings(
+            admin_user_ids=(OPERATOR,), watch_corpus_seconds=0, group_cooldown_seconds=0, flood_max_messages=1000
+        ),
+    )
 
 
 @pytest_asyncio.fixture
@@ -137,7 +142,9 @@ async def test_subscribe_reload_notify_once_across_a_restart(emu: BotApiEmulator
         await command(emu, ALICE, ALICE, "/subscribe 二七去", "已订阅：二七区（区县）")
         await command(emu, ALICE, ALICE, "/subscribe 二七区", "已经订阅过：二七区")
         await command(emu, GROUP, CAROL, "/subscribe 金水区", "只有群管理员")
-        await command(emu, GROUP, BOB, "/subscribe@DistrictNewsBot 金水区 清华附中", "已订阅：金水区（区县）、「清华附中」")
+        await command(
+            emu, GROUP, BOB, "/subscribe@DistrictNewsBot 金水区 清华附中", "已订阅：金水区（区县）、「清华附中」"
+        )
         listed = await command(emu, GROUP, CAROL, "/subscriptions", "当前订阅")
         assert "金水区" in listed and "清华附中" in listed
         assert store_values(service.store, GROUP) == {("district", "金水区"), ("keyword", "清华附中")}
@@ -153,8 +160,9 @@ async def test_subscribe_reload_notify_once_across_a_restart(emu: BotApiEmulator
         [to_group] = notifications(emu, GROUP)
         assert "金水区贾鲁河步道全线贯通" in to_group and "二七区新建" not in to_group
         message = emu.sent_messages(GROUP)[-1]
-        assert any(e["type"] == "text_link" and e["url"] == "https://example.com/zzrb/105"
-                   for e in message.get("entities", []))
+        assert any(
+            e["type"] == "text_link" and e["url"] == "https://example.com/zzrb/105" for e in message.get("entities", [])
+        )
         # questions are answered from the new index right away
         assert service.engine.answer("二七区新建的三所中小学新增多少学位").article.source == "105_new.txt"
         await command(emu, OPERATOR, OPERATOR, "/reload", "语料没有变化")
@@ -188,8 +196,9 @@ async def test_watcher_picks_up_a_new_file_and_retry_after_sends_once(emu: BotAp
         emu.fail_next("sendMessage", Fault.retry_after(1))  # Telegram: slow down (nothing delivered)
         mark = emu.mark()
         add_page(config.corpus, "107_garlic.txt", PAGE_THREE)
-        await emu.wait_for_call("sendMessage", lambda p: int(p["chat_id"]) == ALICE and "大蒜" in p["text"],
-                                since=mark, timeout=15, ok=True)
+        await emu.wait_for_call(
+            "sendMessage", lambda p: int(p["chat_id"]) == ALICE and "大蒜" in p["text"], since=mark, timeout=15, ok=True
+        )
         await asyncio.sleep(0.6)  # a few more watcher rounds
         await emu.wait_idle()
         assert len(notifications(emu, ALICE)) == 1
@@ -299,8 +308,11 @@ FORUM = -1001600
 
 
 def _notices(emu: BotApiEmulator, chat: int) -> list:
-    return [c for c in emu.calls_to("sendMessage")
-            if int(c.params["chat_id"]) == chat and "你订阅的新闻有更新" in c.params["text"]]
+    return [
+        c
+        for c in emu.calls_to("sendMessage")
+        if int(c.params["chat_id"]) == chat and "你订阅的新闻有更新" in c.params["text"]
+    ]
 
 
 async def test_forum_notices_go_to_the_topic_they_were_set_up_in(emu: BotApiEmulator, config: Config):

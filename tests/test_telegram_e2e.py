@@ -131,8 +131,9 @@ class Harness:
 
     async def sent_to(self, chat_id: int, count: int = 1, since: int = 0) -> list[dict]:
         """Wait for `count` successful sendMessage calls to a chat; their results (messages)."""
-        calls = await self.emu.wait_for_call("sendMessage", lambda p: p["chat_id"] == chat_id, count=count,
-                                             since=since, ok=True)
+        calls = await self.emu.wait_for_call(
+            "sendMessage", lambda p: p["chat_id"] == chat_id, count=count, since=since, ok=True
+        )
         calls = calls if isinstance(calls, list) else [calls]
         return [c.response["result"] for c in calls]
 
@@ -158,8 +159,9 @@ class Harness:
 
 
 @asynccontextmanager
-async def running_bot(engine: Engine, *, privacy_mode: bool = True, token: str | None = None,
-                      **telegram: Any) -> AsyncIterator[Harness]:
+async def running_bot(
+    engine: Engine, *, privacy_mode: bool = True, token: str | None = None, **telegram: Any
+) -> AsyncIterator[Harness]:
     config = make_config(**telegram)
     store = RecordingStore()
     async with BotApiEmulator(bot_username=USERNAME, privacy_mode=privacy_mode, token=token) as emu:
@@ -185,8 +187,11 @@ async def bot(request: pytest.FixtureRequest, engine: Engine) -> AsyncIterator[H
 
 
 def keyboard(message: dict) -> list[tuple[str, str]]:
-    return [(b["text"], b.get("callback_data", b.get("url", "")))
-            for row in message.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+    return [
+        (b["text"], b.get("callback_data", b.get("url", "")))
+        for row in message.get("reply_markup", {}).get("inline_keyboard", [])
+        for b in row
+    ]
 
 
 def data_of(message: dict, prefix: str) -> list[str]:
@@ -204,8 +209,11 @@ async def stop_application(app) -> None:
 
 def entity_texts(message: dict, kind: str) -> list[str]:
     text = message["text"].encode("utf-16-le")
-    return [text[e["offset"] * 2 : (e["offset"] + e["length"]) * 2].decode("utf-16-le")
-            for e in message.get("entities", []) if e["type"] == kind]
+    return [
+        text[e["offset"] * 2 : (e["offset"] + e["length"]) * 2].decode("utf-16-le")
+        for e in message.get("entities", [])
+        if e["type"] == kind
+    ]
 
 
 # --------------------------------------------------------------------------- private chat
@@ -481,17 +489,38 @@ async def test_being_added_to_a_group_introduces_the_bot_once(bot: Harness) -> N
     admin = bot.user(1, "Admin")
     me = {"id": 123456, "is_bot": True, "first_name": "District News", "username": USERNAME}
 
-    rights = dict.fromkeys(("can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
-                            "can_manage_video_chats", "can_restrict_members", "can_promote_members",
-                            "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
-                            "can_delete_stories"), False)
+    rights = dict.fromkeys(
+        (
+            "can_be_edited",
+            "is_anonymous",
+            "can_manage_chat",
+            "can_delete_messages",
+            "can_manage_video_chats",
+            "can_restrict_members",
+            "can_promote_members",
+            "can_change_info",
+            "can_invite_users",
+            "can_post_stories",
+            "can_edit_stories",
+            "can_delete_stories",
+        ),
+        False,
+    )
 
     def member(status: str) -> dict:
         return {"user": me, "status": status, **(rights if status == "administrator" else {})}
 
     def change(old: str, new: str) -> None:
-        emu.push_update("my_chat_member", {"chat": group, "from": admin, "date": 1700000000,
-                                           "old_chat_member": member(old), "new_chat_member": member(new)})
+        emu.push_update(
+            "my_chat_member",
+            {
+                "chat": group,
+                "from": admin,
+                "date": 1700000000,
+                "old_chat_member": member(old),
+                "new_chat_member": member(new),
+            },
+        )
 
     change("left", "member")
     [hello] = await bot.sent_to(GROUP)
@@ -660,10 +689,13 @@ async def test_stickers_photos_empty_edited_and_long_messages(bot: Harness) -> N
 
 
 async def test_command_menus_are_set_per_scope(bot: Harness) -> None:
-    commands = {scope: [c["command"] for c in bot.emu.commands_for(scope)]
-                for scope in ("all_private_chats", "all_group_chats", "all_chat_administrators", "default")}
+    commands = {
+        scope: [c["command"] for c in bot.emu.commands_for(scope)]
+        for scope in ("all_private_chats", "all_group_chats", "all_chat_administrators", "default")
+    }
     assert {"start", "help", "ask", "latest", "districts", "district", "read", "about"} <= set(
-        commands["all_private_chats"])
+        commands["all_private_chats"]
+    )
     assert commands["all_group_chats"][0] == "ask" and "read" not in commands["all_group_chats"]
     assert set(commands["all_group_chats"]) <= set(commands["all_chat_administrators"])
     for scope in commands:
@@ -694,22 +726,36 @@ async def test_webhook_mode_checks_the_secret_and_answers(engine: Engine) -> Non
         url = f"http://127.0.0.1:{port}/hook-path"
         await app.initialize()
         try:
-            await app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="hook-path",
-                                            webhook_url=url, secret_token="s3cret_Token-1",
-                                            allowed_updates=Update.ALL_TYPES)
+            await app.updater.start_webhook(
+                listen="127.0.0.1",
+                port=port,
+                url_path="hook-path",
+                webhook_url=url,
+                secret_token="s3cret_Token-1",
+                allowed_updates=Update.ALL_TYPES,
+            )
             await app.start()
             assert emu.webhook["url"] == url and emu.webhook["secret_token"] == "s3cret_Token-1"
             user = emu.user(4242, "小王")
             emu.private_chat(user)
-            update = {"update_id": 1, "message": {
-                "message_id": 1, "date": 1700000000, "chat": {"id": 4242, "type": "private", "first_name": "小王"},
-                "from": user, "text": QUESTION}}
+            update = {
+                "update_id": 1,
+                "message": {
+                    "message_id": 1,
+                    "date": 1700000000,
+                    "chat": {"id": 4242, "type": "private", "first_name": "小王"},
+                    "from": user,
+                    "text": QUESTION,
+                },
+            }
             async with aiohttp.ClientSession() as http:
-                async with http.post(url, json=update,
-                                     headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as response:
+                async with http.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
+                ) as response:
                     assert response.status == 403
-                async with http.post(url, json=update,
-                                     headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret_Token-1"}) as response:
+                async with http.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret_Token-1"}
+                ) as response:
                     assert response.status == 200
             call = await emu.wait_for_call("sendMessage", ok=True)
             assert ANSWER_TEXT in call.response["result"]["text"]
@@ -739,19 +785,43 @@ async def test_python_m_bot_run_answers_and_never_logs_the_token(tmp_path: Path,
     port = free_port()
     telegram: dict[str, Any] = {"watch_corpus_seconds": 0, "group_cooldown_seconds": 0}
     if mode == "webhook":  # no secret configured: the bot makes one up
-        telegram["webhook"] = {"url": f"http://127.0.0.1:{port}", "listen": "127.0.0.1", "port": port,
-                               "path": "hook-7f3a"}
+        telegram["webhook"] = {
+            "url": f"http://127.0.0.1:{port}",
+            "listen": "127.0.0.1",
+            "port": port,
+            "path": "hook-7f3a",
+        }
     settings = tmp_path / "bot.yaml"
-    settings.write_text(json.dumps({
-        "corpus": str(ROOT / "seeds"), "cache_dir": str(tmp_path / "cache"),
-        "state_db": str(tmp_path / "state" / "bot.sqlite3"), "telegram": telegram}), encoding="utf-8")
+    settings.write_text(
+        json.dumps(
+            {
+                "corpus": str(ROOT / "seeds"),
+                "cache_dir": str(tmp_path / "cache"),
+                "state_db": str(tmp_path / "state" / "bot.sqlite3"),
+                "telegram": telegram,
+            }
+        ),
+        encoding="utf-8",
+    )
     async with BotApiEmulator(bot_username=USERNAME, token=token) as emu:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PORT"))}
-        env.update(TELEGRAM_BOT_TOKEN=token, TELEGRAM_API_BASE_URL=emu.base_url,
-                   DISTRICT_NEWS_CONFIG=str(settings), PYTHONUNBUFFERED="1")
+        env.update(
+            TELEGRAM_BOT_TOKEN=token,
+            TELEGRAM_API_BASE_URL=emu.base_url,
+            DISTRICT_NEWS_CONFIG=str(settings),
+            PYTHONUNBUFFERED="1",
+        )
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "-v", "run", cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "bot",
+            "-v",
+            "run",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         secrets_ = [token]
         try:
             user = emu.user(4242, "小王")
@@ -763,10 +833,13 @@ async def test_python_m_bot_run_answers_and_never_logs_the_token(tmp_path: Path,
                 call = await emu.wait_for_call("setWebhook", timeout=30)
                 secret = call.params["secret_token"]
                 assert call.params["url"] == f"http://127.0.0.1:{port}/hook-7f3a" and len(secret) >= 32
-                assert "message" in call.params["allowed_updates"] and "callback_query" in call.params[
-                    "allowed_updates"]
-                update = {"update_id": 1, "message": {
-                    "message_id": 1, "date": 1700000000, "chat": chat, "from": user, "text": QUESTION}}
+                assert (
+                    "message" in call.params["allowed_updates"] and "callback_query" in call.params["allowed_updates"]
+                )
+                update = {
+                    "update_id": 1,
+                    "message": {"message_id": 1, "date": 1700000000, "chat": chat, "from": user, "text": QUESTION},
+                }
                 url = f"http://127.0.0.1:{port}/hook-7f3a"
                 assert await _post_update(url, update, "not-the-secret") == 403
                 assert await _post_update(url, update, secret) == 200

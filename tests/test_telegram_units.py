@@ -97,8 +97,14 @@ def test_group_cooldown_answers_once_a_period_with_one_notice() -> None:
 # --------------------------------------------------------------------------- addressing filters
 
 
-def message(text: str, chat_type: str = Chat.SUPERGROUP, *, entities: list[MessageEntity] | None = None,
-            reply_from: User | None = None, via_bot: User | None = None) -> Message:
+def message(
+    text: str,
+    chat_type: str = Chat.SUPERGROUP,
+    *,
+    entities: list[MessageEntity] | None = None,
+    reply_from: User | None = None,
+    via_bot: User | None = None,
+) -> Message:
     chat = Chat(-1001, chat_type)
     user = User(1, "Alice", False)
     reply = Message(1, dtm.datetime.now(dtm.UTC), chat, from_user=reply_from, text="earlier") if reply_from else None
@@ -109,8 +115,16 @@ def message(text: str, chat_type: str = Chat.SUPERGROUP, *, entities: list[Messa
         for word in text.split():
             if word.startswith("@"):
                 entities.append(MessageEntity(MessageEntity.MENTION, text.index(word), len(word)))
-    msg = Message(2, dtm.datetime.now(dtm.UTC), chat, from_user=user, text=text, entities=entities,
-                  reply_to_message=reply, via_bot=via_bot)
+    msg = Message(
+        2,
+        dtm.datetime.now(dtm.UTC),
+        chat,
+        from_user=user,
+        text=text,
+        entities=entities,
+        reply_to_message=reply,
+        via_bot=via_bot,
+    )
     msg.set_bot(BOT)  # the filters ask the message for the bot's id and username
     return msg
 
@@ -145,19 +159,22 @@ def test_mentions_are_removed_from_the_question() -> None:
 # --------------------------------------------------------------------------- browsing questions
 
 
-@pytest.mark.parametrize(("question", "intent"), [
-    ("二七区有什么新闻", ("district", "二七区")),
-    ("金水最近有啥新闻", ("district", "金水区")),
-    ("二七去有什么新闻？", ("district", "二七区")),  # a typo
-    ("erqi news", ("district", "二七区")),  # pinyin
-    ("航空港区有哪些消息", ("district", "航空港区")),
-    ("最新新闻", ("latest", None)),
-    ("有什么新闻", ("latest", None)),
-    ("樱桃沟有什么新闻", None),  # a place inside a district: search for it instead
-    ("二七区老旧小区改造有什么新闻", None),
-    ("火星有什么新闻", None),
-    ("清华附中什么时候投入使用", None),
-])
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [
+        ("二七区有什么新闻", ("district", "二七区")),
+        ("金水最近有啥新闻", ("district", "金水区")),
+        ("二七去有什么新闻？", ("district", "二七区")),  # a typo
+        ("erqi news", ("district", "二七区")),  # pinyin
+        ("航空港区有哪些消息", ("district", "航空港区")),
+        ("最新新闻", ("latest", None)),
+        ("有什么新闻", ("latest", None)),
+        ("樱桃沟有什么新闻", None),  # a place inside a district: search for it instead
+        ("二七区老旧小区改造有什么新闻", None),
+        ("火星有什么新闻", None),
+        ("清华附中什么时候投入使用", None),
+    ],
+)
 def test_browse_intent(engine: Engine, question: str, intent: tuple | None) -> None:
     assert browse_intent(question, engine) == intent
 
@@ -194,8 +211,7 @@ def test_more_button_data_always_fits_in_64_bytes(ids: list[str]) -> None:
 def test_page_button_data_always_fits(article_id: str, number: int) -> None:
     row = keyboards.pager(f"p:{article_id}", number, number + 2)
     assert all(len(b.callback_data.encode()) <= 64 for b in row)
-    assert keyboards.parse(row[-1].callback_data) == keyboards.Action("page", article_id=article_id,
-                                                                     number=number + 1)
+    assert keyboards.parse(row[-1].callback_data) == keyboards.Action("page", article_id=article_id, number=number + 1)
 
 
 def test_answer_keyboard_after_more_results_and_feedback(engine: Engine) -> None:
@@ -260,8 +276,10 @@ def test_abstain_text_escapes_and_shortens_the_question() -> None:
 
 
 def test_newest_first_uses_dates_then_arrival() -> None:
-    articles = [Article(id=i, title=i, paragraphs=("x",), date=d)
-                for i, d in (("a", None), ("b", "2024-03-01"), ("c", None), ("d", "2024-05-01"))]
+    articles = [
+        Article(id=i, title=i, paragraphs=("x",), date=d)
+        for i, d in (("a", None), ("b", "2024-03-01"), ("c", None), ("d", "2024-05-01"))
+    ]
     assert [a.id for a in views.newest_first(articles)] == ["d", "b", "c", "a"]
 
 

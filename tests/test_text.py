@@ -91,24 +91,32 @@ def _normalize_slowly(text: str) -> str:
 
     folded = "".join(_FOLD_TABLE[ord(c)] if ord(c) < 0xD800 or ord(c) > 0xDFFF else "\ufffd" for c in text)
     converted = _t2s().convert(folded)
-    return converted if len(converted) == len(folded) else "".join(
-        s if len(s := _t2s().convert(c)) == 1 else c for c in folded)
+    return (
+        converted
+        if len(converted) == len(folded)
+        else "".join(s if len(s := _t2s().convert(c)) == 1 else c for c in folded)
+    )
 
 
-@pytest.mark.parametrize("text", [
-    "鄭州市金水區的ＡＢＣ６０００名學生和臺灣、乾隆、頭髮，" * 4,
-    "郑州市二七区今年将新建中小学10所，预计新增学位６０００个。" * 4,
-    "🎉 Emoji 与 ＨＴＭＬ <b>标签</b> 在郑东新区" * 4,
-    "a lone \ud800 surrogate among 鄭州 characters, long enough for the vector path" * 2,
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "鄭州市金水區的ＡＢＣ６０００名學生和臺灣、乾隆、頭髮，" * 4,
+        "郑州市二七区今年将新建中小学10所，预计新增学位６０００个。" * 4,
+        "🎉 Emoji 与 ＨＴＭＬ <b>标签</b> 在郑东新区" * 4,
+        "a lone \ud800 surrogate among 鄭州 characters, long enough for the vector path" * 2,
+    ],
+)
 def test_fast_normalize_equals_the_character_by_character_reference(text: str):
     assert normalize(text) == _normalize_slowly(text)
     assert len(normalize(text)) == len(text)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=200)
-       | st.text(alphabet="鄭州市金水區臺灣乾隆頭髮ＡＢＣａｂｃ６０，。！？abcABC 郑州二七区", max_size=200))
+@given(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=200)
+    | st.text(alphabet="鄭州市金水區臺灣乾隆頭髮ＡＢＣａｂｃ６０，。！？abcABC 郑州二七区", max_size=200)
+)
 def test_normalize_any_text_like_the_reference(text: str):
     assert normalize(text) == _normalize_slowly(text)
 

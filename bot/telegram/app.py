@@ -1,7 +1,7 @@
 """Build and run the Telegram application: handlers, command menus, rate limits, polling or webhook.
 
-    build_application(config, engine, base_url=..., store=..., token=...)  # tests, embedding
-    run_bot(config)                                                         # `python -m bot run`
+build_application(config, engine, base_url=..., store=..., token=...)  # tests, embedding
+run_bot(config)                                                         # `python -m bot run`
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ PRIVATE = filters.ChatType.PRIVATE
 GROUPS = filters.ChatType.GROUPS
 MEDIA = ~filters.TEXT & ~filters.StatusUpdate.ALL & ~filters.VIA_BOT
 
-DESCRIPTION = ("郑州区县新闻助手：用中文问各区县新闻里的事，比如「清华附中什么时候投入使用？」，"
-               "我从报道原文里找答案并附上出处。也可以按区县浏览、看最新新闻。")
+DESCRIPTION = (
+    "郑州区县新闻助手：用中文问各区县新闻里的事，比如「清华附中什么时候投入使用？」，"
+    "我从报道原文里找答案并附上出处。也可以按区县浏览、看最新新闻。"
+)
 SHORT_DESCRIPTION = "问郑州各区县新闻里的事，答案附原文出处。"
 
 
@@ -80,8 +82,14 @@ def _load_engine(config: Config) -> Engine:
     return engine
 
 
-def build_application(config: Config, engine: Engine | None = None, *, base_url: str | None = None,
-                      store: Any = None, token: str | None = None) -> Application:
+def build_application(
+    config: Config,
+    engine: Engine | None = None,
+    *,
+    base_url: str | None = None,
+    store: Any = None,
+    token: str | None = None,
+) -> Application:
     """The bot, ready for `initialize()`/`start()` (or `run_polling`); nothing contacts Telegram yet."""
     if engine is None:
         engine = _load_engine(config)
@@ -93,8 +101,7 @@ def build_application(config: Config, engine: Engine | None = None, *, base_url:
         Application.builder()
         .token(token)
         .rate_limiter(RetryingRateLimiter(max_retries=3))
-        .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True),
-                           allow_sending_without_reply=True))
+        .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True), allow_sending_without_reply=True))
         .concurrent_updates(True)
         .post_init(_post_init)
     )
@@ -139,12 +146,17 @@ def _register(application: Application, s: Services, subscriptions: Any, store: 
         subscriptions.register(application, s.holder, store, config)
         s.extra_commands = list(getattr(subscriptions, "COMMANDS", []))
         s.admin_commands = list(getattr(subscriptions, "ADMIN_COMMANDS", []))
-    application.add_handler(MessageHandler(NEW & PRIVATE & filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT,
-                                           handlers.private_text))
-    application.add_handler(MessageHandler(NEW & PRIVATE & filters.PHOTO & filters.CAPTION & ~filters.VIA_BOT,
-                                           handlers.private_caption))
-    application.add_handler(MessageHandler(NEW & GROUPS & filters.TEXT & ~filters.COMMAND
-                                           & (MENTIONS_BOT | REPLIES_TO_BOT), handlers.group_text))
+    application.add_handler(
+        MessageHandler(NEW & PRIVATE & filters.TEXT & ~filters.COMMAND & ~filters.VIA_BOT, handlers.private_text)
+    )
+    application.add_handler(
+        MessageHandler(NEW & PRIVATE & filters.PHOTO & filters.CAPTION & ~filters.VIA_BOT, handlers.private_caption)
+    )
+    application.add_handler(
+        MessageHandler(
+            NEW & GROUPS & filters.TEXT & ~filters.COMMAND & (MENTIONS_BOT | REPLIES_TO_BOT), handlers.group_text
+        )
+    )
     application.add_handler(MessageHandler(NEW & PRIVATE & filters.COMMAND, handlers.unknown_command))
     application.add_handler(MessageHandler(NEW & PRIVATE & MEDIA, handlers.media_hint))
     application.add_handler(ChatMemberHandler(handlers.joined_group, ChatMemberHandler.MY_CHAT_MEMBER))
@@ -272,8 +284,7 @@ def run_bot(config: Config) -> int:
             )
         else:
             log.info("long polling")
-            application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
-                                    bootstrap_retries=-1)
+            application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, bootstrap_retries=-1)
     except InvalidToken:
         print("error: Telegram rejected the token in TELEGRAM_BOT_TOKEN", file=sys.stderr)
         return 1

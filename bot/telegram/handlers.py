@@ -117,8 +117,9 @@ async def reply(message: Message, text: str, markup: InlineKeyboardMarkup | Forc
     (PTB's default `do_quote` for non-private chats), link previews are off.
     Should Telegram ever reject the HTML, the same words go out as plain text."""
     try:
-        return await message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup,
-                                        link_preview_options=NO_PREVIEW)
+        return await message.reply_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=markup, link_preview_options=NO_PREVIEW
+        )
     except BadRequest as exc:
         if not _bad_markup(exc):
             raise
@@ -226,8 +227,9 @@ async def respond(message: Message, context: ContextTypes.DEFAULT_TYPE, question
         return
     answer = s.engine.answer(question)
     if answer.status in ("answer", "abstain"):
-        s.log_question(message.chat.type, question, answer.found,
-                       answer.article.id if answer.found and answer.article else None)
+        s.log_question(
+            message.chat.type, question, answer.found, answer.article.id if answer.found and answer.article else None
+        )
     text = views.answer_message(answer, truncated=truncated)
     if answer.found:
         markup: InlineKeyboardMarkup | None = keyboards.answer_keyboard(answer)
@@ -279,8 +281,11 @@ async def cmd_ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await reply(message, views.esc(views.ASK_USAGE_PRIVATE))
     else:
         # privacy mode lets the bot see replies to its own messages, so ask for one
-        await reply(message, views.esc(views.ASK_PROMPT_GROUP),
-                    ForceReply(selective=True, input_field_placeholder=views.ASK_PLACEHOLDER))
+        await reply(
+            message,
+            views.esc(views.ASK_PROMPT_GROUP),
+            ForceReply(selective=True, input_field_placeholder=views.ASK_PLACEHOLDER),
+        )
 
 
 # ------------------------------------------------------------------ commands
@@ -354,8 +359,9 @@ def _district(s: Services, district: str, number: int) -> tuple[str, InlineKeybo
         return f"暂时没有{views.esc(district)}的新闻。", keyboards.districts_keyboard(s.district_counts())
     page = views.district_page(district, articles, number)
     chunk = articles[page.number * views.LIST_PAGE : (page.number + 1) * views.LIST_PAGE]
-    return page.text, keyboards.district_keyboard(district, chunk, page.number, page.total,
-                                                  page.number * views.LIST_PAGE + 1)
+    return page.text, keyboards.district_keyboard(
+        district, chunk, page.number, page.total, page.number * views.LIST_PAGE + 1
+    )
 
 
 @answers
@@ -418,8 +424,7 @@ async def joined_group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     is_in = change.new_chat_member.status in ("member", "administrator")
     if is_in and not was_in:
         username = services(context).username or context.bot.username
-        await context.bot.send_message(change.chat.id, views.group_welcome_html(username),
-                                       parse_mode=ParseMode.HTML)
+        await context.bot.send_message(change.chat.id, views.group_welcome_html(username), parse_mode=ParseMode.HTML)
 
 
 # ------------------------------------------------------------------ flood gate
@@ -510,8 +515,7 @@ def _inline_result(s: Services, article: Article, description: str, card: str) -
         id=article.id,
         title=views.short(article.headline, 100),
         description=views.short(description, 150),
-        input_message_content=InputTextMessageContent(card, parse_mode=ParseMode.HTML,
-                                                      link_preview_options=NO_PREVIEW),
+        input_message_content=InputTextMessageContent(card, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW),
     )
 
 
@@ -524,19 +528,27 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     results: list[InlineQueryResultArticle] = []
     if not text:
         for article in views.newest_first(s.engine.articles)[:INLINE_RESULTS]:
-            results.append(_inline_result(s, article, views.lead_text(article),
-                                          views.card_for_article(article, s.engine.link(article))))
+            results.append(
+                _inline_result(
+                    s, article, views.lead_text(article), views.card_for_article(article, s.engine.link(article))
+                )
+            )
     else:
         answer = s.engine.answer(text)
         if answer.found and answer.article is not None and answer.snippet is not None:
             results.append(_inline_result(s, answer.article, answer.snippet.text, views.answer_message(answer)))
             for candidate in answer.alternatives[: INLINE_RESULTS - 1]:
                 article = candidate.article
-                results.append(_inline_result(s, article, views.lead_text(article),
-                                              views.card_for_article(article, s.engine.link(article), text)))
+                results.append(
+                    _inline_result(
+                        s,
+                        article,
+                        views.lead_text(article),
+                        views.card_for_article(article, s.engine.link(article), text),
+                    )
+                )
     button = None if results else InlineQueryResultsButton(text=views.INLINE_NOTHING, start_parameter="help")
-    await query.answer(results, cache_time=s.config.telegram.inline_cache_seconds, is_personal=False,
-                       button=button)
+    await query.answer(results, cache_time=s.config.telegram.inline_cache_seconds, is_personal=False, button=button)
 
 
 # ------------------------------------------------------------------ errors
@@ -546,8 +558,21 @@ def describe(update: object) -> str:
     """What failed, for the log: the update id and kind, never who or what they wrote."""
     if not isinstance(update, Update):
         return "no update (polling or a job)"
-    kind = next((k for k in ("message", "edited_message", "callback_query", "inline_query",
-                             "chosen_inline_result", "my_chat_member") if getattr(update, k, None)), "update")
+    kind = next(
+        (
+            k
+            for k in (
+                "message",
+                "edited_message",
+                "callback_query",
+                "inline_query",
+                "chosen_inline_result",
+                "my_chat_member",
+            )
+            if getattr(update, k, None)
+        ),
+        "update",
+    )
     chat = update.effective_chat.type if update.effective_chat else "-"
     return f"update {update.update_id} ({kind}, {chat} chat)"
 
@@ -567,8 +592,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
             await update.callback_query.answer(views.ERROR_NOTICE, show_alert=True)
         elif update.inline_query is not None:
-            await update.inline_query.answer([], cache_time=0, button=InlineQueryResultsButton(
-                text=views.INLINE_NOTHING, start_parameter="help"))
+            await update.inline_query.answer(
+                [], cache_time=0, button=InlineQueryResultsButton(text=views.INLINE_NOTHING, start_parameter="help")
+            )
         elif update.message is not None:
             await update.message.reply_text(views.ERROR_NOTICE)
     except TelegramError as exc:

@@ -110,29 +110,39 @@ def abstain_keyboard() -> InlineKeyboardMarkup:
 
 def article_buttons(articles: Sequence[Article], start: int = 1) -> list[list[InlineKeyboardButton]]:
     """One button per article that opens its full text."""
-    return [[_button(f"{start + i}. {short(a.title or a.headline, 28)}", f"r:{a.id}")]
-            for i, a in enumerate(articles) if fits(f"r:{a.id}")]
+    return [
+        [_button(f"{start + i}. {short(a.title or a.headline, 28)}", f"r:{a.id}")]
+        for i, a in enumerate(articles)
+        if fits(f"r:{a.id}")
+    ]
 
 
-def with_alternatives(markup: InlineKeyboardMarkup | None,
-                      alternatives: Sequence[Article]) -> InlineKeyboardMarkup | None:
+def with_alternatives(
+    markup: InlineKeyboardMarkup | None, alternatives: Sequence[Article]
+) -> InlineKeyboardMarkup | None:
     """The card's keyboard after 「更多结果」: that button gone, one button per alternative added."""
-    rows = [[b for b in row if not str(b.callback_data or "").startswith("m:")]
-            for row in (markup.inline_keyboard if markup else ())]
+    rows = [
+        [b for b in row if not str(b.callback_data or "").startswith("m:")]
+        for row in (markup.inline_keyboard if markup else ())
+    ]
     rows = [row for row in rows if row]
-    extra = [[_button(f"📄 {short(a.title or a.headline, 30)}", f"r:{a.id}")]
-             for a in alternatives if fits(f"r:{a.id}")]
+    extra = [
+        [_button(f"📄 {short(a.title or a.headline, 30)}", f"r:{a.id}")] for a in alternatives if fits(f"r:{a.id}")
+    ]
     # alternatives go between 全文 and the feedback row
-    feedback_at = next((i for i, row in enumerate(rows)
-                        if any(str(b.callback_data or "").startswith("f:") for b in row)), len(rows))
+    feedback_at = next(
+        (i for i, row in enumerate(rows) if any(str(b.callback_data or "").startswith("f:") for b in row)), len(rows)
+    )
     rows = rows[:feedback_at] + extra + rows[feedback_at:]
     return InlineKeyboardMarkup(rows) if rows else None
 
 
 def without_feedback(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
     """The keyboard after a 👍/👎: the feedback row removed, so one card gets one vote."""
-    rows = [[b for b in row if not str(b.callback_data or "").startswith("f:")]
-            for row in (markup.inline_keyboard if markup else ())]
+    rows = [
+        [b for b in row if not str(b.callback_data or "").startswith("f:")]
+        for row in (markup.inline_keyboard if markup else ())
+    ]
     rows = [row for row in rows if row]
     return InlineKeyboardMarkup(rows) if rows else None
 
@@ -161,8 +171,9 @@ def districts_keyboard(counts: Sequence[tuple[str, int]]) -> InlineKeyboardMarku
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def district_keyboard(district: str, articles: Sequence[Article], number: int, total: int,
-                      start: int) -> InlineKeyboardMarkup:
+def district_keyboard(
+    district: str, articles: Sequence[Article], number: int, total: int, start: int
+) -> InlineKeyboardMarkup:
     rows = article_buttons(articles, start)
     nav = pager(f"d:{district}", number, total)
     if nav:

@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class RetryingRateLimiter(AIORateLimiter):
-    def __init__(self, *, network_retries: int = 3, backoff: float = 0.5, max_backoff: float = 8.0,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *, network_retries: int = 3, backoff: float = 0.5, max_backoff: float = 8.0, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.network_retries = network_retries
         self.backoff = backoff
@@ -50,6 +51,12 @@ class RetryingRateLimiter(AIORateLimiter):
                 delay = min(self.backoff * (2**attempt), self.max_backoff)
                 attempt += 1
                 # the message names the HTTP status or the connection problem, never the URL
-                log.warning("%s failed (%s); retry %d/%d in %.1fs", endpoint, exc.message[:160], attempt,
-                            self.network_retries, delay)
+                log.warning(
+                    "%s failed (%s); retry %d/%d in %.1fs",
+                    endpoint,
+                    exc.message[:160],
+                    attempt,
+                    self.network_retries,
+                    delay,
+                )
                 await asyncio.sleep(delay)

@@ -131,8 +131,9 @@ def _retry_seconds(exc: RetryAfter) -> float:
 class SubscriptionService:
     """Subscriptions, notifications, digests and reloads for one application."""
 
-    def __init__(self, engine_holder: EngineHolder, store: Store, config: Config, *,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, engine_holder: EngineHolder, store: Store, config: Config, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.holder = engine_holder
         self.store = store
         self.config = config
@@ -165,7 +166,9 @@ class SubscriptionService:
 
     @property
     def _tz_label(self) -> str:
-        return "北京时间" if self.config.timezone in ("Asia/Shanghai", "Asia/Chongqing", "PRC") else self.config.timezone
+        return (
+            "北京时间" if self.config.timezone in ("Asia/Shanghai", "Asia/Chongqing", "PRC") else self.config.timezone
+        )
 
     # ------------------------------------------------------------ reload
 
@@ -173,8 +176,7 @@ class SubscriptionService:
         """Note the corpus the bot starts with; what it did not know arrived while it was down."""
         try:
             async with self._reload_lock:
-                fresh = self.store.record_articles(((a.id, a.source) for a in self.engine.articles),
-                                                   self.clock())
+                fresh = self.store.record_articles(((a.id, a.source) for a in self.engine.articles), self.clock())
             if fresh:
                 log.info("%d article(s) arrived while the bot was down", len(fresh))
             await self.notify(bot)
@@ -208,7 +210,8 @@ class SubscriptionService:
             if changed or removed:
                 try:
                     engine = await asyncio.to_thread(
-                        Engine.from_path, corpus, config_dir=self.config.config_dir, settings=old.settings)
+                        Engine.from_path, corpus, config_dir=self.config.config_dir, settings=old.settings
+                    )
                 except (CorpusError, OSError) as exc:  # keep serving the old index; try again next time
                     result.errors.append(f"{corpus}: rebuild failed, still serving the previous index: {exc}")
                     log.warning("reload: %s", result.errors[-1])
@@ -235,9 +238,14 @@ class SubscriptionService:
         for error in result.errors:
             log.warning("reload: %s", error)
         if result.new_files or result.changed_files or result.removed_files:
-            log.info("reload: %d new, %d changed, %d removed file(s); %d new article(s)%s",
-                     len(new), len(changed), len(removed), len(result.articles),
-                     " (full rebuild)" if result.rebuilt else "")
+            log.info(
+                "reload: %d new, %d changed, %d removed file(s); %d new article(s)%s",
+                len(new),
+                len(changed),
+                len(removed),
+                len(result.articles),
+                " (full rebuild)" if result.rebuilt else "",
+            )
         if bot is not None and (result.articles or self._retry):
             result.notified = await self.notify(bot)
         result.seconds = time.perf_counter() - started
@@ -290,8 +298,15 @@ class SubscriptionService:
             self.store.digest_done(chat_id, now)
         return outcome
 
-    async def _deliver(self, bot: Bot, chat_id: int, articles: list[Article], via: str,
-                       header: Callable[[int, list[Article]], str], now: float) -> Delivery:
+    async def _deliver(
+        self,
+        bot: Bot,
+        chat_id: int,
+        articles: list[Article],
+        via: str,
+        header: Callable[[int, list[Article]], str],
+        now: float,
+    ) -> Delivery:
         claimed = set(self.store.claim(chat_id, [a.id for a in articles], via, now))
         chosen = [a for a in articles if a.id in claimed]
         if not chosen:
@@ -300,8 +315,9 @@ class SubscriptionService:
         thread = self.store.thread(chat_id)
         for _attempt in range(3):
             try:
-                await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
-                                       message_thread_id=thread)
+                await bot.send_message(
+                    chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, message_thread_id=thread
+                )
                 return Delivery.SENT
             except ChatMigrated as exc:  # group → supergroup: its state moves with it
                 if exc.new_chat_id == chat_id:
@@ -348,8 +364,9 @@ class SubscriptionService:
             return
         self._unschedule_digest(chat_id)
         hour, minute = (int(x) for x in at.split(":"))
-        queue.run_daily(self.digest_job, time=dtm.time(hour, minute, tzinfo=self.tz), chat_id=chat_id,
-                        name=f"digest:{chat_id}")
+        queue.run_daily(
+            self.digest_job, time=dtm.time(hour, minute, tzinfo=self.tz), chat_id=chat_id, name=f"digest:{chat_id}"
+        )
 
     def _unschedule_digest(self, chat_id: int) -> None:
         queue = self.job_queue
@@ -423,7 +440,9 @@ class SubscriptionService:
         return f"{what}会发到本话题。" if thread is not None else f"{what}会发到 General 话题。"
 
     async def _refuse_non_admin(self, update: Update) -> None:
-        await self._reply(update, "抱歉，只有群管理员可以修改本群的订阅和摘要设置。发送 /subscriptions 可以查看当前订阅。")
+        await self._reply(
+            update, "抱歉，只有群管理员可以修改本群的订阅和摘要设置。发送 /subscriptions 可以查看当前订阅。"
+        )
 
     async def cmd_subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
@@ -431,8 +450,11 @@ class SubscriptionService:
             return
         raw = " ".join(context.args or [])
         if not raw.strip():
-            await self._reply(update, "用法：/subscribe 区县或关键词\n例如 /subscribe 二七区 或 /subscribe 清华附中；"
-                                      "可以一次写几个，用空格或顿号隔开。")
+            await self._reply(
+                update,
+                "用法：/subscribe 区县或关键词\n例如 /subscribe 二七区 或 /subscribe 清华附中；"
+                "可以一次写几个，用空格或顿号隔开。",
+            )
             return
         if not await self._may_change(update, context):
             await self._refuse_non_admin(update)
@@ -468,7 +490,9 @@ class SubscriptionService:
         if already:
             lines.append("已经订阅过：" + "、".join(html.escape(t.label) for t in already))
         if unknown:
-            lines.append("无法识别：" + "、".join(html.escape(u) for u in unknown) + "（关键词至少两个字，最多三十个字）")
+            lines.append(
+                "无法识别：" + "、".join(html.escape(u) for u in unknown) + "（关键词至少两个字，最多三十个字）"
+            )
         await self._reply(update, "\n".join(lines))
 
     async def cmd_unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -477,8 +501,9 @@ class SubscriptionService:
             return
         raw = " ".join(context.args or [])
         if not raw.strip():
-            await self._reply(update, "用法：/unsubscribe 区县或关键词，或 /unsubscribe 全部\n\n"
-                                      + self._list_text(chat.id))
+            await self._reply(
+                update, "用法：/unsubscribe 区县或关键词，或 /unsubscribe 全部\n\n" + self._list_text(chat.id)
+            )
             return
         if not await self._may_change(update, context):
             await self._refuse_non_admin(update)
@@ -535,12 +560,17 @@ class SubscriptionService:
         if chat is None or chat.type == ChatType.CHANNEL:
             return
         args = [a.strip() for a in (context.args or []) if a.strip()]
-        usage = ("用法：/digest on 08:00 开启每日摘要（时间为" + self._tz_label + "），/digest off 关闭。\n"
-                 "开启后，订阅的新文章不再逐条通知，而是每天汇总成一条；没有新文章的日子不发送。")
+        usage = (
+            "用法：/digest on 08:00 开启每日摘要（时间为" + self._tz_label + "），/digest off 关闭。\n"
+            "开启后，订阅的新文章不再逐条通知，而是每天汇总成一条；没有新文章的日子不发送。"
+        )
         if not args:
             digest = self.store.digest(chat.id)
-            state = (f"每日摘要：已开启，每天 {digest.time}（{self._tz_label}）。"
-                     if digest is not None and digest.enabled else "每日摘要：未开启。")
+            state = (
+                f"每日摘要：已开启，每天 {digest.time}（{self._tz_label}）。"
+                if digest is not None and digest.enabled
+                else "每日摘要：未开启。"
+            )
             await self._reply(update, f"{state}\n{usage}")
             return
         action = args[0].lower()
@@ -596,8 +626,10 @@ def _reload_text(result: ReloadResult, total: int) -> str:
         parts.append(f"修改 {len(result.changed_files)} 个")
     if result.removed_files:
         parts.append(f"删除 {len(result.removed_files)} 个")
-    lines = [f"已重新加载：{'，'.join(parts)}；新增 {len(result.articles)} 篇文章，共 {total} 篇"
-             f"（{'完整重建' if result.rebuilt else '增量添加'}，{result.seconds:.1f} 秒）。"]
+    lines = [
+        f"已重新加载：{'，'.join(parts)}；新增 {len(result.articles)} 篇文章，共 {total} 篇"
+        f"（{'完整重建' if result.rebuilt else '增量添加'}，{result.seconds:.1f} 秒）。"
+    ]
     for article in result.articles[:10]:
         lines.append(f"• {html.escape(article.headline)}")
     if len(result.articles) > 10:
