@@ -15,18 +15,18 @@ import os
 import sys
 from pathlib import Path
 
-from .answer import Engine, load_engine
 from .config import Config, ConfigError, load_config
+from .library import Library
 
 log = logging.getLogger("bot")
 
 
-def build_engine(config: Config, corpus: Path | None = None, *, quiet: bool = False) -> Engine:
-    """The configured engine, with a progress bar on a terminal and skipped files reported."""
-    engine = load_engine(config, corpus, progress=None if quiet else _progress_factory())
-    for error in engine.report.errors:
+def open_library(config: Config, corpus: Path | None = None, *, quiet: bool = False) -> Library:
+    """The configured library, with a progress bar on a terminal and skipped files reported."""
+    library = Library.from_config(config, corpus, progress=None if quiet else _progress_factory())
+    for error in library.engine.report.errors:
         print(f"warning: skipped {error}", file=sys.stderr)
-    return engine
+    return library
 
 
 def _progress_factory():
@@ -49,37 +49,36 @@ def _print_json(value: object) -> None:
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
-    engine = build_engine(config, args.corpus, quiet=True)
+    from .render import reply_json, reply_plain
+
+    library = open_library(config, args.corpus, quiet=True)
     if args.batch:
+        # One JSON line per input line, in order, blank lines included (kind "empty"): the
+        # output lines up with the input.
         source = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")  # noqa: SIM115
         with source:
             for line in source:
-                question = line.rstrip("\n")
-                if not question.strip():
-                    continue
-                _print_json(engine.answer(question).to_json())
+                _print_json(reply_json(library.ask(line.rstrip("\r\n"))))
                 sys.stdout.flush()
         return 0
     if not args.question:
         print('usage: python -m bot ask "问题" (or --batch FILE)', file=sys.stderr)
         return 2
-    answer = engine.answer(" ".join(args.question))
+    reply = library.ask(" ".join(args.question))
     if args.json:
-        _print_json(answer.to_json())
+        _print_json(reply_json(reply))
     else:
-        from .render import answer_plain
-
-        print(answer_plain(answer, ansi=sys.stdout.isatty()))
+        print(reply_plain(reply, ansi=sys.stdout.isatty()))
     return 0
 
 
 def cmd_articles(args: argparse.Namespace, config: Config) -> int:
-    engine = build_engine(config, args.corpus, quiet=True)
+    library = open_library(config, args.corpus, quiet=True)
     if args.json:
-        for article in engine.articles:
+        for article in library.articles:
             _print_json(article.to_json())
     else:
-        for article in engine.articles:
+        for article in library.articles:
             district = article.districts[0] if article.districts else "-"
             print(f"{article.id}\t{district}\t{article.headline}")
     return 0
@@ -88,8 +87,7 @@ def cmd_articles(args: argparse.Namespace, config: Config) -> int:
 def cmd_chat(args: argparse.Namespace, config: Config) -> int:
     from .chat import run_chat
 
-    engine = build_engine(config, args.corpus)
-    return run_chat(engine)
+    return run_chat(open_library(config, args.corpus))
 
 
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
@@ -100,8 +98,8 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {args.qa}: {exc}", file=sys.stderr)
         return 2
-    engine = build_engine(config, args.corpus, quiet=True)
-    report = evaluate(engine, items)
+    library = open_library(config, args.corpus, quiet=True)
+    report = evaluate(library, items)
     figures = report.figures()
     if args.json:
         _print_json(
@@ -122,10 +120,11 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
             }
         )
         return 0
-    print(f"corpus: {len(engine.articles)} articles   questions: {figures['questions']}")
+    print(f"corpus: {len(library.articles)} articles   questions: {figures['questions']}")
     labels = {
         "top1": "top-1 article",
         "answer_in_snippet": "answer in snippet",
+        "answer_in_first_100": "answer in first 100 chars",
         "hit@5": "hit@5",
         "mrr": "MRR",
         "abstained_in_scope": "abstained (in scope)",
@@ -142,7 +141,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     if misses and not args.quiet:
         print(f"\nmisses ({len(misses)}):")
         for outcome in misses[: args.show]:
-            got = outcome.answer.article.headline if outcome.answer.article else f"<{outcome.answer.status}>"
+            got = outcome.answer.article.headline if outcome.answer.article else f"<{outcome.answer.status.value}>"
             snippet = outcome.answer.snippet.text if outcome.answer.snippet else ""
             flag = "article" if not outcome.right else "snippet"
             print(f"- [{outcome.item.id} {outcome.item.kind} {flag}] {outcome.item.question}")

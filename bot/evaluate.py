@@ -16,10 +16,12 @@ from pathlib import Path
 
 import yaml
 
-from .answer import Answer, Engine
 from .corpus import Article
+from .library import Library
+from .results import Answer, Status
 
 _SPACE_RE = re.compile(r"\s+")
+FIRST_CHARS = 100
 
 
 def _squash(text: str | None) -> str:
@@ -78,12 +80,21 @@ def answer_in_snippet(item: QAItem, answer: Answer) -> bool:
     return any(a in snippet for a in item.answers)
 
 
+def answer_up_front(item: QAItem, answer: Answer, chars: int = FIRST_CHARS) -> bool:
+    """The answer within the snippet's first `chars` characters: what a phone shows first."""
+    if not answer.found or answer.snippet is None:
+        return False
+    head = _squash(answer.snippet.text[:chars])
+    return any(a in head for a in item.answers)
+
+
 @dataclass
 class Outcome:
     item: QAItem
     answer: Answer
     right: bool
     in_snippet: bool
+    up_front: bool  # the answer within the snippet's first FIRST_CHARS characters
     rank: int | None  # 1-based rank of the first right article among answer + alternatives
 
 
@@ -110,6 +121,7 @@ class Report:
             "questions": len(self.outcomes),
             "top1": rate([o.right for o in scoped]),
             "answer_in_snippet": rate([o.in_snippet for o in factual if o.item.answers]),
+            "answer_in_first_100": rate([o.up_front for o in factual if o.item.answers]),
             "hit@5": rate([o.rank is not None and o.rank <= 5 for o in scoped]),
             "mrr": round(sum(1 / o.rank for o in scoped if o.rank) / len(scoped), 4) if scoped else None,
             "abstained_in_scope": sum(1 for o in scoped if not o.answer.found),
@@ -128,17 +140,19 @@ class Report:
         ]
 
 
-def grade(engine: Engine, item: QAItem) -> Outcome:
-    answer = engine.answer(item.question)
+def grade(library: Library, item: QAItem) -> Outcome:
+    """Ask as a resident would (through the intent layer): a list or a greeting is no answer."""
+    reply = library.ask(item.question)
+    answer = reply.answer if reply.answer is not None else Answer(item.question, Status.ABSTAIN)
     if item.kind == "out_of_scope":
-        return Outcome(item, answer, not answer.found, False, None)
+        return Outcome(item, answer, not answer.found, False, False, None)
     ranked = ([answer.article] if answer.found and answer.article else []) + [c.article for c in answer.alternatives]
     rank = next((k for k, a in enumerate(ranked, 1) if is_right_article(item, a)), None)
     if not answer.found:
-        return Outcome(item, answer, False, False, None)
+        return Outcome(item, answer, False, False, False, None)
     right = rank == 1
-    return Outcome(item, answer, right, answer_in_snippet(item, answer), rank)
+    return Outcome(item, answer, right, answer_in_snippet(item, answer), answer_up_front(item, answer), rank)
 
 
-def evaluate(engine: Engine, items: Iterable[QAItem]) -> Report:
-    return Report([grade(engine, item) for item in items])
+def evaluate(library: Library, items: Iterable[QAItem]) -> Report:
+    return Report([grade(library, item) for item in items])

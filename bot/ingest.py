@@ -10,7 +10,7 @@ Steps:
 3. Exact duplicates are skipped: a file byte-identical to one in the corpus (or earlier in the
    batch), or one whose article ids are all in the corpus already.
 4. The rest are moved in with `os.replace` (sidecar first, so a watching bot never sees a page
-   without its sidecar), then `Engine.from_path` with the segment cache builds segments for the
+   without its sidecar), then `Library.open` with the segment cache builds segments for the
    new files only; the others come from the cache.
 
 Two ingests at once take turns on steps 2-4 (a lock on the corpus folder): each decides
@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from .answer import Engine, Settings
 from .config import Config
 from .corpus import Article, CorpusError, corpus_files, load_file
+from .library import Library
 from .text import load_lexicon
 
 try:
@@ -221,9 +221,7 @@ def ingest(
             existing_names = {p.name for p in existing_files}
             known_ids: set[str] = set()
             if existing_files:
-                before = Engine.from_path(
-                    corpus, config_dir=config.config_dir, settings=Settings(cache_dir=config.cache_dir)
-                )
+                before = Library.open(corpus, config_dir=config.config_dir, cache_dir=config.cache_dir)
                 known_ids = {a.id for a in before.articles}
 
             # 3. decide
@@ -279,12 +277,9 @@ def ingest(
     if result.added:
         result.new_articles = sum(len(item.articles) for item in result.added)
         if config.cache_dir is not None:
-            engine = Engine.from_path(
-                corpus,
-                config_dir=config.config_dir,
-                settings=Settings(cache_dir=config.cache_dir),
-                progress=engine_progress,
-            )
+            engine = Library.open(
+                corpus, config_dir=config.config_dir, cache_dir=config.cache_dir, progress=engine_progress
+            ).engine
             result.built, result.cached = engine.report.built, engine.report.cached
             result.index_seconds = engine.report.seconds
     return _finish(result, started)

@@ -14,9 +14,9 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from .answer import Engine, Settings
 from .config import Config
 from .corpus import CorpusError
+from .library import Library
 from .store import Store, StoreError
 from .text import normalize
 
@@ -45,7 +45,7 @@ def collect_stats(config: Config, corpus: Path | None = None) -> dict:
     corpus = corpus or config.corpus
     figures: dict = {"corpus": None, "usage": None, "warnings": []}
     try:
-        engine = Engine.from_path(corpus, config_dir=config.config_dir, settings=Settings(cache_dir=config.cache_dir))
+        engine = Library.open(corpus, config_dir=config.config_dir, cache_dir=config.cache_dir).engine
     except (CorpusError, OSError) as exc:
         figures["warnings"].append(f"corpus: {exc}")
         engine = None

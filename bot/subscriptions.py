@@ -24,7 +24,6 @@ from .corpus import Article
 from .text import Analyzer, Lexicon, normalize
 
 if TYPE_CHECKING:
-    from .answer import Engine
     from .store import KnownArticle, Subscription
 
 MAX_TOPIC_CHARS = 30
@@ -33,17 +32,6 @@ _SPLIT_RE = re.compile(r"[\s,，、;；]+")
 _EDGE_PUNCT = "\"'“”‘’「」『』《》()（）[]【】<>〈〉.。!！?？:：#"
 _WORDY_RE = re.compile(r"[\w\u4e00-\u9fff]")
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3])[:：.]([0-5]\d)$")
-
-
-@dataclass
-class EngineHolder:
-    """The engine currently serving questions; reloads replace `.engine` in one assignment.
-
-    Shared by the Telegram app and the subscription handlers: read `holder.engine` on each use,
-    never keep the engine itself, or a full reload would go unnoticed.
-    """
-
-    engine: Engine
 
 
 @dataclass(frozen=True)
@@ -168,7 +156,9 @@ def parse_time(text: str) -> str | None:
     return f"{int(match.group(1)):02d}:{match.group(2)}"
 
 
-def render_article_list(header: str, articles: Sequence[Article], engine: Engine, budget: int = MESSAGE_BUDGET) -> str:
+def render_article_list(
+    header: str, articles: Sequence[Article], link: Callable[[Article], str | None], budget: int = MESSAGE_BUDGET
+) -> str:
     """One HTML message: a header, then headline + link (or /read id) per article, all escaped.
 
     Lists as many as fit in one Telegram message and says how many more there are.
@@ -176,7 +166,7 @@ def render_article_list(header: str, articles: Sequence[Article], engine: Engine
     lines = [header]
     used = len(header)
     for number, article in enumerate(articles):
-        item = _article_line(article, engine)
+        item = _article_line(article, link(article))
         if used + len(item) + 1 > budget:
             lines.append(f"……另有 {len(articles) - number} 篇，可发送 /latest 查看。")
             break
@@ -185,9 +175,8 @@ def render_article_list(header: str, articles: Sequence[Article], engine: Engine
     return "\n".join(lines)
 
 
-def _article_line(article: Article, engine: Engine) -> str:
+def _article_line(article: Article, link: str | None) -> str:
     headline = html.escape(article.headline or article.title)
-    link = engine.link(article)
     meta = " · ".join(p for p in (article.districts[0] if article.districts else "", article.date or "") if p)
     meta_html = f"（{html.escape(meta)}）" if meta else ""
     if link:

@@ -1,4 +1,4 @@
-"""Shared fixtures: one engine over the seed pages for the whole session."""
+"""Shared fixtures: one library over the seed pages for the whole session."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import Engine, Settings
+from bot.engine import Engine
+from bot.library import Library
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -15,16 +16,20 @@ SHARED = ROOT.parent / "shared"
 
 
 @pytest.fixture(scope="session")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    cache = tmp_path_factory.mktemp("cache")
-    return Engine.from_path(SEEDS, settings=Settings(cache_dir=cache))
+def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    return Library.open(SEEDS, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="session")
+def engine(library: Library) -> Engine:
+    return library.engine
 
 
 @pytest.fixture(scope="session")
 def warm_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Segments of the seed pages, built once (cache keys do not depend on the folder)."""
     cache = tmp_path_factory.mktemp("warm-cache")
-    Engine.from_path(SEEDS, settings=Settings(cache_dir=cache))
+    Library.open(SEEDS, cache_dir=cache)
     return cache
 
 

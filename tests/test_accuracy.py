@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import Engine
 from bot.evaluate import evaluate, load_items
+from bot.library import Library
 
 from .conftest import SHARED
 
 DEV = Path(__file__).parent / "data" / "dev_questions.yaml"
 
 
-def test_our_dev_questions_cover_every_seed_article(engine: Engine):
-    report = evaluate(engine, load_items(DEV))
+def test_our_dev_questions_cover_every_seed_article(library: Library):
+    report = evaluate(library, load_items(DEV))
     figures = report.figures()
     assert figures["top1"] >= 0.97, report.misses()
     assert figures["answer_in_snippet"] >= 0.78
@@ -29,8 +29,8 @@ def test_our_dev_questions_cover_every_seed_article(engine: Engine):
 
 
 @pytest.mark.skipif(not (SHARED / "qa" / "questions.yaml").exists(), reason="../shared not beside the repo")
-def test_residents_questions(engine: Engine):
-    figures = evaluate(engine, load_items(SHARED / "qa" / "questions.yaml")).figures()
+def test_residents_questions(library: Library):
+    figures = evaluate(library, load_items(SHARED / "qa" / "questions.yaml")).figures()
     assert figures["top1"] >= 0.95
     assert figures["answer_in_snippet"] >= 0.80
     assert figures["out_of_scope_abstained"] == 1.0
@@ -38,11 +38,7 @@ def test_residents_questions(engine: Engine):
 
 @pytest.mark.skipif(not (SHARED / "bench" / "cmrc_trial.qa.yaml").exists(), reason="../shared not beside the repo")
 def test_cmrc_trial(tmp_path_factory: pytest.TempPathFactory):
-    from bot.answer import Settings
-
-    engine = Engine.from_path(
-        SHARED / "bench" / "cmrc_trial.corpus.jsonl", settings=Settings(cache_dir=tmp_path_factory.mktemp("cmrc"))
-    )
-    figures = evaluate(engine, load_items(SHARED / "bench" / "cmrc_trial.qa.yaml")).figures()
+    library = Library.open(SHARED / "bench" / "cmrc_trial.corpus.jsonl", cache_dir=tmp_path_factory.mktemp("cmrc"))
+    figures = evaluate(library, load_items(SHARED / "bench" / "cmrc_trial.qa.yaml")).figures()
     assert figures["top1"] >= 0.975
     assert figures["answer_in_snippet"] >= 0.84

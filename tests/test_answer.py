@@ -7,7 +7,11 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.answer import SNIPPET_MAX, Engine
+from bot.engine import Engine
+from bot.library import Library
+from bot.reply import Kind
+from bot.results import Status
+from bot.snippet import SNIPPET_MAX
 
 
 def snippet_of(engine: Engine, question: str) -> str:
@@ -40,7 +44,7 @@ def test_number_questions_get_the_number_with_the_unit_asked(engine: Engine):
 
 
 def test_the_thing_a_how_many_question_counts() -> None:
-    from bot.answer import counted_noun
+    from bot.question import counted_noun
 
     assert counted_noun("区长杯足球联赛有多少支队伍参赛") == "队伍"
     assert counted_noun("清华附中有几个班") == "班"
@@ -61,18 +65,21 @@ def test_caption_items_are_answerable(engine: Engine):
     assert "12月5日" in answer.snippet.text
 
 
-def test_out_of_scope_questions_abstain(engine: Engine):
+def test_out_of_scope_questions_abstain(library: Library):
+    from bot.render import reply_plain
+
     calibration = (Path(__file__).parent / "data" / "out_of_scope.txt").read_text(encoding="utf-8").splitlines()
     for question in [q for q in calibration if q.strip()] + ["郑州到北京高铁要坐几个小时", "<b>x</b>&"]:
-        answer = engine.answer(question)
-        assert answer.status in {"abstain", "greeting"}, (question, answer.article and answer.article.title)
-        assert not answer.found and answer.message
+        reply = library.ask(question)
+        assert reply.kind in {Kind.ABSTAIN, Kind.GREETING, Kind.HELP}, (question, reply.answer)
+        assert not reply.found
+        assert reply.kind is not Kind.ABSTAIN or "没有找到" in reply_plain(reply)
 
 
-def test_greetings_and_empty_input(engine: Engine):
-    assert engine.answer("你好").status == "greeting"
-    assert engine.answer("   ").status == "empty"
-    assert engine.answer("😀😀").status == "empty"
+def test_greetings_and_empty_input(library: Library):
+    assert library.ask("你好").kind is Kind.GREETING
+    assert library.ask("   ").kind is Kind.EMPTY
+    assert library.ask("😀😀").kind is Kind.EMPTY
 
 
 def test_markup_in_a_question_is_just_text(engine: Engine):
@@ -82,7 +89,7 @@ def test_markup_in_a_question_is_just_text(engine: Engine):
 
 def test_huge_question_is_answered_quickly(engine: Engine):
     answer = engine.answer("清华附中什么时候投入使用" + "啊" * 100_000)
-    assert answer.status in {"answer", "abstain"}
+    assert answer.status in {Status.ANSWER, Status.ABSTAIN}
 
 
 def test_alternatives_are_other_articles(engine: Engine):
@@ -92,60 +99,64 @@ def test_alternatives_are_other_articles(engine: Engine):
     assert len(ids) == len(set(ids)) >= 3
 
 
-def test_json_contract(engine: Engine):
-    data = engine.answer("皋寨村请的哪个剧团唱戏").to_json()
+def test_json_contract(library: Library):
+    from bot.render import reply_json
+
+    data = reply_json(library.ask("皋寨村请的哪个剧团唱戏"))
+    assert data["kind"] == "answer"
     assert set(data) >= {"question", "answer", "alternatives"}
     assert set(data["answer"]) >= {"article_id", "title", "snippet", "highlights", "link", "score"}
     assert "诚亿豫剧团" in data["answer"]["snippet"]
 
 
 def test_deep_link_when_the_bot_name_is_known(engine: Engine):
+    from bot.telegram.views import article_link
+
     article = engine.articles[0]
-    engine.settings.link_base = "https://t.me/DistrictNewsBot?start="
-    try:
-        assert engine.link(article) == f"https://t.me/DistrictNewsBot?start={article.id}"
-    finally:
-        engine.settings.link_base = None
+    assert article.url is None
+    assert article_link(article, "DistrictNewsBot") == f"https://t.me/DistrictNewsBot?start={article.id}"
+    assert article_link(article, None) is None
 
 
 def test_add_articles_swaps_in_new_news(warm_cache: Path):
-    from bot.answer import Settings
     from bot.corpus import parse_page
 
     from .conftest import SEEDS
 
-    engine = Engine.from_path(SEEDS, settings=Settings(cache_dir=warm_cache))  # not the shared one
-    before = len(engine.articles)
+    library = Library.open(SEEDS, cache_dir=warm_cache)  # not the shared one
+    old = library.engine
+    before = len(old.articles)
     new = parse_page("金水区新建智慧停车场\n\n本报讯(记者 王红)金水区新建的智慧停车场共有车位880个。\n", "new.txt")
-    added = engine.add(new)
-    assert len(added) == 1 and len(engine.articles) == before + 1
-    assert "880个" in engine.answer("金水区智慧停车场有多少个车位").snippet.text
-    assert engine.add(new) == []  # the same article twice is skipped
+    added = library.add(new)
+    assert len(added) == 1 and len(library.articles) == before + 1
+    assert len(old.articles) == before  # a question in flight keeps the snapshot it started with
+    assert "880个" in library.engine.answer("金水区智慧停车场有多少个车位").snippet.text
+    assert library.latest(1) == added  # undated: the newest arrival comes first
+    assert library.add(new) == []  # the same article twice is skipped
     coined = parse_page("管城区推出“夜市通”\n\n本报讯 管城区推出“夜市通”服务,首批覆盖12条街道。\n", "coined.txt")
-    engine.add(coined)
-    assert "夜市通" in engine.analyzer.segmenter.cut("夜市通覆盖几条街道")  # the page's coinage stays whole
-    assert "12条街道" in engine.answer("夜市通覆盖几条街道").snippet.text
+    library.add(coined)
+    assert "夜市通" in library.engine.analyzer.segmenter.cut("夜市通覆盖几条街道")  # the coinage stays whole
+    assert "12条街道" in library.engine.answer("夜市通覆盖几条街道").snippet.text
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.text(max_size=300))
-def test_no_input_makes_answer_raise(engine: Engine, question: str):
-    answer = engine.answer(question)
-    assert answer.status in {"answer", "abstain", "greeting", "empty"}
-    if answer.found:
-        assert len(answer.snippet.text) <= SNIPPET_MAX + 2
+def test_no_input_makes_answer_raise(library: Library, question: str):
+    reply = library.ask(question)
+    assert isinstance(reply.kind, Kind)
+    if reply.found:
+        assert len(reply.answer.snippet.text) <= SNIPPET_MAX + 2
+    assert library.engine.answer(question).status in {Status.ANSWER, Status.ABSTAIN}
 
 
 def test_a_restart_does_not_read_unchanged_files_but_sees_every_change(tmp_path: Path, monkeypatch) -> None:
     import shutil
 
-    from bot.answer import Settings
-
     from .conftest import SEEDS
 
     corpus, cache = tmp_path / "corpus", tmp_path / "cache"
     shutil.copytree(SEEDS, corpus)
-    assert Engine.from_path(corpus, settings=Settings(cache_dir=cache)).report.built == 5
+    assert Library.open(corpus, cache_dir=cache).engine.report.built == 5
     read: list[str] = []
     real = Path.read_bytes
 
@@ -155,12 +166,12 @@ def test_a_restart_does_not_read_unchanged_files_but_sees_every_change(tmp_path:
         return real(self)
 
     monkeypatch.setattr(Path, "read_bytes", spy)
-    again = Engine.from_path(corpus, settings=Settings(cache_dir=cache))
+    again = Library.open(corpus, cache_dir=cache).engine
     assert (again.report.cached, read) == (5, [])  # keys from the stamps: no file read
     first, second = sorted(corpus.glob("*.txt"))[:2]
     first.write_text(first.read_text(encoding="utf-8") + "\n二七区新建一座公园。\n", encoding="utf-8")
     second.with_suffix(".yaml").write_text("url: https://example.com/page\n", encoding="utf-8")
-    third = Engine.from_path(corpus, settings=Settings(cache_dir=cache))
+    third = Library.open(corpus, cache_dir=cache).engine
     assert (third.report.built, third.report.cached) == (2, 3)
     assert {first.name, second.name, second.with_suffix(".yaml").name} <= set(read)
     assert any(a.url == "https://example.com/page" for a in third.articles)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer import Engine, Settings
 from bot.config import Config
 from bot.ingest import ingest, run_ingest
+from bot.library import Library
 
 from .conftest import ROOT, SEEDS, copy_corpus
 
@@ -64,7 +64,7 @@ def test_good_page_is_added_with_its_sidecar_and_only_its_segment_is_built(confi
     assert (config.corpus / "105_new.txt").read_bytes() == page.read_bytes()
     assert (config.corpus / "105_new.yaml").read_text(encoding="utf-8") == SIDECAR
     assert not list(config.corpus.glob(".ingest-*"))  # staging cleaned up
-    engine = Engine.from_path(config.corpus, settings=Settings(cache_dir=config.cache_dir))
+    engine = Library.open(config.corpus, cache_dir=config.cache_dir).engine
     assert engine.report.built == 0  # everything comes from the cache now
     added = [a for a in engine.articles if a.source == "105_new.txt"]
     assert [a.title for a in added] == ["二七区新建三所中小学 秋季开学投用", "金水区贾鲁河步道全线贯通"]

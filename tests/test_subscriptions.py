@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answer import Engine
 from bot.corpus import Article
+from bot.engine import Engine
 from bot.store import KnownArticle, Subscription
 from bot.subscriptions import (
-    EngineHolder,
     Matcher,
     Topic,
     due_articles,
@@ -111,9 +110,8 @@ def test_parse_time():
 
 
 def test_rendered_list_is_escaped_and_fits_one_message(engine: Engine):
-    holder = EngineHolder(engine)
     evil = Article(id="a<1>", title="<b>标题</b> & 更多", paragraphs=("正文。",), url="https://x.example/?a=1&b=<2>")
-    text = render_article_list("头", [evil], holder.engine)
+    text = render_article_list("头", [evil], lambda article: article.url)
     assert "&lt;b&gt;标题&lt;/b&gt; &amp; 更多" in text
     assert 'href="https://x.example/?a=1&amp;b=&lt;2&gt;"' in text
     plain = Article(id="a123", title="无链接", paragraphs=("正文。",))

@@ -13,10 +13,9 @@ import pytest
 import pytest_asyncio
 from telegram.ext import Application, ApplicationBuilder
 
-from bot.answer import Engine, Settings
 from bot.config import Config, TelegramSettings
+from bot.library import Library
 from bot.store import Store
-from bot.subscriptions import EngineHolder
 from bot.telegram.subscriptions import SERVICE_KEY, Delivery, SubscriptionService, register
 
 from .botapi_emulator import BotApiEmulator, Fault
@@ -40,7 +39,7 @@ async def bot_app(tmp_path: Path) -> AsyncIterator[tuple[BotApiEmulator, Applica
         state_db=tmp_path / "bot.sqlite3",
         telegram=TelegramSettings(watch_corpus_seconds=0),
     )
-    engine = Engine.from_path(corpus, settings=Settings(cache_dir=config.cache_dir))
+    library = Library.open(corpus, cache_dir=config.cache_dir)
     store = Store(config.state_db)
     async with BotApiEmulator() as emu:
         emu.user(ALICE, "Alice")
@@ -48,7 +47,7 @@ async def bot_app(tmp_path: Path) -> AsyncIterator[tuple[BotApiEmulator, Applica
         emu.group_chat(GROUP, "老群")
         emu.group_chat(SUPERGROUP, "新群")
         app = ApplicationBuilder().token(emu.token).base_url(emu.base_url).build()
-        register(app, EngineHolder(engine), store, config)
+        register(app, library, store, config)
         service: SubscriptionService = app.bot_data[SERVICE_KEY]
         async with app:
             await app.start()

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import pytest_asyncio
 
-from bot.answer import Engine, Settings
 from bot.config import Config, TelegramSettings
+from bot.library import Library
 from bot.store import Store
 from bot.telegram.app import build_application
 from bot.telegram.subscriptions import SERVICE_KEY, SubscriptionService
@@ -105,8 +105,8 @@ async def emu() -> AsyncIterator[BotApiEmulator]:
 async def running(emu: BotApiEmulator, config: Config, clock: FakeClock | None = None):
     """One run of the bot: a fresh engine and Store on the same files, like a process start."""
     store = Store(config.state_db)
-    engine = Engine.from_path(config.corpus, settings=Settings(cache_dir=config.cache_dir))
-    app = build_application(config, engine, base_url=emu.base_url, store=store, token=emu.token)
+    library = Library.open(config.corpus, cache_dir=config.cache_dir)
+    app = build_application(config, library, base_url=emu.base_url, store=store, token=emu.token)
     service: SubscriptionService = app.bot_data[SERVICE_KEY]
     if clock is not None:
         service.clock = clock

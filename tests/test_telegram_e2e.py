@@ -26,10 +26,11 @@ import pytest_asyncio
 from telegram import Update
 from telegram.ext import Application
 
-from bot.answer import Engine
-from bot.cli import build_engine
+from bot.cli import open_library
 from bot.config import Config
 from bot.corpus import Article
+from bot.engine import Engine
+from bot.library import Library
 from bot.render import TELEGRAM_LIMIT, article_pages
 from bot.store import Store
 from bot.telegram.app import build_application
@@ -82,15 +83,15 @@ def make_config(**telegram: Any) -> Config:
     return config
 
 
-def seed_engine(cache: Path) -> Engine:
+def seed_library(cache: Path) -> Library:
     config = Config()
     config.cache_dir = cache
-    return build_engine(config, quiet=True)
+    return open_library(config, quiet=True)
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    return seed_engine(tmp_path_factory.mktemp("tg-cache"))
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    return seed_library(tmp_path_factory.mktemp("tg-cache"))
 
 
 def long_article() -> Article:
@@ -102,10 +103,10 @@ def long_article() -> Article:
 
 
 @pytest.fixture(scope="module")
-def long_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
-    engine = seed_engine(tmp_path_factory.mktemp("tg-cache-long"))
-    engine.add([long_article()])
-    return engine
+def long_engine(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    library = seed_library(tmp_path_factory.mktemp("tg-cache-long"))
+    library.add([long_article()])
+    return library
 
 
 @dataclass
@@ -117,7 +118,7 @@ class Harness:
 
     @property
     def engine(self) -> Engine:
-        return self.app.bot_data["services"].engine
+        return self.app.bot_data["services"].library.engine
 
     def user(self, user_id: int = 4242, name: str = "小王") -> dict:
         return self.emu.user(user_id, name)
@@ -160,7 +161,7 @@ class Harness:
 
 @asynccontextmanager
 async def running_bot(
-    engine: Engine, *, privacy_mode: bool = True, token: str | None = None, **telegram: Any
+    engine: Library, *, privacy_mode: bool = True, token: str | None = None, **telegram: Any
 ) -> AsyncIterator[Harness]:
     config = make_config(**telegram)
     store = RecordingStore()
@@ -178,7 +179,7 @@ async def running_bot(
 
 
 @pytest_asyncio.fixture
-async def bot(request: pytest.FixtureRequest, engine: Engine) -> AsyncIterator[Harness]:
+async def bot(request: pytest.FixtureRequest, engine: Library) -> AsyncIterator[Harness]:
     options = dict(getattr(request, "param", None) or {})
     if options.pop("long", False):
         engine = request.getfixturevalue("long_engine")
@@ -646,7 +647,7 @@ async def test_errors_reach_the_user_without_internals(bot: Harness, monkeypatch
 async def test_rejected_markup_falls_back_to_plain_text(bot: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.telegram import views
 
-    monkeypatch.setattr(views, "answer_message", lambda answer, truncated=False: "<b>清华附中 &amp; 投入使用")
+    monkeypatch.setattr(views, "answer_message", lambda answer, link, truncated=False: "<b>清华附中 &amp; 投入使用")
     user, chat = bot.private()
     reply = await bot.say(chat, user, QUESTION)
     assert reply["text"] == "清华附中 & 投入使用"
@@ -718,7 +719,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_webhook_mode_checks_the_secret_and_answers(engine: Engine) -> None:
+async def test_webhook_mode_checks_the_secret_and_answers(engine: Library) -> None:
     config = make_config()
     async with BotApiEmulator(bot_username=USERNAME) as emu:
         app = build_application(config, engine, base_url=emu.base_url, store=None, token=emu.token)

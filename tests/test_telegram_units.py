@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from telegram import Chat, Message, MessageEntity, User
 from telegram.ext import Application
 
-from bot.answer import Engine
-from bot.cli import build_engine
+from bot.cli import open_library
 from bot.config import Config
 from bot.corpus import Article
+from bot.intent import Act, classify
+from bot.library import Catalog, Library
 from bot.render import TELEGRAM_LIMIT
-from bot.subscriptions import EngineHolder
 from bot.telegram import keyboards, views
 from bot.telegram.app import _file_url, _Redact, build_application, protect_logs, run_bot, webhook_url
 from bot.telegram.guards import (
@@ -32,16 +32,16 @@ from bot.telegram.guards import (
     replies_to_bot,
     strip_mentions,
 )
-from bot.telegram.handlers import browse_intent, flood_gate
+from bot.telegram.handlers import flood_gate
 
 BOT = SimpleNamespace(id=123456, username="DistrictNewsBot")
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
     config = Config()
     config.cache_dir = tmp_path_factory.mktemp("tg-unit-cache")
-    return build_engine(config, quiet=True)
+    return open_library(config, quiet=True)
 
 
 class Clock:
@@ -175,8 +175,12 @@ def test_mentions_are_removed_from_the_question() -> None:
         ("清华附中什么时候投入使用", None),
     ],
 )
-def test_browse_intent(engine: Engine, question: str, intent: tuple | None) -> None:
-    assert browse_intent(question, engine) == intent
+def test_browse_intent(library: Library, question: str, intent: tuple | None) -> None:
+    found = classify(question, library.engine.analyzer)
+    if intent is None:
+        assert found.act is Act.QUESTION
+    else:
+        assert (found.act.value, found.district) == intent
 
 
 # --------------------------------------------------------------------------- callback data and keyboards
@@ -214,7 +218,8 @@ def test_page_button_data_always_fits(article_id: str, number: int) -> None:
     assert keyboards.parse(row[-1].callback_data) == keyboards.Action("page", article_id=article_id, number=number + 1)
 
 
-def test_answer_keyboard_after_more_results_and_feedback(engine: Engine) -> None:
+def test_answer_keyboard_after_more_results_and_feedback(library: Library) -> None:
+    engine = library.engine
     lone = keyboards.answer_keyboard(engine.answer("清华附中什么时候投入使用"))
     assert not any(b.callback_data.startswith("m:") for row in lone.inline_keyboard for b in row)
     answer = engine.answer("万人助万企都有啥活动")  # several articles answer it
@@ -235,8 +240,9 @@ def test_answer_keyboard_after_more_results_and_feedback(engine: Engine) -> None
     assert keyboards.answer_keyboard(engine.answer("火星上有外星人吗")) is None
 
 
-def test_district_buttons_fit_for_every_district(engine: Engine) -> None:
-    counts = views.district_counts(engine.articles, list(engine.analyzer.lexicon.districts))
+def test_district_buttons_fit_for_every_district(library: Library) -> None:
+    engine = library.engine
+    counts = library.district_counts()
     markup = keyboards.districts_keyboard(counts)
     assert sum(len(row) for row in markup.inline_keyboard) == len(counts)
     assert all(len(row) <= keyboards.PER_ROW for row in markup.inline_keyboard)
@@ -247,7 +253,8 @@ def test_district_buttons_fit_for_every_district(engine: Engine) -> None:
 # --------------------------------------------------------------------------- views
 
 
-def test_every_seed_article_fits_one_page(engine: Engine) -> None:
+def test_every_seed_article_fits_one_page(library: Library) -> None:
+    engine = library.engine
     for article in engine.articles:
         page = views.article_page(article, 0)
         assert page.total == 1 and len(page.text) <= TELEGRAM_LIMIT
@@ -280,15 +287,19 @@ def test_newest_first_uses_dates_then_arrival() -> None:
         Article(id=i, title=i, paragraphs=("x",), date=d)
         for i, d in (("a", None), ("b", "2024-03-01"), ("c", None), ("d", "2024-05-01"))
     ]
-    assert [a.id for a in views.newest_first(articles)] == ["d", "b", "c", "a"]
+    catalog = Catalog.of(articles, ())
+    assert [articles[number].id for _, number in reversed(catalog.order)] == ["d", "b", "c", "a"]
 
 
-def test_district_counts_and_lists(engine: Engine) -> None:
-    counts = dict(views.district_counts(engine.articles, list(engine.analyzer.lexicon.districts)))
+def test_district_counts_and_lists(library: Library) -> None:
+    engine = library.engine
+    counts = dict(library.district_counts())
     assert counts["二七区"] == sum("二七区" in a.districts for a in engine.articles)
     assert all(n > 0 for n in counts.values())
-    page = views.district_page("中原区", views.in_district(engine.articles, "中原区"), 1)
+    reply = library.ask("/district 中原区")
+    page, chunk = views.district_page(reply.listing, 1)
     assert page.number == 1 and page.total == 2 and "第 2/2 页" in page.text
+    assert chunk == library.in_district("中原区")[views.LIST_PAGE :]
 
 
 # --------------------------------------------------------------------------- app helpers
@@ -345,17 +356,17 @@ def test_run_bot_without_a_token_says_so(monkeypatch: pytest.MonkeyPatch, capsys
     assert "TELEGRAM_BOT_TOKEN" in capsys.readouterr().err
 
 
-def test_build_application_wiring(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_build_application_wiring(library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     config = Config()
     with pytest.raises(ValueError, match="TELEGRAM_BOT_TOKEN"):
-        build_application(config, engine)
-    app = build_application(config, engine, token="1:TEST", base_url="http://127.0.0.1:9/bot")
+        build_application(config, library)
+    app = build_application(config, library, token="1:TEST", base_url="http://127.0.0.1:9/bot")
     assert isinstance(app, Application)
     assert app.bot.base_url == "http://127.0.0.1:9/bot1:TEST"
     assert app.bot.base_file_url == "http://127.0.0.1:9/file/bot1:TEST"
     services = app.bot_data["services"]
-    assert isinstance(services.holder, EngineHolder) and services.engine is engine
+    assert services.library is library
     assert services.extra_commands == []  # no store: no subscription commands
     [gate] = app.handlers[-1]
     assert gate.callback is flood_gate

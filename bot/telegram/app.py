@@ -1,6 +1,6 @@
 """Build and run the Telegram application: handlers, command menus, rate limits, polling or webhook.
 
-build_application(config, engine, base_url=..., store=..., token=...)  # tests, embedding
+build_application(config, library, base_url=..., store=..., token=...)  # tests, embedding
 run_bot(config)                                                         # `python -m bot run`
 """
 
@@ -24,7 +24,6 @@ from telegram import (
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     Application,
-    CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     Defaults,
@@ -33,10 +32,10 @@ from telegram.ext import (
     filters,
 )
 
-from ..answer import Engine, load_engine
 from ..config import Config
-from ..subscriptions import EngineHolder
-from . import handlers, views
+from ..intent import COMMANDS
+from ..library import Library
+from . import buttons, handlers, inline, views
 from .guards import ADDRESSED, MENTIONS_BOT, REPLIES_TO_BOT, Cooldown, FloodGuard
 from .handlers import Services
 from .retry import RetryingRateLimiter
@@ -75,24 +74,24 @@ def _subscriptions_module() -> Any:
     return subscriptions
 
 
-def _load_engine(config: Config) -> Engine:
-    engine = load_engine(config)
-    for error in engine.report.errors:
+def _open_library(config: Config) -> Library:
+    library = Library.from_config(config)
+    for error in library.engine.report.errors:
         log.warning("corpus: skipped %s", error)
-    return engine
+    return library
 
 
 def build_application(
     config: Config,
-    engine: Engine | None = None,
+    library: Library | None = None,
     *,
     base_url: str | None = None,
     store: Any = None,
     token: str | None = None,
 ) -> Application:
     """The bot, ready for `initialize()`/`start()` (or `run_polling`); nothing contacts Telegram yet."""
-    if engine is None:
-        engine = _load_engine(config)
+    if library is None:
+        library = _open_library(config)
     token = token or config.token
     if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -113,9 +112,8 @@ def build_application(
             builder = builder.base_file_url(file_url)
     application = builder.build()
     subscriptions = _subscriptions_module() if store is not None else None
-    holder = EngineHolder(engine)
     s = Services(
-        holder=holder,
+        library=library,
         config=config,
         store=store,
         flood=FloodGuard(settings.flood_max_messages, settings.flood_window_seconds),
@@ -129,21 +127,11 @@ def build_application(
 
 def _register(application: Application, s: Services, subscriptions: Any, store: Any, config: Config) -> None:
     application.add_handler(MessageHandler(NEW & ADDRESSED, handlers.flood_gate), group=-1)
-    commands = {
-        "start": handlers.cmd_start,
-        "help": handlers.cmd_help,
-        "ask": handlers.cmd_ask,
-        "latest": handlers.cmd_latest,
-        "districts": handlers.cmd_districts,
-        "district": handlers.cmd_district,
-        "read": handlers.cmd_read,
-        "about": handlers.cmd_about,
-    }
-    for name, callback in commands.items():
-        application.add_handler(CommandHandler(name, callback, filters=NEW))
+    # The intent layer reads these commands (bot/intent.py), like everything else said to the bot.
+    application.add_handler(CommandHandler(list(COMMANDS), handlers.on_command, filters=NEW))
     if subscriptions is not None:
         # before the catch-all handlers below, so their commands are not taken for unknown ones
-        subscriptions.register(application, s.holder, store, config)
+        subscriptions.register(application, s.library, store, config)
         s.extra_commands = list(getattr(subscriptions, "COMMANDS", []))
         s.admin_commands = list(getattr(subscriptions, "ADMIN_COMMANDS", []))
     application.add_handler(
@@ -157,11 +145,11 @@ def _register(application: Application, s: Services, subscriptions: Any, store: 
             NEW & GROUPS & filters.TEXT & ~filters.COMMAND & (MENTIONS_BOT | REPLIES_TO_BOT), handlers.group_text
         )
     )
-    application.add_handler(MessageHandler(NEW & PRIVATE & filters.COMMAND, handlers.unknown_command))
+    application.add_handler(MessageHandler(NEW & PRIVATE & filters.COMMAND, handlers.on_command))
     application.add_handler(MessageHandler(NEW & PRIVATE & MEDIA, handlers.media_hint))
     application.add_handler(ChatMemberHandler(handlers.joined_group, ChatMemberHandler.MY_CHAT_MEMBER))
-    application.add_handler(CallbackQueryHandler(handlers.on_button))
-    application.add_handler(InlineQueryHandler(handlers.inline_query))
+    buttons.register(application)
+    application.add_handler(InlineQueryHandler(inline.inline_query))
     application.add_error_handler(handlers.on_error)
 
 
@@ -174,12 +162,11 @@ def _menu(*parts: Sequence[tuple[str, str]]) -> list[BotCommand]:
 
 
 async def _post_init(application: Application) -> None:
-    """After getMe: deep links for the engine, command menus per scope, the bot's description."""
+    """After getMe: the username for deep links, command menus per scope, the bot's description."""
     s: Services = application.bot_data["services"]
     username = application.bot.username
     if username:
         s.username = username
-        s.engine.settings.link_base = f"https://t.me/{username}?start="
     bot = application.bot
     menus = [
         (BotCommandScopeAllPrivateChats(), _menu(views.PRIVATE_COMMANDS, s.extra_commands)),
@@ -265,11 +252,11 @@ def run_bot(config: Config) -> int:
     hook = config.telegram.webhook
     secret = (hook.secret_token or secrets.token_urlsafe(32)) if hook.url else ""
     protect_logs(token, secret)
-    engine = _load_engine(config)
-    log.info("corpus: %d articles from %s", len(engine.articles), config.corpus)
+    library = _open_library(config)
+    log.info("corpus: %d articles from %s", len(library.articles), config.corpus)
     store = _open_store(config)
     try:
-        application = build_application(config, engine, store=store, token=token)
+        application = build_application(config, library, store=store, token=token)
         if hook.url:
             log.info("webhook mode on %s:%s/%s", hook.listen, hook.port, hook.path.strip("/"))
             application.run_webhook(

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from ..answer import Answer
 from ..corpus import Article
+from ..results import Answer
 from .views import short
 
 MAX_DATA = 64

@@ -35,12 +35,12 @@ from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
-from ..answer import Engine
 from ..config import Config
 from ..corpus import Article, CorpusError, corpus_files, load_file
+from ..engine import Engine
+from ..library import Library
 from ..store import Store
 from ..subscriptions import (
-    EngineHolder,
     Matcher,
     Topic,
     due_articles,
@@ -49,7 +49,8 @@ from ..subscriptions import (
     render_article_list,
     split_topics,
 )
-from .handlers import NO_PREVIEW, reply
+from .sending import NO_PREVIEW, reply
+from .views import article_link
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +129,19 @@ def _retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
 
 
+def _username(bot: Bot) -> str | None:
+    """The bot's username for deep links; None before getMe (then articles say /read id)."""
+    try:
+        return bot.username
+    except RuntimeError:
+        return None
+
+
 class SubscriptionService:
     """Subscriptions, notifications, digests and reloads for one application."""
 
     def __init__(
-        self, engine_holder: EngineHolder, store: Store, config: Config, *, clock: Callable[[], float] = time.time
+        self, engine_holder: Library, store: Store, config: Config, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.holder = engine_holder
         self.store = store
@@ -209,15 +218,12 @@ class SubscriptionService:
             old = self.engine
             if changed or removed:
                 try:
-                    engine = await asyncio.to_thread(
-                        Engine.from_path, corpus, config_dir=self.config.config_dir, settings=old.settings
-                    )
+                    engine = await asyncio.to_thread(self.holder.rebuild)
                 except (CorpusError, OSError) as exc:  # keep serving the old index; try again next time
                     result.errors.append(f"{corpus}: rebuild failed, still serving the previous index: {exc}")
                     log.warning("reload: %s", result.errors[-1])
                     return result
                 result.errors.extend(engine.report.errors)
-                self.holder.engine = engine  # the swap: one assignment
                 result.rebuilt = True
                 fresh = [a for a in engine.articles if old.get(a.id) is None]
             elif new:
@@ -228,7 +234,7 @@ class SubscriptionService:
                         loaded.extend(await asyncio.to_thread(load_file, path, places))
                     except CorpusError as exc:  # reported once; fixing the file counts as a change
                         result.errors.append(str(exc))
-                fresh = await asyncio.to_thread(old.add, loaded) if loaded else []
+                fresh = await asyncio.to_thread(self.holder.add, loaded) if loaded else []
             else:
                 fresh = []
             self._files = snapshot
@@ -311,7 +317,8 @@ class SubscriptionService:
         chosen = [a for a in articles if a.id in claimed]
         if not chosen:
             return Delivery.NOTHING
-        text = render_article_list(header(len(chosen), chosen), chosen, self.engine)
+        username = _username(bot)
+        text = render_article_list(header(len(chosen), chosen), chosen, lambda a: article_link(a, username))
         thread = self.store.thread(chat_id)
         for _attempt in range(3):
             try:
@@ -642,7 +649,7 @@ def _reload_text(result: ReloadResult, total: int) -> str:
     return "\n".join(lines)
 
 
-def register(application: Application, engine_holder: EngineHolder, store: Store, config: Config) -> None:
+def register(application: Application, engine_holder: Library, store: Store, config: Config) -> None:
     """Add the subscription commands and jobs to an application (before it starts).
 
     Call it before adding any catch-all handler for unknown commands in group 0.

@@ -7,15 +7,19 @@ the article pages come from `bot.render` (which escapes its own input).
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..answer import MAX_QUESTION_CHARS, Answer, Snippet
+from telegram.helpers import create_deep_linked_url
+
 from ..corpus import Article
-from ..render import TELEGRAM_LIMIT, answer_html, article_pages, meta_line
+from ..library import Facts
+from ..question import MAX_QUESTION_CHARS
+from ..render import EMPTY_TEXT, GREETING_TEXT, TELEGRAM_LIMIT, answer_html, article_pages, meta_line
+from ..reply import Listing
+from ..results import Answer, Snippet, Status
 
 LIST_PAGE = 8  # articles per page of a district list
-LATEST_MAX = 20  # /latest n is clamped to this
 ECHO_CHARS = 40  # how much of a question we quote back when we cannot answer it
 
 # (command, description) per command menu; descriptions show in Telegram's "/" menu.
@@ -52,6 +56,7 @@ FEEDBACK_THANKS = {True: "谢谢！很高兴有帮助。", False: "谢谢反馈�
 GROUP_COOLDOWN = "本群提问有点频繁，请 {seconds} 秒后再问，也可以私聊我。"
 LONG_QUESTION = "（问题较长，只按前 {n} 个字回答。）"
 INLINE_NOTHING = "没有找到相关新闻 · 查看用法"
+NO_NEWS_IN_DISTRICT = "暂时没有{district}的新闻。"
 
 
 def esc(text: object) -> str:
@@ -63,25 +68,11 @@ def short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def newest_first(articles: Sequence[Article]) -> list[Article]:
-    """Dated articles newest first; undated ones by arrival (later in the corpus = newer)."""
-    order = sorted(range(len(articles)), key=lambda i: (articles[i].date or "", i), reverse=True)
-    return [articles[i] for i in order]
-
-
-def district_counts(articles: Iterable[Article], known: Sequence[str]) -> list[tuple[str, int]]:
-    """(district, number of articles about it), in the gazetteer's order, districts with news only."""
-    counts: dict[str, int] = {}
-    for article in articles:
-        for district in dict.fromkeys(article.districts):
-            counts[district] = counts.get(district, 0) + 1
-    ordered = [d for d in known if counts.get(d)]
-    ordered += sorted(d for d in counts if d not in known)
-    return [(d, counts[d]) for d in ordered]
-
-
-def in_district(articles: Sequence[Article], district: str) -> list[Article]:
-    return [a for a in newest_first(articles) if district in a.districts]
+def article_link(article: Article, username: str | None) -> str | None:
+    """The article's own URL, else a deep link that opens it in the bot (t.me/<bot>?start=<id>)."""
+    if article.url:
+        return article.url
+    return create_deep_linked_url(username, article.id) if username else None
 
 
 # ------------------------------------------------------------------ greetings and help
@@ -131,18 +122,15 @@ def group_welcome_html(username: str | None) -> str:
     )
 
 
-def about_html(articles: Sequence[Article], districts: int) -> str:
-    sources = len({a.source for a in articles if a.source})
-    captions = sum(1 for a in articles if a.kind == "caption")
-    dates = sorted(a.date for a in articles if a.date)
+def about_html(facts: Facts, districts: int) -> str:
     lines = [
         "<b>郑州区县新闻助手</b>",
         "",
-        f"资料库：{len(articles)} 篇新闻（其中图片新闻 {captions} 条），来自 {sources} 份郑州各区县报纸版面和稿件，"
+        f"资料库：{facts.articles} 篇新闻（其中图片新闻 {facts.captions} 条），来自 {facts.sources} 份郑州各区县报纸版面和稿件，"
         f"涉及 {districts} 个区县。",
     ]
-    if dates:
-        lines.append(f"报道日期：{esc(dates[0])} 至 {esc(dates[-1])}")
+    if facts.first_date and facts.last_date:
+        lines.append(f"报道日期：{esc(facts.first_date)} 至 {esc(facts.last_date)}")
     lines += [
         "",
         "回答全部取自这些报道的原文，并附出处；资料库里没有的事，我会说没有找到。",
@@ -151,18 +139,24 @@ def about_html(articles: Sequence[Article], districts: int) -> str:
     return "\n".join(lines)
 
 
+def greeting_html() -> str:
+    return esc(GREETING_TEXT)
+
+
+def empty_html() -> str:
+    return esc(EMPTY_TEXT)
+
+
 # ------------------------------------------------------------------ answers
 
 
-def answer_message(answer: Answer, *, truncated: bool = False) -> str:
+def answer_message(answer: Answer, link: str | None, *, truncated: bool = False) -> str:
     """The reply to a question: the answer card, or a kind explanation when there is none."""
     if answer.found:
-        text = answer_html(answer)
+        text = answer_html(answer, link)
         if truncated:
             text += "\n\n<i>" + esc(LONG_QUESTION.format(n=MAX_QUESTION_CHARS)) + "</i>"
         return text
-    if answer.status in ("greeting", "empty"):
-        return esc(answer.message)
     return abstain_html(answer.question)
 
 
@@ -178,8 +172,8 @@ def abstain_html(question: str) -> str:
 def card_for_article(article: Article, link: str | None, question: str = "") -> str:
     """An answer-style card for an article found without a question (inline results, lists)."""
     lead = article.paragraphs[0] if article.paragraphs else ""
-    card = Answer(question, "answer", article=article, snippet=Snippet(short(lead, 150), ()), link=link)
-    return answer_html(card)
+    card = Answer(question, Status.ANSWER, article=article, snippet=Snippet(short(lead, 150), ()))
+    return answer_html(card, link)
 
 
 def lead_text(article: Article, limit: int = 120) -> str:
@@ -232,15 +226,23 @@ def districts_html(counts: Sequence[tuple[str, int]]) -> str:
     )
 
 
-def district_page(district: str, articles: Sequence[Article], number: int) -> Page:
-    total = max(1, -(-len(articles) // LIST_PAGE))
+def district_page(listing: Listing, number: int) -> tuple[Page, list[Article]]:
+    """Page `number` of a district's list, and the articles on it (for their buttons)."""
+    district = listing.district or ""
+    total = max(1, -(-listing.total // LIST_PAGE))
     number = min(max(number, 0), total - 1)
-    chunk = articles[number * LIST_PAGE : (number + 1) * LIST_PAGE]
-    lines = [f"<b>{esc(district)}</b>的新闻（{len(articles)} 篇）", ""]
+    chunk = listing.page(number * LIST_PAGE, LIST_PAGE)
+    lines = [f"<b>{esc(district)}</b>的新闻（{listing.total} 篇）", ""]
     lines += [_article_line(number * LIST_PAGE + i, a) for i, a in enumerate(chunk, 1)]
     if total > 1:
         lines += ["", f"<i>第 {number + 1}/{total} 页</i>"]
-    return Page("\n".join(lines), number, total)
+    return Page("\n".join(lines), number, total), chunk
+
+
+def no_news_html(district: str, counts: Sequence[tuple[str, int]]) -> str:
+    """A district without news: say so, and name the districts that have some (the buttons)."""
+    text = NO_NEWS_IN_DISTRICT.format(district=esc(district))
+    return text + ("点下面有新闻的区县看看。" if counts else "")
 
 
 def unknown_district_html(name: str) -> str:

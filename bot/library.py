@@ -1,0 +1,265 @@
+"""The live corpus has one owner: the `Library`.
+
+It opens a corpus path through the segment cache, adds articles and files, rebuilds, and swaps
+each new state in with one assignment, so a question in flight keeps the snapshot it started
+with. Each snapshot carries the views a front end browses — newest first, by district, counts —
+kept up to date on add instead of sorted per click. `ask()` serves every front end: the intent
+layer says what a message is, the library answers it with a `Reply`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from bisect import insort
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Config, EngineSettings
+from .corpus import Article, CorpusError, load_file
+from .engine import Engine
+from .intent import Act, Intent, classify
+from .loader import Progress, load_engine
+from .reply import Kind, Listing, Reply
+from .text import CONFIG_DIR
+
+LATEST_MAX = 20  # /latest n is clamped to this
+
+
+def _newness(article: Article, number: int) -> tuple[str, int]:
+    """Dated articles by date; then, and for undated ones, later in the corpus = newer."""
+    return (article.date or "", number)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the about text says of the library."""
+
+    articles: int
+    captions: int
+    sources: int
+    first_date: str | None
+    last_date: str | None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Browsing views over one snapshot: article numbers in ascending newness."""
+
+    order: list[tuple[str, int]]  # (date, number), oldest first
+    by_district: dict[str, list[tuple[str, int]]]
+    known_districts: tuple[str, ...]  # the gazetteer's order, for the overview
+    captions: int = 0
+    sources: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, articles: Sequence[Article], known_districts: Iterable[str]) -> Catalog:
+        order = sorted(_newness(a, i) for i, a in enumerate(articles))
+        by_district: dict[str, list[tuple[str, int]]] = {}
+        for key in order:
+            for district in dict.fromkeys(articles[key[1]].districts):
+                by_district.setdefault(district, []).append(key)
+        return cls(
+            order,
+            by_district,
+            tuple(known_districts),
+            sum(1 for a in articles if a.kind == "caption"),
+            frozenset(a.source for a in articles if a.source),
+        )
+
+    def extended(self, articles: Sequence[Article], first: int) -> Catalog:
+        """The views with articles[first:] added; lists are copied, the old catalog stays valid."""
+        order = list(self.order)
+        by_district = dict(self.by_district)
+        touched: set[str] = set()
+        captions, sources = self.captions, set(self.sources)
+        for number in range(first, len(articles)):
+            article = articles[number]
+            key = _newness(article, number)
+            insort(order, key)
+            for district in dict.fromkeys(article.districts):
+                if district not in touched:
+                    by_district[district] = list(by_district.get(district, ()))
+                    touched.add(district)
+                insort(by_district[district], key)
+            captions += article.kind == "caption"
+            if article.source:
+                sources.add(article.source)
+        return Catalog(order, by_district, self.known_districts, captions, frozenset(sources))
+
+    def counts(self) -> tuple[tuple[str, int], ...]:
+        """(district, articles about it), the gazetteer's order first, districts with news only."""
+        known = [d for d in self.known_districts if self.by_district.get(d)]
+        others = sorted(d for d in self.by_district if d not in self.known_districts)
+        return tuple((d, len(self.by_district[d])) for d in known + others)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    engine: Engine
+    catalog: Catalog
+
+    def newest(self, keys: Sequence[tuple[str, int]], limit: int | None = None) -> list[Article]:
+        picked = keys[::-1] if limit is None else keys[: -limit - 1 : -1]
+        return [self.engine.articles[number] for _, number in picked]
+
+
+@dataclass
+class Conversation:
+    """One chat's context, kept by the front end: what the last answer was about."""
+
+    last_article_id: str | None = None
+    last_question: str | None = None
+    updated: float = 0.0
+
+
+class Library:
+    """The one owner of the live corpus; safe to read from many threads, one writer at a time."""
+
+    def __init__(self, engine: Engine, *, corpus: Path | None = None, config_dir: Path = CONFIG_DIR,
+                 cache_dir: Path | None = None, latest_default: int = 5) -> None:  # fmt: skip
+        self.corpus = corpus
+        self.config_dir = config_dir
+        self.cache_dir = cache_dir
+        self.latest_default = latest_default
+        self._write = threading.Lock()
+        self._snapshot = Snapshot(engine, Catalog.of(engine.articles, engine.analyzer.lexicon.districts))
+
+    @classmethod
+    def open(cls, corpus: Path, *, config_dir: Path = CONFIG_DIR, cache_dir: Path | None = None,
+             settings: EngineSettings | None = None, progress: Progress | None = None,
+             latest_default: int = 5) -> Library:  # fmt: skip
+        """Load a corpus folder or `.jsonl` file through the cache (see bot/loader.py)."""
+        engine = load_engine(corpus, config_dir=config_dir, cache_dir=cache_dir, settings=settings, progress=progress)
+        return cls(engine, corpus=corpus, config_dir=config_dir, cache_dir=cache_dir, latest_default=latest_default)
+
+    @classmethod
+    def from_config(cls, config: Config, corpus: Path | None = None, *, progress: Progress | None = None) -> Library:
+        return cls.open(
+            corpus or config.corpus,
+            config_dir=config.config_dir,
+            cache_dir=config.cache_dir,
+            settings=config.engine,
+            progress=progress,
+            latest_default=config.telegram.latest_default,
+        )
+
+    # ------------------------------------------------------------ reading
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @property
+    def engine(self) -> Engine:
+        return self._snapshot.engine
+
+    @property
+    def articles(self) -> list[Article]:
+        return self._snapshot.engine.articles
+
+    def get(self, article_id: str) -> Article | None:
+        return self._snapshot.engine.get(article_id)
+
+    def latest(self, limit: int | None = None) -> list[Article]:
+        snapshot = self._snapshot
+        return snapshot.newest(snapshot.catalog.order, limit)
+
+    def in_district(self, district: str) -> list[Article]:
+        snapshot = self._snapshot
+        return snapshot.newest(snapshot.catalog.by_district.get(district, []))
+
+    def district_counts(self) -> tuple[tuple[str, int], ...]:
+        return self._snapshot.catalog.counts()
+
+    def facts(self) -> Facts:
+        snapshot = self._snapshot
+        dated = [key[0] for key in snapshot.catalog.order if key[0]]
+        catalog = snapshot.catalog
+        return Facts(len(snapshot.engine.articles), catalog.captions, len(catalog.sources),
+                     min(dated, default=None), max(dated, default=None))  # fmt: skip
+
+    # ------------------------------------------------------------ changing
+
+    def add(self, articles: Sequence[Article]) -> list[Article]:
+        """Index the articles the library does not have; returns those. Readers see all or none."""
+        with self._write:
+            snapshot = self._snapshot
+            engine, fresh = snapshot.engine.with_articles(articles)
+            if fresh:
+                catalog = snapshot.catalog.extended(engine.articles, len(snapshot.engine.articles))
+                self._snapshot = Snapshot(engine, catalog)
+            return fresh
+
+    def add_files(self, paths: Iterable[Path]) -> tuple[list[Article], list[str]]:
+        """Parse corpus files and add their new articles; a broken file is reported, not fatal."""
+        places = self.engine.analyzer.lexicon.places
+        articles: list[Article] = []
+        errors: list[str] = []
+        for path in paths:
+            try:
+                articles.extend(load_file(path, places))
+            except CorpusError as exc:
+                errors.append(str(exc))
+            except OSError as exc:
+                errors.append(f"{path}: cannot read: {exc.strerror}")
+        return self.add(articles), errors
+
+    def rebuild(self) -> Engine:
+        """Load the whole corpus again (cached segments reused) and swap it in.
+
+        For changed or removed files; raises if the corpus cannot be loaded, and then the old
+        snapshot keeps serving.
+        """
+        if self.corpus is None:
+            raise CorpusError("this library was not opened from a corpus path")
+        engine = load_engine(self.corpus, config_dir=self.config_dir, cache_dir=self.cache_dir,
+                             settings=self.engine.settings)  # fmt: skip
+        self.replace(engine)
+        return engine
+
+    def replace(self, engine: Engine) -> None:
+        with self._write:
+            self._snapshot = Snapshot(engine, Catalog.of(engine.articles, engine.analyzer.lexicon.districts))
+
+    # ------------------------------------------------------------ answering
+
+    def ask(self, text: str, conversation: Conversation | None = None) -> Reply:
+        """What to say to a message, for any front end."""
+        snapshot = self._snapshot
+        engine = snapshot.engine
+        intent = classify(text, engine.analyzer)
+        reply = self.reply_to(intent, text, snapshot)
+        if conversation is not None and reply.found and reply.answer is not None and reply.answer.article:
+            conversation.last_article_id = reply.answer.article.id
+            conversation.last_question = intent.text
+            conversation.updated = time.time()
+        return reply
+
+    def reply_to(self, intent: Intent, text: str = "", snapshot: Snapshot | None = None) -> Reply:
+        """The reply to an intent already known (a button: this district's list, the latest)."""
+        snapshot = snapshot or self._snapshot
+        engine, catalog = snapshot.engine, snapshot.catalog
+        total = len(engine.articles)
+        act = intent.act
+        if act is Act.QUESTION:
+            answer = engine.answer(intent.text)
+            return Reply(text, intent, Kind.ANSWER if answer.found else Kind.ABSTAIN, answer=answer)
+        if act is Act.LATEST:
+            limit = min(max(intent.count or self.latest_default, 1), LATEST_MAX)
+            listing = Listing(catalog.order, engine.articles, limit=limit)
+            return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
+        if act is Act.DISTRICT:
+            district = intent.district
+            keys = catalog.by_district.get(district, []) if district else []
+            listing = Listing(keys, engine.articles, district=district, counts=catalog.counts())
+            return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
+        if act is Act.DISTRICTS:
+            listing = Listing((), engine.articles, counts=catalog.counts())
+            return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
+        if act is Act.READ:
+            article = engine.get(intent.article_id or "")
+            return Reply(text, intent, Kind.ARTICLE, article=article, articles_total=total)
+        kinds = {Act.EMPTY: Kind.EMPTY, Act.GREETING: Kind.GREETING, Act.START: Kind.GREETING}
+        return Reply(text, intent, kinds.get(act, Kind.HELP), articles_total=total)
