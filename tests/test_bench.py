@@ -1,6 +1,6 @@
 """The benchmark command runs end to end on a tiny corpus; the index's scale paths agree with the plain ones.
 
-Never timed: the figures are what `python -m bot bench` prints, not what a test asserts.
+Never timed: the figures are what `python -m benchmarks` prints, not what a test asserts.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import re
 import numpy as np
 import pytest
 
-from bot import bench, index
+from benchmarks import bench
+from bot import index
 from bot.text import Analyzer, load_lexicon
 
 

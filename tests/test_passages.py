@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import bench, index, passages
+from benchmarks import bench
+from bot import index, passages
 from bot.corpus import Article, load_page
 from bot.passages import FACTS, analyse
 from bot.text import Analyzer, load_lexicon

@@ -1,4 +1,4 @@
-"""`python -m bot bench`: speed and scale of the engine, beside two plain baselines, in one run.
+"""`python -m benchmarks`: speed and scale of the engine, beside two plain baselines, in one run.
 
 For each corpus size N (the seed pages, then synthetic corpora of N articles) it measures, for
 our engine and for two baselines on the very same articles and questions:
@@ -136,8 +136,8 @@ class _Sources:
     """Sentences, headlines and names the synthetic corpus is made of."""
 
     def __init__(self) -> None:
-        from .corpus import load_corpus, load_jsonl
-        from .text import load_lexicon
+        from bot.corpus import load_corpus, load_jsonl
+        from bot.text import load_lexicon
 
         self.lexicon = load_lexicon()
         self.seed_articles = load_corpus(SEEDS_DIR, self.lexicon.places).articles
@@ -353,7 +353,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 _CHILD = (
     "import time; T0 = time.perf_counter()\n"
     "import sys\n"
-    "from bot.bench import _child_main\n"
+    "from benchmarks.bench import _child_main\n"
     "_child_main(sys.argv[1], T0)\n"
 )
 
@@ -408,7 +408,7 @@ def _settings(spec: dict):
     """The engine settings the product runs with (config/bot.yaml `engine:`), cache as given."""
     from dataclasses import fields
 
-    from .answer import Settings
+    from bot.answer import Settings
 
     known = {f.name for f in fields(Settings)}
     values = {k: v for k, v in (spec.get("engine") or {}).items() if k in known}
@@ -416,7 +416,7 @@ def _settings(spec: dict):
 
 
 def _ours_build(spec: dict, t0: float) -> None:
-    from .answer import Engine
+    from bot.answer import Engine
 
     progress = None
     if spec.get("progress"):
@@ -442,7 +442,7 @@ def _ours_build(spec: dict, t0: float) -> None:
 
 
 def _ours_serve(spec: dict, t0: float) -> None:
-    from .answer import Engine
+    from bot.answer import Engine
 
     settings = _settings(spec)
     engine = Engine.from_path(Path(spec["corpus"]), settings=settings)
@@ -483,7 +483,7 @@ def _ours_serve(spec: dict, t0: float) -> None:
         answers = [engine.answer(questions[i]) for i in graded]
         result["snippets"] = [a.snippet.text if a.found and a.snippet else "" for a in answers]
     if spec.get("add_page"):
-        from .corpus import load_page
+        from bot.corpus import load_page
 
         page = Path(spec["add_page"])
         articles = load_page(page, engine.analyzer.lexicon.places)
@@ -643,7 +643,7 @@ def _paired(spec: dict, t0: float) -> None:
     Here both see the same moments: every question goes to one then the other (which goes
     first alternates), each once, ours from a fresh engine (nothing analysed yet).
     """
-    from .answer import Engine
+    from bot.answer import Engine
 
     engine = Engine.from_path(Path(spec["corpus"]), settings=_settings(spec))
     search = _bm25s_searcher(Path(spec["index"]))
@@ -1006,8 +1006,8 @@ def bench_accuracy(out: Path, quiet: bool = False, engine: dict | None = None) -
     import bm25s
     from rapidfuzz import fuzz, process
 
-    from .answer import Engine
-    from .evaluate import evaluate, load_items
+    from bot.answer import Engine
+    from bot.evaluate import evaluate, load_items
 
     _log("[accuracy] CMRC trial: ours", quiet)
     ours = Engine.from_path(CMRC_CORPUS, settings=_settings({"cache": str(out / "cmrc" / "cache"), "engine": engine}))
