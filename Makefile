@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(PY) -m bot
 
 test: $(STAMP)
-	$(PY) -m ruff check bot tests
+	$(PY) -m ruff check bot tests benchmarks
 	$(PY) -m pytest -q
 
 eval: $(STAMP)
@@ -25,7 +25,7 @@ eval: $(STAMP)
 	$(PY) -m bot eval ../shared/bench/cmrc_trial.qa.yaml --corpus ../shared/bench/cmrc_trial.corpus.jsonl --quiet
 
 bench: $(STAMP)
-	$(PY) -m bot bench
+	$(PY) -m benchmarks
 
 clean:
 	rm -rf $(VENV) .cache

@@ -3,7 +3,7 @@
 python -m bot                 Telegram bot when TELEGRAM_BOT_TOKEN is set, else terminal chat
 python -m bot ask "问题" [--corpus PATH] [--json] [--batch FILE]
 python -m bot articles [--corpus PATH] --json
-python -m bot chat | eval QA.yaml | run | ingest PATH… | stats | bench
+python -m bot chat | eval QA.yaml | run | ingest PATH… | stats
 """
 
 from __future__ import annotations
@@ -177,12 +177,6 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
     return run_stats(config, as_json=args.json)
 
 
-def cmd_bench(args: argparse.Namespace, config: Config) -> int:
-    from .bench import run_bench
-
-    return run_bench(args, config)
-
-
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Zhengzhou district news bot")
     parser.add_argument("--config", type=Path, help="settings file (default config/bot.yaml)")
@@ -223,13 +217,6 @@ def make_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="operator view: corpus and usage figures")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=cmd_stats)
-
-    bench = sub.add_parser("bench", help="speed and scale benchmark")
-    bench.add_argument("--articles", type=int, nargs="*", help="corpus sizes (default: seeds 10000 100000)")
-    bench.add_argument("--questions", type=int, default=300)
-    bench.add_argument("--json", action="store_true")
-    bench.add_argument("--accuracy", action="store_true", help="also the CMRC accuracy comparison")
-    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -6,7 +6,7 @@ instead of re-segmenting, and a new page costs one small segment instead of a re
 weights are computed at query time from the global statistics of all segments, so adding a
 segment never leaves stale weights behind.
 
-Scale (see `python -m bot bench`): a large batch is segmented on worker processes (one per core)
+Scale (see `python -m benchmarks`): a large batch is segmented on worker processes (one per core)
 and the chunks merged without a global sort; a cache file keeps its arrays outside the pickle and
 maps them from disk on load, so a restart reads only the article records.
 """

@@ -1,6 +1,6 @@
 """The benchmark command runs end to end on a tiny corpus; the index's scale paths agree with the plain ones.
 
-Never timed: the figures are what `python -m bot bench` prints, not what a test asserts.
+Never timed: the figures are what `python -m benchmarks` prints, not what a test asserts.
 """
 
 from __future__ import annotations
@@ -12,29 +12,32 @@ import re
 import numpy as np
 import pytest
 
-from bot import bench, index
+from benchmarks import synthetic
+from benchmarks.bench import run_bench
+from benchmarks.report import format_report
+from bot import index
 from bot.text import Analyzer, load_lexicon
 
 
 @pytest.fixture(scope="module")
-def sources() -> bench._Sources:
-    return bench._Sources()
+def sources() -> synthetic.Sources:
+    return synthetic.Sources()
 
 
-def test_synthetic_corpus_is_deterministic_and_news_like(sources: bench._Sources) -> None:
-    first = bench.generate_articles(60, sources)
-    again = bench.generate_articles(60, sources)
+def test_synthetic_corpus_is_deterministic_and_news_like(sources: synthetic.Sources) -> None:
+    first = synthetic.generate_articles(60, sources)
+    again = synthetic.generate_articles(60, sources)
     assert first == again
     assert len({r["id"] for r in first}) == 60
-    assert {r["district"] for r in first} <= set(bench.DISTRICTS)
+    assert {r["district"] for r in first} <= set(synthetic.DISTRICTS)
     assert len({r["district"] for r in first}) >= 8
     for record in first:
         assert 200 <= len(record["body"]) <= 1500
         assert record["title"].strip()
         assert record["district"] in record["body"]
-    questions = bench.make_questions(first, 20)
+    questions = synthetic.make_questions(first, 20)
     assert len(questions) == 20
-    assert questions == bench.make_questions(first, 20)
+    assert questions == synthetic.make_questions(first, 20)
 
 
 def _segments_equal(a: index.Segment, b: index.Segment) -> None:
@@ -58,7 +61,7 @@ def test_parallel_build_merge_and_cache_agree_with_one_process(sources, monkeypa
 
     articles = [
         Article(id=r["id"], title=r["title"], paragraphs=tuple(r["body"].split("\n")))
-        for r in bench.generate_articles(150, sources)
+        for r in synthetic.generate_articles(150, sources)
     ]
     analyzer = Analyzer(load_lexicon())
     monkeypatch.setattr(index, "PARALLEL_MIN_ARTICLES", 10**9)
@@ -101,7 +104,7 @@ def test_bench_command_prints_the_table(tmp_path, capsys) -> None:
     args = argparse.Namespace(
         articles=[200], questions=8, json=False, accuracy=False, out=tmp_path, quiet=True, cold_runs=1, latency_runs=2
     )
-    assert bench.run_bench(args) == 0
+    assert run_bench(args) == 0
     out = capsys.readouterr().out
     for column in ("corpus", "system", "build s", "cache MB", "cold s", "RSS MB", "p50 ms", "p99 ms"):
         assert column in out
@@ -130,8 +133,8 @@ def test_bench_command_prints_the_table(tmp_path, capsys) -> None:
 
 def test_bench_json_figures(tmp_path, capsys, monkeypatch) -> None:
     # The JSON report is built from the same dict as the table.
-    report = {"machine": {"cpus": 2, "python": "3"}, "questions": 1, "sizes": [], "seed": bench.SEED}
-    text = bench.format_report(report)
+    report = {"machine": {"cpus": 2, "python": "3"}, "questions": 1, "sizes": [], "seed": synthetic.SEED}
+    text = format_report(report)
     assert "p50 ms" in text
     json.dumps(report)
 
@@ -158,11 +161,11 @@ def _bm25_by_brute_force(search_index: index.SearchIndex, terms: list[index.Term
 def test_search_returns_the_brute_force_top_k(sources, monkeypatch, warm: bool) -> None:
     from bot.corpus import Article
 
-    records = bench.generate_articles(400, sources)
+    records = synthetic.generate_articles(400, sources)
     articles = [Article(id=r["id"], title=r["title"], paragraphs=tuple(r["body"].split("\n"))) for r in records]
     analyzer = Analyzer(load_lexicon())
     segments = [index.build_segment(articles[lo : lo + 150], analyzer) for lo in range(0, len(articles), 150)]
-    questions = [*bench.make_questions(records, 60), "区", "郑州市二七区的工作情况", "不存在的词语组合"]
+    questions = [*synthetic.make_questions(records, 60), "区", "郑州市二七区的工作情况", "不存在的词语组合"]
     # Two segments, then a third added (as a new page is): global statistics, doc numbers and
     # impacts worked out ahead must follow the new average length.
     search_index = index.SearchIndex(segments[:2])

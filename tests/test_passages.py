@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot import bench, index, passages
+from benchmarks import synthetic
+from bot import index, passages
 from bot.corpus import Article, load_page
 from bot.passages import FACTS, analyse
 from bot.text import Analyzer, load_lexicon
@@ -23,7 +24,7 @@ def _articles() -> list[Article]:
     seeds = [a for page in sorted(SEEDS.glob("*.txt")) for a in load_page(page, lexicon.places)]
     generated = [
         Article(id=r["id"], title=r["title"], paragraphs=tuple(r["body"].split("\n")))
-        for r in bench.generate_articles(60, bench._Sources())
+        for r in synthetic.generate_articles(60, synthetic.Sources())
     ]
     odd = [
         Article(id="headline-only", title="二七区召开会议", paragraphs=()),
