@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from .baselines import best_sentence, jieba_all, jieba_tokenize
-from .children import make_settings
+from .children import load_ours
 from .common import CMRC_CORPUS, CMRC_QA, log, read_jsonl
 from .synthetic import cmrc_questions
 
@@ -54,13 +54,11 @@ def bench_accuracy(out: Path, quiet: bool = False, engine: dict | None = None) -
     import bm25s
     from rapidfuzz import fuzz, process
 
-    from bot.answer import Engine
     from bot.evaluate import evaluate, load_items
+    from bot.library import Library
 
     log("[accuracy] CMRC trial: ours", quiet)
-    ours = Engine.from_path(
-        CMRC_CORPUS, settings=make_settings({"cache": str(out / "cmrc" / "cache"), "engine": engine})
-    )
+    ours = Library(load_ours({"cache": str(out / "cmrc" / "cache"), "engine": engine}, CMRC_CORPUS))
     figures = evaluate(ours, load_items(CMRC_QA)).figures()
     result = {"ours": {"hit@1": figures["top1"], "answer_in_snippet": figures["answer_in_snippet"]}}
 

@@ -4,7 +4,7 @@ For each corpus size N (the seed pages, then synthetic corpora of N articles) it
 our engine and for two baselines on the very same articles and questions:
 
 - build: from an empty cache to a loaded index, parsing and segmentation included
-  (ours: `Engine.from_path` on the corpus file; baselines: jieba over every article, then the
+  (ours: `bot.loader.load_engine` on the corpus file; baselines: jieba over every article, then the
   bm25s index or the list of segmented texts, both saved to disk);
 - cache: the size on disk of what a restart reloads;
 - cold start: a fresh `python -c` process, from spawn to the first answer returned (imports
@@ -12,8 +12,8 @@ our engine and for two baselines on the very same articles and questions:
 - peak RSS of that serving process (after the whole question set);
 - answer latency, median and p99, over a fixed question set (time.perf_counter around one
   call: `Engine.answer` for ours; jieba + retrieve k=1 for the baselines, no snippet);
-- for ours, adding one seed page (≈10 articles) to the loaded engine with `Engine.add`, and
-  reloading with `Engine.from_path` when a new page file lies beside the cached one.
+- for ours, adding one seed page (≈10 articles) to the loaded engine with `Engine.with_articles`, and
+  reloading with `load_engine` when a new page file lies beside the cached one.
 
 Baselines: (a) `rapidfuzz`: `process.extractOne` with `fuzz.token_set_ratio` of the jieba-cut
 question against every jieba-cut article (the first design read literally); over large corpora
@@ -136,7 +136,7 @@ def bench_size(
     cache_bytes = dir_size(cache)
     cache_files = {p.name for p in cache.iterdir()} if cache.exists() else set()
     # A new page (a seed page under another file name, so its articles get new ids): added to the
-    # loaded engine with Engine.add, and laid beside the cached corpus for a reload.
+    # loaded engine with Engine.with_articles, and laid beside the cached corpus for a reload.
     add_page = work / "added" / "zz_added_page.txt"
     add_page.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sorted(SEEDS_DIR.glob("*.txt"))[-1], add_page)

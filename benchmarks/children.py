@@ -74,20 +74,19 @@ def _time_each(fn, questions: list[str]) -> list[float]:
     return times
 
 
-def make_settings(spec: dict):
-    """The engine settings the product runs with (config/bot.yaml `engine:`), cache as given."""
+def load_ours(spec: dict, corpus: Path, progress=None):
+    """The engine as the product loads it: its settings (config/bot.yaml `engine:`), the cache given."""
     from dataclasses import fields
 
-    from bot.answer import Settings
+    from bot.config import EngineSettings
+    from bot.loader import load_engine
 
-    known = {f.name for f in fields(Settings)}
+    known = {f.name for f in fields(EngineSettings)}
     values = {k: v for k, v in (spec.get("engine") or {}).items() if k in known}
-    return Settings(cache_dir=Path(spec["cache"]), **values)
+    return load_engine(corpus, cache_dir=Path(spec["cache"]), settings=EngineSettings(**values), progress=progress)
 
 
 def _ours_build(spec: dict, t0: float) -> None:
-    from bot.answer import Engine
-
     progress = None
     if spec.get("progress"):
         from tqdm import tqdm
@@ -99,7 +98,7 @@ def _ours_build(spec: dict, t0: float) -> None:
             return bar.update
 
     started = time.perf_counter()
-    engine = Engine.from_path(Path(spec["corpus"]), settings=make_settings(spec), progress=progress)
+    engine = load_ours(spec, Path(spec["corpus"]), progress)
     seconds = time.perf_counter() - started
     _emit(
         "done",
@@ -112,10 +111,7 @@ def _ours_build(spec: dict, t0: float) -> None:
 
 
 def _ours_serve(spec: dict, t0: float) -> None:
-    from bot.answer import Engine
-
-    settings = make_settings(spec)
-    engine = Engine.from_path(Path(spec["corpus"]), settings=settings)
+    engine = load_ours(spec, Path(spec["corpus"]))
     loaded = time.perf_counter() - t0
     questions = spec["questions"]
     engine.answer(questions[0])
@@ -158,7 +154,7 @@ def _ours_serve(spec: dict, t0: float) -> None:
         page = Path(spec["add_page"])
         articles = load_page(page, engine.analyzer.lexicon.places)
         started = time.perf_counter()
-        added = engine.add(articles)
+        engine, added = engine.with_articles(articles)
         add_s = time.perf_counter() - started
         probe = engine.answer(added[0].title) if added else None
         result["add"] = {
@@ -172,7 +168,7 @@ def _ours_serve(spec: dict, t0: float) -> None:
 
         gc.collect()
         started = time.perf_counter()
-        reloaded = Engine.from_path(Path(spec["corpus_plus"]), settings=settings)
+        reloaded = load_ours(spec, Path(spec["corpus_plus"]))
         result["reload_plus_page"] = {
             "seconds": time.perf_counter() - started,
             "cached": reloaded.report.cached,
@@ -238,9 +234,7 @@ def _paired(spec: dict, t0: float) -> None:
     Here both see the same moments: every question goes to one then the other (which goes
     first alternates), each once, ours from a fresh engine (nothing analysed yet).
     """
-    from bot.answer import Engine
-
-    engine = Engine.from_path(Path(spec["corpus"]), settings=make_settings(spec))
+    engine = load_ours(spec, Path(spec["corpus"]))
     search = bm25s_searcher(Path(spec["index"]))
     questions = spec["questions"]
     engine.answer(questions[0])

@@ -110,9 +110,9 @@ def format_report(report: dict) -> str:
         add, reload = inc.get("add"), inc.get("reload_plus_page")
         if add:
             lines.append(
-                f"  {result['label']:>9}: Engine.add of {add['articles']} articles {add['seconds'] * 1000:.1f} ms "
+                f"  {result['label']:>9}: Engine.with_articles of {add['articles']} articles {add['seconds'] * 1000:.1f} ms "
                 f"(found after add: {add['found_after_add']}, p50 after {add['latency_after_add']['p50_ms']:.3f} ms); "
-                f"from_path with a new page beside the cache {reload['seconds']:.2f} s "
+                f"load_engine with a new page beside the cache {reload['seconds']:.2f} s "
                 f"({reload['cached']} cached + {reload['built']} built)"
             )
     runs = [r for r in report["sizes"] if r["systems"]["ours"].get("latency_runs")]

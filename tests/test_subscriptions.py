@@ -115,8 +115,8 @@ def test_rendered_list_is_escaped_and_fits_one_message(engine: Engine):
     assert "&lt;b&gt;标题&lt;/b&gt; &amp; 更多" in text
     assert 'href="https://x.example/?a=1&amp;b=&lt;2&gt;"' in text
     plain = Article(id="a123", title="无链接", paragraphs=("正文。",))
-    assert "/read <code>a123</code>" in render_article_list("头", [plain], engine)
+    assert "/read <code>a123</code>" in render_article_list("头", [plain], lambda article: article.url)
     many = [Article(id=f"a{i}", title="很长的标题" * 8, paragraphs=("x",)) for i in range(200)]
-    text = render_article_list("头", many, engine)
+    text = render_article_list("头", many, lambda article: article.url)
     assert len(text) < 4096
     assert "另有" in text

@@ -214,7 +214,7 @@ async def test_changed_file_rebuilds_and_swaps_the_engine(emu: BotApiEmulator, c
         (config.corpus / "106_spring.txt").write_text(PAGE_ONE + "\n" + PAGE_TWO, encoding="utf-8")
         reply = await command(emu, OPERATOR, OPERATOR, "/reload", "修改 1 个")
         assert "完整重建" in reply and "新增 1 篇" in reply
-        assert service.engine is not old_engine and app.bot_data["services"].engine is service.engine
+        assert service.engine is not old_engine and app.bot_data["services"].library.engine is service.engine
         await emu.wait_idle()
         [text] = notifications(emu, ALICE)
         assert "樱桃沟迎来赏花季" in text
