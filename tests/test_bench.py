@@ -15,6 +15,9 @@ import pytest
 from bot import bench, index
 from bot.text import Analyzer, load_lexicon
 
+# slow: the bench command end to end, and parallel builds on worker processes.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def sources() -> bench._Sources:
