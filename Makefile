@@ -18,6 +18,8 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check bot tests
+	$(PY) -m ruff format --check bot tests
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 eval: $(STAMP)
