@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint eval bench clean
+.PHONY: run test test-fast lint eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check bot tests benchmarks
+	$(PY) -m ruff format --check bot tests benchmarks
+	$(PY) -m mypy
 	$(PY) -m pytest -q
+
+# The tests not marked slow (no emulator end to end, no processes, no bench): seconds.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 eval: $(STAMP)
 	$(PY) -m bot eval ../shared/qa/questions.yaml

@@ -543,7 +543,7 @@ def load_jsonl(path: Path, places: dict[str, str] | None = None) -> list[Article
         given_id = str(record.get("id") or "")
         article_id = given_id if ID_RE.match(given_id) else make_id(path.name, title, body)
         district = record.get("district")
-        districts = (district,) if isinstance(district, str) and district else ()
+        districts: tuple[str, ...] = (district,) if isinstance(district, str) and district else ()
         districts += tuple(d for d in find_districts(f"{title}\n{body}", places or {}) if d not in districts)
         articles.append(
             Article(

@@ -189,10 +189,10 @@ class Engine:
             snippet = best_snippet(article_text, view, located)
             # Coverage: how much of the question (each word once, by its best form) the article has.
             got: dict[int, float] = {}
-            for term in located.found:
+            for word in located.found:
                 # A part of a word covers only that part: 天气 of 今天天气 is half of it.
-                weight = cover_weight[term] * len(term) / group_len[view.groups[term]]
-                group = view.groups[term]
+                group = view.groups[word]
+                weight = cover_weight[word] * len(word) / group_len[group]
                 got[group] = max(got.get(group, 0.0), weight)
             coverage = sum(got.values()) / total
             # Anchored: a word of the question is in the headline, or two meet in one sentence.

@@ -29,6 +29,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 
@@ -177,7 +178,12 @@ def _workers_for(count: int, analyzer: Analyzer) -> int:
     return max(1, min(cores, MAX_WORKERS))
 
 
-def _count_chunk(texts: list[tuple[str, str]], analyzer: Analyzer):
+# A worker's answer for one chunk: its terms in id order, then term ids, tfs, postings per doc,
+# doc lengths and layouts (as `_count_terms`, with the vocab as a list).
+_Chunk = tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray, Layouts]
+
+
+def _count_chunk(texts: list[tuple[str, str]], analyzer: Analyzer) -> _Chunk:
     vocab, term_ids, tfs, per_doc, lengths, layouts = _count_terms(texts, analyzer)
     # Terms in id order: a list pickles smaller and faster than the dict.
     return list(vocab), term_ids.copy(), tfs.copy(), per_doc.copy(), lengths.copy(), layouts
@@ -219,7 +225,7 @@ def _build_parallel(
     parts: list[Segment | None] = [None] * len(bounds)
     todo = iter(range(len(bounds)))
     todo_lock = threading.Lock()
-    finished: queue.Queue = queue.Queue()
+    finished: queue.Queue[tuple[int, _Chunk] | BaseException | None] = queue.Queue()
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -259,10 +265,12 @@ def _build_parallel(
                 continue
             if isinstance(item, BaseException):
                 raise RuntimeError(f"segmentation worker failed: {item!r}") from item
-            number, (terms, *counts) = item
+            number, (terms, term_ids, tfs, per_doc, lengths, layouts) = item
             lo, hi = bounds[number]
             vocab = {term: row for row, term in enumerate(terms)}
-            parts[number] = _segment_from_counts(vocab, *counts, [a.id for a in articles[lo:hi]])
+            parts[number] = _segment_from_counts(
+                vocab, term_ids, tfs, per_doc, lengths, layouts, [a.id for a in articles[lo:hi]]
+            )
             if progress is not None:
                 progress(hi - lo)
     finally:
@@ -606,13 +614,13 @@ def _prefault(buffers: list[memoryview]) -> None:
 
 
 @contextlib.contextmanager
-def _replaced_atomically(path: Path, mode: str = "wb") -> Iterator:
+def _replaced_atomically(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """A temporary file beside `path` that replaces it once fully written, and is removed if
     writing fails: a crash mid-write never leaves a half file under the real name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
             yield handle
         os.replace(tmp, path)
     except BaseException:

@@ -29,9 +29,10 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TextIO
 
 from .config import Config
@@ -39,6 +40,7 @@ from .corpus import Article, CorpusError, corpus_files, load_file
 from .library import Library
 from .text import load_lexicon
 
+fcntl: ModuleType | None
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: ingests are not serialised
@@ -160,7 +162,7 @@ def ingest(
     corpus: Path,
     config: Config,
     *,
-    progress: Callable[[list[Path]], object] | None = None,
+    progress: Callable[[list[Path]], Iterable[Path]] | None = None,
     engine_progress: Callable[[str, int], Callable[[int], None]] | None = None,
     waiting: Callable[[], object] | None = None,
 ) -> IngestResult:
@@ -292,7 +294,7 @@ def _finish(result: IngestResult, started: float) -> IngestResult:
     return result
 
 
-def _tqdm_files(files: list[Path]):
+def _tqdm_files(files: list[Path]) -> Iterable[Path]:
     if len(files) < PROGRESS_FROM:
         return files
     from tqdm import tqdm

@@ -76,7 +76,7 @@ def collect_stats(config: Config, corpus: Path | None = None) -> dict:
     with store:
         counts = store.question_counts()
         asked = counts["questions"]
-        unanswered = Counter()
+        unanswered: Counter[str] = Counter()
         shown: dict[str, str] = {}
         for question in store.unanswered_questions():
             key = _question_key(question)

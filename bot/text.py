@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -222,7 +223,8 @@ class Lexicon:
     english: dict[str, tuple[str, ...]] = field(default_factory=dict)  # English word -> terms
 
 
-def _read_yaml(path: Path) -> object:
+def _read_yaml(path: Path) -> Any:
+    """The parsed YAML document: mappings, lists and scalars as the file has them."""
     with path.open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 
@@ -264,7 +266,7 @@ def load_lexicon(config_dir: Path = CONFIG_DIR) -> Lexicon:
         names.update(normalize(str(v)) for v in values if not str(v).isascii())
 
     stop_file = config_dir / "stopwords.txt"
-    stopwords = set()
+    stopwords: set[str] = set()
     if stop_file.exists():
         for line in stop_file.read_text(encoding="utf-8").splitlines():
             stopwords.update(normalize(w) for w in line.split("#", 1)[0].split())
@@ -337,6 +339,8 @@ class Segmenter:
     """
 
     def __init__(self, words: Iterable[str] = ()) -> None:
+        # rjieba.Jieba or jieba.Tokenizer (untyped), whose methods differ: `self._rust` picks the API.
+        self._engine: Any
         try:
             import rjieba
 

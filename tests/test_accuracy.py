@@ -36,6 +36,7 @@ def test_residents_questions(library: Library):
     assert figures["out_of_scope_abstained"] == 1.0
 
 
+@pytest.mark.slow  # builds an index over the CMRC trial corpus
 @pytest.mark.skipif(not (SHARED / "bench" / "cmrc_trial.qa.yaml").exists(), reason="../shared not beside the repo")
 def test_cmrc_trial(tmp_path_factory: pytest.TempPathFactory):
     library = Library.open(SHARED / "bench" / "cmrc_trial.corpus.jsonl", cache_dir=tmp_path_factory.mktemp("cmrc"))

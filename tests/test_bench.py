@@ -18,6 +18,9 @@ from benchmarks.report import format_report
 from bot import index
 from bot.text import Analyzer, load_lexicon
 
+# slow: the bench command end to end, and parallel builds on worker processes.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def sources() -> synthetic.Sources:

@@ -47,6 +47,9 @@ except ImportError:  # pragma: no cover - depends on pytest's import mode
         sys.path.insert(0, str(Path(__file__).resolve().parent))
     from botapi_emulator import BotApiEmulator, Fault, detect_entities, parse_formatted_text
 
+# slow: a real PTB Application and Bot over HTTP against the emulator.
+pytestmark = pytest.mark.slow
+
 USER_ID = 4242
 GROUP_ID = -1001234567890
 

@@ -11,6 +11,9 @@ import pytest
 
 from .conftest import ROOT, SHARED
 
+# slow: every test runs `python -m bot` in a new process.
+pytestmark = pytest.mark.slow
+
 
 def run(*args: str, stdin: str | None = None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     import os

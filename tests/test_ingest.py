@@ -184,6 +184,7 @@ def test_a_folder_of_pages(config: Config, tmp_path: Path):
     assert (result.built, result.cached) == (3, 5)
 
 
+@pytest.mark.slow  # runs `python -m bot ingest` in a new process
 def test_cli_contract(config: Config, tmp_path: Path):
     settings = tmp_path / "bot.yaml"
     settings.write_text(
@@ -201,6 +202,7 @@ def test_cli_contract(config: Config, tmp_path: Path):
     assert "added 1 file (2 articles)" in run.stdout and "105_new.txt + sidecar" in run.stdout
 
 
+@pytest.mark.slow  # runs `python -m bot ingest` in a new process
 def test_two_ingests_at_once_take_turns_and_never_overwrite(config: Config, tmp_path: Path):
     from bot.ingest import corpus_lock
 

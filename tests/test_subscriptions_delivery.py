@@ -22,7 +22,8 @@ from .botapi_emulator import BotApiEmulator, Fault
 from .conftest import SEEDS
 from .test_subscriptions_e2e import PAGE_ONE, add_page
 
-pytestmark = pytest.mark.asyncio
+# slow: the real application against the emulator.
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 ALICE = 2001
 GROUP = -2001

@@ -34,7 +34,8 @@ BOB = 1002  # group administrator
 CAROL = 1003  # plain group member
 GROUP = -1001500
 BOT_ID = 123456
-pytestmark = pytest.mark.asyncio
+# slow: end to end against the emulator, with watcher rounds in real time.
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = dtm.datetime(2024, 3, 1, 7, 0, tzinfo=SHANGHAI).timestamp()

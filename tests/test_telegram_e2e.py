@@ -37,7 +37,8 @@ from bot.telegram.app import build_application
 from bot.telegram.guards import FloodGuard
 from tests.botapi_emulator import BotApiEmulator, Fault
 
-pytestmark = pytest.mark.asyncio
+# slow: end to end over HTTP against the emulator, and `python -m bot run` processes.
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
 USERNAME = "DistrictNewsBot"
