@@ -33,6 +33,7 @@ from bot.telegram.guards import (
     strip_mentions,
 )
 from bot.telegram.handlers import browse_intent, flood_gate
+from bot.telegram.notices import render_article_list
 
 BOT = SimpleNamespace(id=123456, username="DistrictNewsBot")
 
@@ -292,6 +293,29 @@ def test_district_counts_and_lists(engine: Engine) -> None:
 
 
 # --------------------------------------------------------------------------- app helpers
+
+
+def test_rendered_list_is_escaped_and_fits_one_message() -> None:
+    evil = Article(id="a<1>", title="<b>标题</b> & 更多", paragraphs=("正文。",), url="https://x.example/?a=1&b=<2>")
+    text = render_article_list("头", [evil], None)
+    assert "&lt;b&gt;标题&lt;/b&gt; &amp; 更多" in text
+    assert 'href="https://x.example/?a=1&amp;b=&lt;2&gt;"' in text
+    plain = Article(id="a123", title="无链接", paragraphs=("正文。",))
+    assert "/read <code>a123</code>" in render_article_list("头", [plain], None)
+    many = [Article(id=f"a{i}", title="很长的标题" * 8, paragraphs=("x",)) for i in range(200)]
+    text = render_article_list("头", many, None)
+    assert len(text) < 4096
+    assert "另有" in text
+
+
+def test_article_links_are_the_page_or_a_deep_link_into_the_bot() -> None:
+    plain = Article(id="a123", title="无链接", paragraphs=("正文。",))
+    assert views.article_link(plain, "@DistrictNewsBot") == "https://t.me/DistrictNewsBot?start=a123"
+    assert views.article_link(plain, None) is None
+    paged = Article(id="a124", title="有链接", paragraphs=("正文。",), url="https://example.com/1")
+    assert views.article_link(paged, "DistrictNewsBot") == "https://example.com/1"
+    assert views.article_link(Article(id="a<1>", title="t", paragraphs=("x",)), "DistrictNewsBot") is None
+    assert 'href="https://t.me/DistrictNewsBot?start=a123"' in render_article_list("头", [plain], "DistrictNewsBot")
 
 
 def test_webhook_and_file_urls() -> None:

@@ -46,10 +46,10 @@ from ..subscriptions import (
     due_articles,
     parse_time,
     parse_topic,
-    render_article_list,
     split_topics,
 )
 from .handlers import NO_PREVIEW, reply
+from .notices import render_article_list
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +311,11 @@ class SubscriptionService:
         chosen = [a for a in articles if a.id in claimed]
         if not chosen:
             return Delivery.NOTHING
-        text = render_article_list(header(len(chosen), chosen), chosen, self.engine)
+        try:
+            username = bot.username
+        except RuntimeError:  # not initialised: no deep links, /read <id> instead
+            username = None
+        text = render_article_list(header(len(chosen), chosen), chosen, username)
         thread = self.store.thread(chat_id)
         for _attempt in range(3):
             try:

@@ -10,6 +10,8 @@ import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from telegram.helpers import create_deep_linked_url
+
 from ..answer import MAX_QUESTION_CHARS, Answer, Snippet
 from ..corpus import Article
 from ..render import TELEGRAM_LIMIT, answer_html, article_pages, meta_line
@@ -61,6 +63,22 @@ def esc(text: object) -> str:
 def short(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def article_link(article: Article, bot_username: str | None) -> str | None:
+    """Where a list links an article: its own page, else a deep link that opens it in this bot.
+
+    Links into the bot are the front end's business, so they are built here and not by the engine.
+    None when there is neither (no page, bot name unknown): the caller offers /read <id> instead.
+    """
+    if article.url:
+        return article.url
+    if not bot_username:
+        return None
+    try:
+        return create_deep_linked_url(bot_username.lstrip("@"), article.id)
+    except ValueError:  # an id a deep link cannot carry
+        return None
 
 
 def newest_first(articles: Sequence[Article]) -> list[Article]:
