@@ -38,10 +38,19 @@ class EngineHolder:
     """The engine currently serving questions; reloads replace `.engine` in one assignment.
 
     Shared by the Telegram app and the subscription handlers: read `holder.engine` on each use,
-    never keep the engine itself, or a full reload would go unnoticed.
+    never keep the engine itself, or a full reload would go unnoticed. `add` and `replace` are
+    what the corpus watcher (bot/watch.py) needs of it.
     """
 
     engine: Engine
+
+    def add(self, articles: Sequence[Article]) -> list[Article]:
+        """Index new articles into the current engine; returns those it did not have yet."""
+        return self.engine.add(articles)
+
+    def replace(self, engine: Engine) -> None:
+        """Serve a rebuilt engine from now on; questions in flight finish on the old one."""
+        self.engine = engine
 
 
 @dataclass(frozen=True)

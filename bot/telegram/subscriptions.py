@@ -5,10 +5,7 @@ the corpus folder, the daily digest jobs (re-created from the database on every 
 job queue does not persist) and a start-up job that notices articles ingested while the bot was
 down. The logic of what matches what lives in bot/subscriptions.py; durability in bot/store.py.
 
-Live reload: new files are parsed in a thread and added with `Engine.add` (one small segment,
-atomic swap: questions in flight keep the old index). A changed or removed file triggers a full
-rebuild in a thread (cached segments are reused, only changed files are re-segmented) and the new
-engine replaces `engine_holder.engine` in one assignment.
+Live reload itself (what changed on disk, add or rebuild) is bot/watch.py's `CorpusWatcher`.
 
 Delivery is at most once: see `Store.claim`. Messages go out one after another through the
 application's bot, so the application's rate limiter (AIORateLimiter) paces them.
@@ -24,10 +21,8 @@ import re
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from telegram import Bot, Update
@@ -37,7 +32,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from ..answer import Engine
 from ..config import Config
-from ..corpus import Article, CorpusError, corpus_files, load_file
+from ..corpus import Article
 from ..store import Store
 from ..subscriptions import (
     EngineHolder,
@@ -48,6 +43,7 @@ from ..subscriptions import (
     parse_topic,
     split_topics,
 )
+from ..watch import SETTLE_SECONDS, CorpusWatcher, ReloadResult
 from .handlers import NO_PREVIEW, reply
 from .notices import render_article_list
 
@@ -64,7 +60,6 @@ ADMIN_COMMANDS: list[tuple[str, str]] = [("reload", "重新加载新闻语料（
 
 MAX_SUBSCRIPTIONS = 30
 NOTIFY_WINDOW_SECONDS = 7 * 24 * 3600  # articles older than this are not announced any more
-SETTLE_SECONDS = 2.0  # the watcher leaves files alone until they stopped changing this long
 DEFAULT_DIGEST_TIME = "08:00"
 SERVICE_KEY = "subscriptions"  # application.bot_data[SERVICE_KEY] is the SubscriptionService
 
@@ -82,43 +77,6 @@ class Delivery(Enum):
     RETRY = "retry"  # Telegram asked to wait; claims released, try again later
     GONE = "gone"  # bot blocked or removed; the chat was forgotten
     FAILED = "failed"  # outcome unknown or refused; claims kept (at most once)
-
-
-@dataclass
-class ReloadResult:
-    new_files: list[str] = field(default_factory=list)
-    changed_files: list[str] = field(default_factory=list)
-    removed_files: list[str] = field(default_factory=list)
-    articles: list[Article] = field(default_factory=list)  # articles the bot did not know
-    errors: list[str] = field(default_factory=list)
-    rebuilt: bool = False
-    notified: int = 0
-    seconds: float = 0.0
-
-
-def _signature(path: Path) -> tuple[int, int]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns
-
-
-def _snapshot(corpus: Path) -> dict[Path, tuple[int, int]]:
-    """Size and mtime of each news file (and its sidecar, which changes what the page says)."""
-    out: dict[Path, tuple[int, int]] = {}
-    try:
-        files = corpus_files(corpus)
-    except CorpusError:
-        return out
-    for path in files:
-        try:
-            size, mtime = _signature(path)
-            sidecar = path.with_suffix(".yaml")
-            if sidecar.exists():
-                extra = _signature(sidecar)
-                size, mtime = size + extra[0], max(mtime, extra[1])
-        except OSError:
-            continue
-        out[path] = (size, mtime)
-    return out
 
 
 def _retry_seconds(exc: RetryAfter) -> float:
@@ -140,12 +98,9 @@ class SubscriptionService:
         self.clock = clock
         self.tz = ZoneInfo(config.timezone)
         self.application: Application | None = None
-        self._files = _snapshot(config.corpus)
-        # A page that landed between the engine's load and now is not in the engine: leave it out
-        # so the first reload loads it (loading a known file again would add nothing anyway).
-        sources = {a.source for a in engine_holder.engine.articles}
-        self._files = {p: sig for p, sig in self._files.items() if p.suffix != ".txt" or p.name in sources}
-        self._reload_lock = asyncio.Lock()
+        self.watcher = CorpusWatcher(
+            engine_holder, config.corpus, config_dir=config.config_dir, arrivals=store, clock=lambda: self.clock()
+        )
         self._matcher: Matcher | None = None
         self._retry = False  # a notification was refused with RetryAfter and awaits another try
         self.settle_seconds = SETTLE_SECONDS
@@ -175,10 +130,7 @@ class SubscriptionService:
     async def startup(self, bot: Bot) -> list[str]:
         """Note the corpus the bot starts with; what it did not know arrived while it was down."""
         try:
-            async with self._reload_lock:
-                fresh = self.store.record_articles(((a.id, a.source) for a in self.engine.articles), self.clock())
-            if fresh:
-                log.info("%d article(s) arrived while the bot was down", len(fresh))
+            fresh = await self.watcher.record_loaded()
             await self.notify(bot)
         finally:
             self.started.set()
@@ -186,69 +138,9 @@ class SubscriptionService:
 
     async def reload(self, bot: Bot | None, *, settle: float = 0.0) -> ReloadResult:
         """Pick up new, changed and removed corpus files; then tell subscribers about new articles."""
-        started = time.perf_counter()
-        result = ReloadResult()
-        corpus = self.config.corpus
-        async with self._reload_lock:
-            snapshot = await asyncio.to_thread(_snapshot, corpus)
-            if settle:
-                cutoff = time.time_ns() - int(settle * 1e9)
-                unsettled = {p for p, (_, mtime) in snapshot.items() if mtime > cutoff}
-                for path in unsettled:  # not yet: keep what we had for it, look again next time
-                    if path in self._files:
-                        snapshot[path] = self._files[path]
-                    else:
-                        del snapshot[path]
-            previous = self._files
-            new = [p for p in snapshot if p not in previous]
-            changed = [p for p in snapshot if p in previous and snapshot[p] != previous[p]]
-            removed = [p for p in previous if p not in snapshot]
-            result.new_files = [p.name for p in new]
-            result.changed_files = [p.name for p in changed]
-            result.removed_files = [p.name for p in removed]
-            old = self.engine
-            if changed or removed:
-                try:
-                    engine = await asyncio.to_thread(
-                        Engine.from_path, corpus, config_dir=self.config.config_dir, settings=old.settings
-                    )
-                except (CorpusError, OSError) as exc:  # keep serving the old index; try again next time
-                    result.errors.append(f"{corpus}: rebuild failed, still serving the previous index: {exc}")
-                    log.warning("reload: %s", result.errors[-1])
-                    return result
-                result.errors.extend(engine.report.errors)
-                self.holder.engine = engine  # the swap: one assignment
-                result.rebuilt = True
-                fresh = [a for a in engine.articles if old.get(a.id) is None]
-            elif new:
-                places = old.analyzer.lexicon.places
-                loaded: list[Article] = []
-                for path in new:
-                    try:
-                        loaded.extend(await asyncio.to_thread(load_file, path, places))
-                    except CorpusError as exc:  # reported once; fixing the file counts as a change
-                        result.errors.append(str(exc))
-                fresh = await asyncio.to_thread(old.add, loaded) if loaded else []
-            else:
-                fresh = []
-            self._files = snapshot
-            if fresh:
-                known = set(self.store.record_articles(((a.id, a.source) for a in fresh), self.clock()))
-                result.articles = [a for a in fresh if a.id in known]
-        for error in result.errors:
-            log.warning("reload: %s", error)
-        if result.new_files or result.changed_files or result.removed_files:
-            log.info(
-                "reload: %d new, %d changed, %d removed file(s); %d new article(s)%s",
-                len(new),
-                len(changed),
-                len(removed),
-                len(result.articles),
-                " (full rebuild)" if result.rebuilt else "",
-            )
+        result = await self.watcher.reload(settle=settle)
         if bot is not None and (result.articles or self._retry):
             result.notified = await self.notify(bot)
-        result.seconds = time.perf_counter() - started
         return result
 
     # ------------------------------------------------------------ delivery
