@@ -17,7 +17,8 @@ from bot.answer import Engine, Settings
 from bot.config import Config, TelegramSettings
 from bot.store import Store
 from bot.subscriptions import EngineHolder
-from bot.telegram.subscriptions import SERVICE_KEY, Delivery, SubscriptionService, register
+from bot.telegram.notifier import Delivery
+from bot.telegram.subscriptions import SERVICE_KEY, SubscriptionService, register
 
 from .botapi_emulator import BotApiEmulator, Fault
 from .conftest import SEEDS
@@ -52,7 +53,7 @@ async def bot_app(tmp_path: Path) -> AsyncIterator[tuple[BotApiEmulator, Applica
         service: SubscriptionService = app.bot_data[SERVICE_KEY]
         async with app:
             await app.start()
-            await asyncio.wait_for(service.started.wait(), 10)
+            await asyncio.wait_for(service.notifier.started.wait(), 10)
             try:
                 yield emu, app, service, config
             finally:
@@ -77,7 +78,7 @@ async def test_retry_after_releases_the_claim_and_retries_once(bot_app):
     [text] = sent_to(emu, ALICE)
     assert "二七区新建三所中小学" in text
     assert len(service.store.delivered(ALICE)) == 1
-    assert await service.notify(app.bot) == 0
+    assert await service.notifier.notify(app.bot) == 0
 
 
 async def test_unknown_outcome_keeps_the_claim(bot_app):
@@ -88,7 +89,7 @@ async def test_unknown_outcome_keeps_the_claim(bot_app):
     result = await service.reload(app.bot)
     assert result.notified == 0
     assert len(service.store.delivered(ALICE)) == 1  # at most once: it is not tried again
-    assert await service.notify(app.bot) == 0
+    assert await service.notifier.notify(app.bot) == 0
     assert sent_to(emu, ALICE) == []
 
 
@@ -115,11 +116,11 @@ async def test_digest_without_subscriptions_lists_everything_new_and_nothing_twi
     await service.reload(app.bot)
     assert sent_to(emu, GROUP) == []
     clock[0] += 60
-    assert await service.run_digest(app.bot, GROUP) is Delivery.SENT
+    assert await service.notifier.run_digest(app.bot, GROUP) is Delivery.SENT
     [text] = sent_to(emu, GROUP)
     assert "（2 篇新文章）" in text and "二七区新建" in text and "贾鲁河" in text
     clock[0] += 86400
-    assert await service.run_digest(app.bot, GROUP) is Delivery.NOTHING
+    assert await service.notifier.run_digest(app.bot, GROUP) is Delivery.NOTHING
     assert len(sent_to(emu, GROUP)) == 1
 
 

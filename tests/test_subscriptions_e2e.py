@@ -115,7 +115,7 @@ async def running(emu: BotApiEmulator, config: Config, clock: FakeClock | None =
     assert app.updater is not None
     await app.updater.start_polling(poll_interval=0, timeout=1)
     try:
-        await asyncio.wait_for(service.started.wait(), 10)
+        await asyncio.wait_for(service.notifier.started.wait(), 10)
         yield app, service
     finally:
         await app.updater.stop()
@@ -179,7 +179,7 @@ async def test_subscribe_reload_notify_once_across_a_restart(emu: BotApiEmulator
         listed = await command(emu, ALICE, ALICE, "/subscriptions", "二七区")
         assert "（1 项）" in listed
         await command(emu, OPERATOR, OPERATOR, "/reload", "语料没有变化")
-        assert await service.notify(app.bot) == 0  # replaying the notification pass sends nothing
+        assert await service.notifier.notify(app.bot) == 0  # replaying the notification pass sends nothing
         await emu.wait_idle()
         assert len(notifications(emu, ALICE)) == 2 and len(notifications(emu, GROUP)) == 1
 
@@ -243,7 +243,7 @@ async def test_digest_on_a_fake_clock_and_recreated_on_restart(emu: BotApiEmulat
 
         clock.advance(3000)  # 08:00 in Shanghai: run the digest job as the job queue would
         mark = emu.mark()
-        app.job_queue.run_once(service.digest_job, when=0.01, chat_id=GROUP)
+        app.job_queue.run_once(service.notifier.digest_job, when=0.01, chat_id=GROUP)
         call = await emu.wait_for_call("sendMessage", lambda p: int(p["chat_id"]) == GROUP, since=mark, timeout=10)
         text = call.params["text"]
         assert "每日新闻摘要</b> 2024-03-01（1 篇新文章）" in text
@@ -251,7 +251,7 @@ async def test_digest_on_a_fake_clock_and_recreated_on_restart(emu: BotApiEmulat
 
         clock.advance(24 * 3600)  # the next day: nothing new, nothing posted
         mark = emu.mark()
-        await service.digest_job(_JobContext(app, GROUP))
+        await service.notifier.digest_job(_JobContext(app, GROUP))
         await emu.wait_idle()
         assert [c for c in emu.calls[mark:] if c.method == "sendMessage" and int(c.params["chat_id"]) == GROUP] == []
 

@@ -10,6 +10,7 @@ import html
 from collections.abc import Sequence
 
 from ..corpus import Article
+from ..subscriptions import Topic
 from .views import article_link
 
 MESSAGE_BUDGET = 3800  # Telegram's limit is 4096 characters; leave room for the tail line
@@ -42,3 +43,16 @@ def article_line(article: Article, bot_username: str | None) -> str:
     if link:
         return f'• <a href="{html.escape(link, quote=True)}">{headline}</a>{meta_html}'
     return f"• <b>{headline}</b>{meta_html} 全文：/read <code>{html.escape(article.id)}</code>"
+
+
+# ------------------------------------------------------------------ notices and digests
+
+
+def notice_header(count: int, topics: Sequence[Topic]) -> str:
+    """Head of a new-articles notice; `topics` are the chat's subscriptions these articles match."""
+    labels = "、".join(html.escape(t.label) for t in topics)
+    return f"📰 <b>你订阅的新闻有更新</b>（{count} 篇）" + (f"\n订阅：{labels}" if labels else "")
+
+
+def digest_header(day: str, count: int) -> str:
+    return f"🗞 <b>每日新闻摘要</b> {day}（{count} 篇新文章）"

@@ -7,45 +7,34 @@ down. The logic of what matches what lives in bot/subscriptions.py; durability i
 
 Live reload itself (what changed on disk, add or rebuild) is bot/watch.py's `CorpusWatcher`.
 
-Delivery is at most once: see `Store.claim`. Messages go out one after another through the
-application's bot, so the application's rate limiter (AIORateLimiter) paces them.
+Notices, digests and their jobs are notifier.py's `Notifier`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dtm
 import html
 import logging
-import re
 import time
-import warnings
 from collections.abc import Callable
-from enum import Enum
-from functools import partial
-from zoneinfo import ZoneInfo
 
 from telegram import Bot, Update
-from telegram.constants import ChatMemberStatus, ChatType, ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
 from telegram.ext import Application, CommandHandler, ContextTypes, filters
 
 from ..answer import Engine
 from ..config import Config
-from ..corpus import Article
 from ..store import Store
 from ..subscriptions import (
     EngineHolder,
-    Matcher,
     Topic,
-    due_articles,
     parse_time,
     parse_topic,
     split_topics,
 )
 from ..watch import SETTLE_SECONDS, CorpusWatcher, ReloadResult
-from .handlers import NO_PREVIEW, reply
-from .notices import render_article_list
+from .handlers import reply
+from .notifier import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -59,31 +48,12 @@ COMMANDS: list[tuple[str, str]] = [
 ADMIN_COMMANDS: list[tuple[str, str]] = [("reload", "重新加载新闻语料（管理员）")]
 
 MAX_SUBSCRIPTIONS = 30
-NOTIFY_WINDOW_SECONDS = 7 * 24 * 3600  # articles older than this are not announced any more
 DEFAULT_DIGEST_TIME = "08:00"
 SERVICE_KEY = "subscriptions"  # application.bot_data[SERVICE_KEY] is the SubscriptionService
-
-# A forum topic that was deleted or closed: its chat's notices go to General instead.
-_TOPIC_GONE_RE = re.compile(r"thread not found|topic_(?:closed|deleted)|topic (?:was )?(?:closed|deleted)", re.I)
 
 _ON = {"on", "开", "开启", "打开"}
 _OFF = {"off", "关", "关闭", "停止"}
 _ALL = {"all", "全部", "所有"}
-
-
-class Delivery(Enum):
-    SENT = "sent"
-    NOTHING = "nothing"  # nothing left to send (all delivered before)
-    RETRY = "retry"  # Telegram asked to wait; claims released, try again later
-    GONE = "gone"  # bot blocked or removed; the chat was forgotten
-    FAILED = "failed"  # outcome unknown or refused; claims kept (at most once)
-
-
-def _retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the type becomes timedelta; both are handled
-        warnings.simplefilter("ignore", DeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
 
 
 class SubscriptionService:
@@ -96,28 +66,18 @@ class SubscriptionService:
         self.store = store
         self.config = config
         self.clock = clock
-        self.tz = ZoneInfo(config.timezone)
         self.application: Application | None = None
         self.watcher = CorpusWatcher(
             engine_holder, config.corpus, config_dir=config.config_dir, arrivals=store, clock=lambda: self.clock()
         )
-        self._matcher: Matcher | None = None
-        self._retry = False  # a notification was refused with RetryAfter and awaits another try
+        self.notifier = Notifier(engine_holder, store, config.timezone, clock=lambda: self.clock())
         self.settle_seconds = SETTLE_SECONDS
-        self.started = asyncio.Event()  # set once the start-up sync has run
 
     # ------------------------------------------------------------ state
 
     @property
     def engine(self) -> Engine:
         return self.holder.engine
-
-    @property
-    def matcher(self) -> Matcher:
-        analyzer = self.engine.analyzer
-        if self._matcher is None or self._matcher.analyzer is not analyzer:
-            self._matcher = Matcher(analyzer)
-        return self._matcher
 
     @property
     def _tz_label(self) -> str:
@@ -131,168 +91,17 @@ class SubscriptionService:
         """Note the corpus the bot starts with; what it did not know arrived while it was down."""
         try:
             fresh = await self.watcher.record_loaded()
-            await self.notify(bot)
+            await self.notifier.notify(bot)
         finally:
-            self.started.set()
+            self.notifier.started.set()
         return fresh
 
     async def reload(self, bot: Bot | None, *, settle: float = 0.0) -> ReloadResult:
         """Pick up new, changed and removed corpus files; then tell subscribers about new articles."""
         result = await self.watcher.reload(settle=settle)
-        if bot is not None and (result.articles or self._retry):
-            result.notified = await self.notify(bot)
+        if bot is not None and (result.articles or self.notifier.retry_pending):
+            result.notified = await self.notifier.notify(bot)
         return result
-
-    # ------------------------------------------------------------ delivery
-
-    async def notify(self, bot: Bot, now: float | None = None) -> int:
-        """One message per subscribed chat (digest chats wait for their digest); returns how many."""
-        now = self.clock() if now is None else now
-        self._retry = False
-        arrivals = self.store.new_articles(since=now - NOTIFY_WINDOW_SECONDS)
-        if not arrivals:
-            return 0
-        digest_chats = {d.chat_id for d in self.store.digests()}
-        sent = 0
-        for chat_id, subs in self.store.all_subscriptions().items():
-            if chat_id in digest_chats:
-                continue
-            due = due_articles(subs, arrivals, self.engine.get, self.matcher)
-            if not due:
-                continue
-            header = partial(self._notify_header, topics=[Topic(s.kind, s.value) for s in subs])
-            if await self._deliver(bot, chat_id, due, "notify", header, now) is Delivery.SENT:
-                sent += 1
-        return sent
-
-    def _notify_header(self, count: int, articles: list[Article], topics: list[Topic]) -> str:
-        matched = [t for t in topics if any(self.matcher.matches(a, t) for a in articles)]
-        labels = "、".join(html.escape(t.label) for t in matched)
-        return f"📰 <b>你订阅的新闻有更新</b>（{count} 篇）" + (f"\n订阅：{labels}" if labels else "")
-
-    async def run_digest(self, bot: Bot, chat_id: int, now: float | None = None) -> Delivery:
-        """The daily digest of one chat: what arrived since the last digest, or nothing at all."""
-        now = self.clock() if now is None else now
-        setting = self.store.digest(chat_id)
-        if setting is None or not setting.enabled:
-            return Delivery.NOTHING
-        arrivals = [a for a in self.store.new_articles(since=setting.since) if a.first_seen <= now]
-        subs = self.store.subscriptions(chat_id)
-        due = due_articles(subs, arrivals, self.engine.get, self.matcher, everything_after=setting.since)
-        day = dtm.datetime.fromtimestamp(now, self.tz).strftime("%Y-%m-%d")
-
-        def header(count: int, _articles: list[Article]) -> str:
-            return f"🗞 <b>每日新闻摘要</b> {day}（{count} 篇新文章）"
-
-        outcome = await self._deliver(bot, chat_id, due, "digest", header, now) if due else Delivery.NOTHING
-        if outcome in (Delivery.SENT, Delivery.NOTHING, Delivery.FAILED):
-            # (FAILED: what was claimed is never sent again anyway; RETRY keeps `since` for the retry)
-            self.store.digest_done(chat_id, now)
-        return outcome
-
-    async def _deliver(
-        self,
-        bot: Bot,
-        chat_id: int,
-        articles: list[Article],
-        via: str,
-        header: Callable[[int, list[Article]], str],
-        now: float,
-    ) -> Delivery:
-        claimed = set(self.store.claim(chat_id, [a.id for a in articles], via, now))
-        chosen = [a for a in articles if a.id in claimed]
-        if not chosen:
-            return Delivery.NOTHING
-        try:
-            username = bot.username
-        except RuntimeError:  # not initialised: no deep links, /read <id> instead
-            username = None
-        text = render_article_list(header(len(chosen), chosen), chosen, username)
-        thread = self.store.thread(chat_id)
-        for _attempt in range(3):
-            try:
-                await bot.send_message(
-                    chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW, message_thread_id=thread
-                )
-                return Delivery.SENT
-            except ChatMigrated as exc:  # group → supergroup: its state moves with it
-                if exc.new_chat_id == chat_id:
-                    break
-                log.info("chat migrated; moving its subscriptions")
-                self.store.migrate_chat(chat_id, exc.new_chat_id)
-                self._reschedule_migrated(chat_id, exc.new_chat_id)
-                chat_id, thread = exc.new_chat_id, None
-            except Forbidden as exc:
-                log.info("bot blocked or removed (%s); forgetting the chat's subscriptions", exc.message)
-                self.forget_chat(chat_id)
-                return Delivery.GONE
-            except RetryAfter as exc:  # nothing was delivered: give the articles back
-                self.store.release(chat_id, claimed)
-                self._retry = True
-                self._schedule_retry(via, chat_id, _retry_seconds(exc))
-                return Delivery.RETRY
-            except BadRequest as exc:  # refused, so not delivered; a deleted topic sends to General
-                if thread is None or not _TOPIC_GONE_RE.search(exc.message):
-                    log.warning("sending %s failed: %s", via, exc)
-                    return Delivery.FAILED
-                log.info("the chat's topic is gone (%s); its notices go to General now", exc.message)
-                self.store.set_thread(chat_id, None)
-                thread = None
-            except TelegramError as exc:  # may or may not have arrived: keep the marks
-                log.warning("sending %s failed: %s", via, exc)
-                return Delivery.FAILED
-        return Delivery.FAILED
-
-    def forget_chat(self, chat_id: int) -> None:
-        self.store.forget_chat(chat_id)
-        self._unschedule_digest(chat_id)
-
-    # ------------------------------------------------------------ jobs
-
-    @property
-    def job_queue(self):
-        return self.application.job_queue if self.application is not None else None
-
-    def schedule_digest(self, chat_id: int, at: str) -> None:
-        queue = self.job_queue
-        if queue is None:
-            log.warning("no job queue (install python-telegram-bot[job-queue]); digests will not run")
-            return
-        self._unschedule_digest(chat_id)
-        hour, minute = (int(x) for x in at.split(":"))
-        queue.run_daily(
-            self.digest_job, time=dtm.time(hour, minute, tzinfo=self.tz), chat_id=chat_id, name=f"digest:{chat_id}"
-        )
-
-    def _unschedule_digest(self, chat_id: int) -> None:
-        queue = self.job_queue
-        if queue is None:
-            return
-        for job in queue.get_jobs_by_name(f"digest:{chat_id}"):
-            job.schedule_removal()
-
-    def _reschedule_migrated(self, old_id: int, new_id: int) -> None:
-        self._unschedule_digest(old_id)
-        setting = self.store.digest(new_id)
-        if setting is not None and setting.enabled:
-            self.schedule_digest(new_id, setting.time)
-
-    def _schedule_retry(self, via: str, chat_id: int, delay: float) -> None:
-        queue = self.job_queue
-        if queue is None:
-            return
-        if via == "digest":
-            queue.run_once(self.digest_job, when=delay + 1.0, chat_id=chat_id, name=f"digest-retry:{chat_id}")
-        elif not queue.get_jobs_by_name("notify-retry"):
-            queue.run_once(self.notify_job, when=delay + 1.0, name="notify-retry")
-
-    async def digest_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        job = context.job
-        if job is not None and job.chat_id is not None:
-            await self.run_digest(context.bot, job.chat_id)
-
-    async def notify_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.notify(context.bot)
 
     async def watch_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.reload(context.bot, settle=self.settle_seconds)
@@ -481,7 +290,7 @@ class SubscriptionService:
             return
         if action in _OFF:
             self.store.set_digest(chat.id, False)
-            self._unschedule_digest(chat.id)
+            self.notifier.unschedule_digest(chat.id)
             await self._reply(update, "已关闭每日摘要。订阅的新文章会逐条通知。")
             return
         at = parse_time(args[1]) if len(args) > 1 else DEFAULT_DIGEST_TIME
@@ -489,7 +298,7 @@ class SubscriptionService:
             await self._reply(update, "时间格式应为 HH:MM，例如 /digest on 08:00")
             return
         self.store.set_digest(chat.id, True, at, self.clock())
-        self.schedule_digest(chat.id, at)
+        self.notifier.schedule_digest(chat.id, at)
         lines = [f"已开启每日摘要：每天 {at}（{self._tz_label}）发送新文章汇总；没有新文章的日子不发送。"]
         where = self._note_thread(update, "每日摘要")
         if where:
@@ -546,6 +355,7 @@ def register(application: Application, engine_holder: EngineHolder, store: Store
     """
     service = SubscriptionService(engine_holder, store, config)
     service.application = application
+    service.notifier.job_queue = application.job_queue
     application.bot_data[SERVICE_KEY] = service
     new_messages = filters.UpdateType.MESSAGE
     application.add_handler(CommandHandler("subscribe", service.cmd_subscribe, filters=new_messages))
@@ -562,5 +372,4 @@ def register(application: Application, engine_holder: EngineHolder, store: Store
     interval = config.telegram.watch_corpus_seconds
     if interval and interval > 0:
         queue.run_repeating(service.watch_job, interval=interval, first=interval, name="corpus-watch")
-    for setting in store.digests():
-        service.schedule_digest(setting.chat_id, setting.time)
+    service.notifier.schedule_digests()
