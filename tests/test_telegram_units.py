@@ -12,16 +12,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram import Chat, Message, MessageEntity, User
-from telegram.ext import Application
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.answer import Engine
 from bot.cli import build_engine
 from bot.config import Config
 from bot.corpus import Article
 from bot.render import TELEGRAM_LIMIT
+from bot.store import Store
 from bot.subscriptions import EngineHolder
 from bot.telegram import keyboards, views
 from bot.telegram.app import _file_url, _Redact, build_application, protect_logs, run_bot, webhook_url
+from bot.telegram.context import BotData
 from bot.telegram.guards import (
     Cooldown,
     FloodGuard,
@@ -34,6 +36,7 @@ from bot.telegram.guards import (
 )
 from bot.telegram.handlers import browse_intent, flood_gate
 from bot.telegram.notices import render_article_list
+from bot.telegram.subscriptions import register
 
 BOT = SimpleNamespace(id=123456, username="DistrictNewsBot")
 
@@ -385,3 +388,16 @@ def test_build_application_wiring(engine: Engine, tmp_path: Path, monkeypatch: p
     assert gate.callback is flood_gate
     assert app.bot.rate_limiter is not None and app.bot.defaults.link_preview_options.is_disabled
     assert app.error_handlers
+
+
+def test_bot_data_is_typed_and_subscriptions_need_it(engine: Engine, tmp_path: Path) -> None:
+    app = build_application(Config(), engine, token="1:TEST", base_url="http://127.0.0.1:9/bot")
+    data = app.bot_data
+    assert isinstance(data, BotData) and data.services is data["services"]  # handlers.py's accessor
+    with pytest.raises(KeyError):  # a typo fails instead of creating a key
+        data["notifer"]
+    with pytest.raises(AttributeError):
+        data.notifier  # noqa: B018 - without a store nothing registered a notifier
+    bare = ApplicationBuilder().token("1:TEST").build()  # plain dict bot_data
+    with Store() as store, pytest.raises(TypeError, match="context_types"):
+        register(bare, EngineHolder(engine), store, Config(corpus=tmp_path))

@@ -37,6 +37,7 @@ from ..answer import Engine, load_engine
 from ..config import Config
 from ..subscriptions import EngineHolder
 from . import handlers, views
+from .context import CONTEXT_TYPES
 from .guards import ADDRESSED, MENTIONS_BOT, REPLIES_TO_BOT, Cooldown, FloodGuard
 from .handlers import Services
 from .retry import RetryingRateLimiter
@@ -100,6 +101,7 @@ def build_application(
     builder = (
         Application.builder()
         .token(token)
+        .context_types(CONTEXT_TYPES)
         .rate_limiter(RetryingRateLimiter(max_retries=3))
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True), allow_sending_without_reply=True))
         .concurrent_updates(True)

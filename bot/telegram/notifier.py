@@ -11,6 +11,7 @@ a group upgraded to a supergroup keeps its settings, a forum topic that is gone 
 Messages go out one after another through the application's bot, whose rate limiter paces them.
 
 The job queue does not persist: `schedule_digests` re-creates each chat's digest job on start.
+The corpus jobs at the end (start-up pass, watcher) ask the corpus watcher, then the notifier.
 """
 
 from __future__ import annotations
@@ -25,20 +26,22 @@ from collections.abc import Callable
 from enum import Enum
 from zoneinfo import ZoneInfo
 
-from telegram import Bot
+from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
-from telegram.ext import ContextTypes, JobQueue
+from telegram.ext import JobQueue
 
 from ..answer import Engine
 from ..corpus import Article
 from ..store import Store
 from ..subscriptions import EngineHolder, Matcher, Topic, due_articles
+from ..watch import ReloadResult
 from . import notices
-from .handlers import NO_PREVIEW
+from .context import BotContext, BotData
 
 log = logging.getLogger(__name__)
 
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # a list of links would preview only the first
 NOTIFY_WINDOW_SECONDS = 7 * 24 * 3600  # articles older than this are not announced any more
 
 # A forum topic that was deleted or closed: its chat's notices go to General instead.
@@ -244,10 +247,36 @@ class Notifier:
         elif not queue.get_jobs_by_name("notify-retry"):
             queue.run_once(self.notify_job, when=delay + 1.0, name="notify-retry")
 
-    async def digest_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def digest_job(self, context: BotContext) -> None:
         job = context.job
         if job is not None and job.chat_id is not None:
             await self.run_digest(context.bot, job.chat_id)
 
-    async def notify_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def notify_job(self, context: BotContext) -> None:
         await self.notify(context.bot)
+
+
+# ------------------------------------------------------------------ jobs that start at the corpus
+
+
+async def reload_and_notify(data: BotData, bot: Bot, *, settle: float = 0.0) -> ReloadResult:
+    """Bring the engine up to date with the corpus folder, then tell subscribers what is new."""
+    result = await data.watcher.reload(settle=settle)
+    if result.articles or data.notifier.retry_pending:
+        result.notified = await data.notifier.notify(bot)
+    return result
+
+
+async def watch_job(context: BotContext) -> None:
+    """Every `telegram.watch_corpus_seconds`: files that settled are picked up without /reload."""
+    await reload_and_notify(context.bot_data, context.bot, settle=context.bot_data.watcher.settle_seconds)
+
+
+async def startup_job(context: BotContext) -> None:
+    """Once on start: what arrived while the bot was down is news; record it, then notify."""
+    data = context.bot_data
+    try:
+        await data.watcher.record_loaded()
+        await data.notifier.notify(context.bot)
+    finally:
+        data.notifier.started.set()
