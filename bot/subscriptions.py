@@ -14,7 +14,6 @@ Delivery model (see bot/store.py for the durability side):
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from .store import KnownArticle, Subscription
 
 MAX_TOPIC_CHARS = 30
-MESSAGE_BUDGET = 3800  # Telegram's limit is 4096 characters; leave room for the tail line
 _SPLIT_RE = re.compile(r"[\s,，、;；]+")
 _EDGE_PUNCT = "\"'“”‘’「」『』《》()（）[]【】<>〈〉.。!！?？:：#"
 _WORDY_RE = re.compile(r"[\w\u4e00-\u9fff]")
@@ -154,31 +152,3 @@ def parse_time(text: str) -> str | None:
     if not match:
         return None
     return f"{int(match.group(1)):02d}:{match.group(2)}"
-
-
-def render_article_list(
-    header: str, articles: Sequence[Article], link: Callable[[Article], str | None], budget: int = MESSAGE_BUDGET
-) -> str:
-    """One HTML message: a header, then headline + link (or /read id) per article, all escaped.
-
-    Lists as many as fit in one Telegram message and says how many more there are.
-    """
-    lines = [header]
-    used = len(header)
-    for number, article in enumerate(articles):
-        item = _article_line(article, link(article))
-        if used + len(item) + 1 > budget:
-            lines.append(f"……另有 {len(articles) - number} 篇，可发送 /latest 查看。")
-            break
-        lines.append(item)
-        used += len(item) + 1
-    return "\n".join(lines)
-
-
-def _article_line(article: Article, link: str | None) -> str:
-    headline = html.escape(article.headline or article.title)
-    meta = " · ".join(p for p in (article.districts[0] if article.districts else "", article.date or "") if p)
-    meta_html = f"（{html.escape(meta)}）" if meta else ""
-    if link:
-        return f'• <a href="{html.escape(link, quote=True)}">{headline}</a>{meta_html}'
-    return f"• <b>{headline}</b>{meta_html} 全文：/read <code>{html.escape(article.id)}</code>"

@@ -13,7 +13,6 @@ from bot.subscriptions import (
     due_articles,
     parse_time,
     parse_topic,
-    render_article_list,
     split_topics,
 )
 
@@ -107,16 +106,3 @@ def test_parse_time():
     assert parse_time("23:59") == "23:59"
     for bad in ("24:00", "8", "08:60", "morning", ""):
         assert parse_time(bad) is None
-
-
-def test_rendered_list_is_escaped_and_fits_one_message(engine: Engine):
-    evil = Article(id="a<1>", title="<b>标题</b> & 更多", paragraphs=("正文。",), url="https://x.example/?a=1&b=<2>")
-    text = render_article_list("头", [evil], lambda article: article.url)
-    assert "&lt;b&gt;标题&lt;/b&gt; &amp; 更多" in text
-    assert 'href="https://x.example/?a=1&amp;b=&lt;2&gt;"' in text
-    plain = Article(id="a123", title="无链接", paragraphs=("正文。",))
-    assert "/read <code>a123</code>" in render_article_list("头", [plain], lambda article: article.url)
-    many = [Article(id=f"a{i}", title="很长的标题" * 8, paragraphs=("x",)) for i in range(200)]
-    text = render_article_list("头", many, lambda article: article.url)
-    assert len(text) < 4096
-    assert "另有" in text

@@ -23,7 +23,8 @@ from bot.config import Config, TelegramSettings
 from bot.library import Library
 from bot.store import Store
 from bot.telegram.app import build_application
-from bot.telegram.subscriptions import SERVICE_KEY, SubscriptionService
+from bot.telegram.context import BotData
+from bot.telegram.notifier import reload_and_notify
 
 from .botapi_emulator import BotApiEmulator, Fault
 from .conftest import copy_corpus
@@ -34,8 +35,7 @@ BOB = 1002  # group administrator
 CAROL = 1003  # plain group member
 GROUP = -1001500
 BOT_ID = 123456
-# slow: end to end against the emulator, with watcher rounds in real time.
-pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
+pytestmark = pytest.mark.asyncio
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = dtm.datetime(2024, 3, 1, 7, 0, tzinfo=SHANGHAI).timestamp()
@@ -108,16 +108,16 @@ async def running(emu: BotApiEmulator, config: Config, clock: FakeClock | None =
     store = Store(config.state_db)
     library = Library.open(config.corpus, cache_dir=config.cache_dir)
     app = build_application(config, library, base_url=emu.base_url, store=store, token=emu.token)
-    service: SubscriptionService = app.bot_data[SERVICE_KEY]
+    data: BotData = app.bot_data
     if clock is not None:
-        service.clock = clock
+        data.notifier.clock = data.watcher.clock = clock
     await app.initialize()
     await app.start()
     assert app.updater is not None
     await app.updater.start_polling(poll_interval=0, timeout=1)
     try:
-        await asyncio.wait_for(service.started.wait(), 10)
-        yield app, service
+        await asyncio.wait_for(data.notifier.started.wait(), 10)
+        yield app, data
     finally:
         await app.updater.stop()
         await app.stop()
@@ -139,7 +139,7 @@ def notifications(emu: BotApiEmulator, chat: int, marker: str = "你订阅的新
 
 
 async def test_subscribe_reload_notify_once_across_a_restart(emu: BotApiEmulator, config: Config):
-    async with running(emu, config) as (app, service):
+    async with running(emu, config) as (app, data):
         await command(emu, ALICE, ALICE, "/subscribe 二七去", "已订阅：二七区（区县）")
         await command(emu, ALICE, ALICE, "/subscribe 二七区", "已经订阅过：二七区")
         await command(emu, GROUP, CAROL, "/subscribe 金水区", "只有群管理员")
@@ -148,7 +148,7 @@ async def test_subscribe_reload_notify_once_across_a_restart(emu: BotApiEmulator
         )
         listed = await command(emu, GROUP, CAROL, "/subscriptions", "当前订阅")
         assert "金水区" in listed and "清华附中" in listed
-        assert store_values(service.store, GROUP) == {("district", "金水区"), ("keyword", "清华附中")}
+        assert store_values(data.store, GROUP) == {("district", "金水区"), ("keyword", "清华附中")}
 
         add_page(config.corpus, "105_new.txt", PAGE_ONE, url="https://example.com/zzrb/105")
         await command(emu, GROUP, CAROL, "/reload", "只有机器人管理员")
@@ -165,13 +165,13 @@ async def test_subscribe_reload_notify_once_across_a_restart(emu: BotApiEmulator
             e["type"] == "text_link" and e["url"] == "https://example.com/zzrb/105" for e in message.get("entities", [])
         )
         # questions are answered from the new index right away
-        assert service.engine.answer("二七区新建的三所中小学新增多少学位").article.source == "105_new.txt"
+        assert data.library.engine.answer("二七区新建的三所中小学新增多少学位").article.source == "105_new.txt"
         await command(emu, OPERATOR, OPERATOR, "/reload", "语料没有变化")
 
     # while the bot is down: a page arrives (as `python -m bot ingest` would put it there)
     add_page(config.corpus, "106_spring.txt", PAGE_TWO)
 
-    async with running(emu, config) as (app, service):
+    async with running(emu, config) as (app, data):
         await emu.wait_idle()
         texts = notifications(emu, ALICE)
         assert len(texts) == 2  # the page that came while down; the first one not again
@@ -180,7 +180,7 @@ async def test_subscribe_reload_notify_once_across_a_restart(emu: BotApiEmulator
         listed = await command(emu, ALICE, ALICE, "/subscriptions", "二七区")
         assert "（1 项）" in listed
         await command(emu, OPERATOR, OPERATOR, "/reload", "语料没有变化")
-        assert await service.notify(app.bot) == 0  # replaying the notification pass sends nothing
+        assert await data.notifier.notify(app.bot) == 0  # replaying the notification pass sends nothing
         await emu.wait_idle()
         assert len(notifications(emu, ALICE)) == 2 and len(notifications(emu, GROUP)) == 1
 
@@ -191,8 +191,8 @@ def store_values(store: Store, chat: int) -> set[tuple[str, str]]:
 
 async def test_watcher_picks_up_a_new_file_and_retry_after_sends_once(emu: BotApiEmulator, config: Config):
     config.telegram.watch_corpus_seconds = 0.2
-    async with running(emu, config) as (_app, service):
-        service.settle_seconds = 0.1
+    async with running(emu, config) as (_app, data):
+        data.watcher.settle_seconds = 0.1
         await command(emu, ALICE, ALICE, "/subscribe 中牟", "已订阅：中牟县（区县）")
         emu.fail_next("sendMessage", Fault.retry_after(1))  # Telegram: slow down (nothing delivered)
         mark = emu.mark()
@@ -203,30 +203,30 @@ async def test_watcher_picks_up_a_new_file_and_retry_after_sends_once(emu: BotAp
         await asyncio.sleep(0.6)  # a few more watcher rounds
         await emu.wait_idle()
         assert len(notifications(emu, ALICE)) == 1
-        assert service.engine.get(service.engine.articles[-1].id).source == "107_garlic.txt"
+        assert data.library.engine.get(data.library.engine.articles[-1].id).source == "107_garlic.txt"
 
 
 async def test_changed_file_rebuilds_and_swaps_the_engine(emu: BotApiEmulator, config: Config):
-    async with running(emu, config) as (app, service):
+    async with running(emu, config) as (app, data):
         await command(emu, ALICE, ALICE, "/subscribe 樱桃沟", "已订阅：「樱桃沟」（关键词）")
         add_page(config.corpus, "106_spring.txt", PAGE_ONE)
         await command(emu, OPERATOR, OPERATOR, "/reload", "新增 2 篇")
-        old_engine = service.engine
+        old_engine = data.library.engine
         (config.corpus / "106_spring.txt").write_text(PAGE_ONE + "\n" + PAGE_TWO, encoding="utf-8")
         reply = await command(emu, OPERATOR, OPERATOR, "/reload", "修改 1 个")
         assert "完整重建" in reply and "新增 1 篇" in reply
-        assert service.engine is not old_engine and app.bot_data["services"].library.engine is service.engine
+        assert data.library.engine is not old_engine and app.bot_data["services"].library.engine is data.library.engine
         await emu.wait_idle()
         [text] = notifications(emu, ALICE)
         assert "樱桃沟迎来赏花季" in text
         (config.corpus / "106_spring.txt").unlink()
         await command(emu, OPERATOR, OPERATOR, "/reload", "删除 1 个")
-        assert all(a.source != "106_spring.txt" for a in service.engine.articles)
+        assert all(a.source != "106_spring.txt" for a in data.library.engine.articles)
 
 
 async def test_digest_on_a_fake_clock_and_recreated_on_restart(emu: BotApiEmulator, config: Config):
     clock = FakeClock(T0)
-    async with running(emu, config, clock) as (app, service):
+    async with running(emu, config, clock) as (app, data):
         await command(emu, GROUP, CAROL, "/digest on 08:00", "只有群管理员")
         await command(emu, GROUP, BOB, "/subscribe 二七区", "已订阅")
         reply = await command(emu, GROUP, BOB, "/digest on 8:00", "已开启每日摘要：每天 08:00（北京时间）")
@@ -237,14 +237,14 @@ async def test_digest_on_a_fake_clock_and_recreated_on_restart(emu: BotApiEmulat
 
         clock.advance(600)
         add_page(config.corpus, "105_new.txt", PAGE_ONE)
-        result = await service.reload(app.bot)
+        result = await reload_and_notify(data, app.bot)
         assert len(result.articles) == 2 and result.notified == 0  # a digest chat waits for its digest
         await emu.wait_idle()
         assert notifications(emu, GROUP) == []
 
         clock.advance(3000)  # 08:00 in Shanghai: run the digest job as the job queue would
         mark = emu.mark()
-        app.job_queue.run_once(service.digest_job, when=0.01, chat_id=GROUP)
+        app.job_queue.run_once(data.notifier.digest_job, when=0.01, chat_id=GROUP)
         call = await emu.wait_for_call("sendMessage", lambda p: int(p["chat_id"]) == GROUP, since=mark, timeout=10)
         text = call.params["text"]
         assert "每日新闻摘要</b> 2024-03-01（1 篇新文章）" in text
@@ -252,18 +252,18 @@ async def test_digest_on_a_fake_clock_and_recreated_on_restart(emu: BotApiEmulat
 
         clock.advance(24 * 3600)  # the next day: nothing new, nothing posted
         mark = emu.mark()
-        await service.digest_job(_JobContext(app, GROUP))
+        await data.notifier.digest_job(_JobContext(app, GROUP))
         await emu.wait_idle()
         assert [c for c in emu.calls[mark:] if c.method == "sendMessage" and int(c.params["chat_id"]) == GROUP] == []
 
-    async with running(emu, config, clock) as (app, service):  # restart: the job comes back from the database
+    async with running(emu, config, clock) as (app, data):  # restart: the job comes back from the database
         [job] = app.job_queue.get_jobs_by_name(f"digest:{GROUP}")
         assert job.chat_id == GROUP
         assert job.next_t.astimezone(SHANGHAI).strftime("%H:%M") == "08:00"
         await command(emu, GROUP, BOB, "/digest off", "已关闭每日摘要")
         await asyncio.sleep(0.05)
         assert not app.job_queue.get_jobs_by_name(f"digest:{GROUP}")
-        assert not service.store.digest(GROUP).enabled
+        assert not data.store.digest(GROUP).enabled
 
 
 class _JobContext:
@@ -275,23 +275,23 @@ class _JobContext:
 
 
 async def test_forbidden_removes_the_chats_subscriptions(emu: BotApiEmulator, config: Config):
-    async with running(emu, config) as (app, service):
+    async with running(emu, config) as (app, data):
         await command(emu, ALICE, ALICE, "/subscribe 二七区", "已订阅")
         await command(emu, GROUP, BOB, "/subscribe 金水区", "已订阅")
         await command(emu, GROUP, BOB, "/digest off", "已关闭")
         emu.block_bot(ALICE)  # Alice blocked the bot
         emu.set_member_status(GROUP, BOT_ID, "kicked")  # and the group removed it
         add_page(config.corpus, "105_new.txt", PAGE_ONE)
-        result = await service.reload(app.bot)
+        result = await reload_and_notify(data, app.bot)
         assert len(result.articles) == 2 and result.notified == 0
-        assert service.store.subscriptions(ALICE) == [] and service.store.subscriptions(GROUP) == []
-        assert service.store.digest(GROUP) is None
+        assert data.store.subscriptions(ALICE) == [] and data.store.subscriptions(GROUP) == []
+        assert data.store.digest(GROUP) is None
         failed = [c for c in emu.calls_to("sendMessage") if c.status == 403]
         assert {int(c.params["chat_id"]) for c in failed} == {ALICE, GROUP}
 
 
 async def test_usage_and_unsubscribe(emu: BotApiEmulator, config: Config):
-    async with running(emu, config) as (_app, service):
+    async with running(emu, config) as (_app, data):
         await command(emu, ALICE, ALICE, "/subscribe", "用法：/subscribe")
         await command(emu, ALICE, ALICE, "/subscribe 水 ！", "无法识别：水")
         await command(emu, ALICE, ALICE, "/subscribe a<b>c", "已订阅：「a&lt;b&gt;c」（关键词）")  # escaped
@@ -302,7 +302,7 @@ async def test_usage_and_unsubscribe(emu: BotApiEmulator, config: Config):
         await command(emu, ALICE, ALICE, "/digest at noon", "用法：/digest on 08:00")
         await command(emu, ALICE, ALICE, "/digest on 25:00", "时间格式应为 HH:MM")
         await command(emu, ALICE, ALICE, "/unsubscribe 全部", "已取消全部订阅（1 项）")
-        assert service.store.subscriptions(ALICE) == []
+        assert data.store.subscriptions(ALICE) == []
 
 
 FORUM = -1001600
@@ -319,32 +319,32 @@ def _notices(emu: BotApiEmulator, chat: int) -> list:
 async def test_forum_notices_go_to_the_topic_they_were_set_up_in(emu: BotApiEmulator, config: Config):
     emu.group_chat(FORUM, "郑东新区论坛", forum=True)
     emu.set_admins(FORUM, [BOB])
-    async with running(emu, config) as (app, service):
+    async with running(emu, config) as (app, data):
         mark = emu.mark()
         emu.send_text(FORUM, BOB, "/subscribe 二七区", message_thread_id=42)
         call = await emu.wait_for_call("sendMessage", lambda p: int(p["chat_id"]) == FORUM, since=mark, timeout=10)
         assert "已订阅" in call.params["text"] and "本话题" in call.params["text"]
         assert int(call.params["message_thread_id"]) == 42  # the reply itself is in the topic
         add_page(config.corpus, "105_new.txt", PAGE_ONE)
-        assert (await service.reload(app.bot)).notified == 1
+        assert (await reload_and_notify(data, app.bot)).notified == 1
         [notice] = _notices(emu, FORUM)
         assert int(notice.params["message_thread_id"]) == 42 and "二七区新建三所中小学" in notice.params["text"]
 
         # The topic was deleted: the notice lands in General instead of being lost, and stays there.
         emu.fail_next("sendMessage", Fault.error(400, "Bad Request: message thread not found"))
         add_page(config.corpus, "106_spring.txt", PAGE_TWO)
-        assert (await service.reload(app.bot)).notified == 1
+        assert (await reload_and_notify(data, app.bot)).notified == 1
         failed, moved = _notices(emu, FORUM)[-2:]
         assert failed.status == 400 and int(failed.params["message_thread_id"]) == 42
         assert moved.status == 200 and "message_thread_id" not in moved.params and "樱桃沟" in moved.params["text"]
-        assert service.store.thread(FORUM) is None
+        assert data.store.thread(FORUM) is None
 
         # A subscription set up in another topic moves the chat's notices there, across a restart.
         await command(emu, ALICE, ALICE, "/subscribe 中牟", "已订阅")
         mark = emu.mark()
         emu.send_text(FORUM, BOB, "/subscribe 中牟", message_thread_id=7)
         await emu.wait_for_call("sendMessage", lambda p: int(p["chat_id"]) == FORUM, since=mark, timeout=10)
-        assert service.store.thread(FORUM) == 7
+        assert data.store.thread(FORUM) == 7
 
     add_page(config.corpus, "107_garlic.txt", PAGE_THREE)
     async with running(emu, config):

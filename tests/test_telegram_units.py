@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from telegram import Chat, Message, MessageEntity, User
-from telegram.ext import Application
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.cli import open_library
 from bot.config import Config
@@ -20,8 +20,10 @@ from bot.corpus import Article
 from bot.intent import Act, classify
 from bot.library import Catalog, Library
 from bot.render import TELEGRAM_LIMIT
+from bot.store import Store
 from bot.telegram import keyboards, views
 from bot.telegram.app import _file_url, _Redact, build_application, protect_logs, run_bot, webhook_url
+from bot.telegram.context import BotData
 from bot.telegram.guards import (
     Cooldown,
     FloodGuard,
@@ -33,6 +35,8 @@ from bot.telegram.guards import (
     strip_mentions,
 )
 from bot.telegram.handlers import flood_gate
+from bot.telegram.notices import render_article_list
+from bot.telegram.subscriptions import register
 
 BOT = SimpleNamespace(id=123456, username="DistrictNewsBot")
 
@@ -305,6 +309,29 @@ def test_district_counts_and_lists(library: Library) -> None:
 # --------------------------------------------------------------------------- app helpers
 
 
+def test_rendered_list_is_escaped_and_fits_one_message() -> None:
+    evil = Article(id="a<1>", title="<b>标题</b> & 更多", paragraphs=("正文。",), url="https://x.example/?a=1&b=<2>")
+    text = render_article_list("头", [evil], None)
+    assert "&lt;b&gt;标题&lt;/b&gt; &amp; 更多" in text
+    assert 'href="https://x.example/?a=1&amp;b=&lt;2&gt;"' in text
+    plain = Article(id="a123", title="无链接", paragraphs=("正文。",))
+    assert "/read <code>a123</code>" in render_article_list("头", [plain], None)
+    many = [Article(id=f"a{i}", title="很长的标题" * 8, paragraphs=("x",)) for i in range(200)]
+    text = render_article_list("头", many, None)
+    assert len(text) < 4096
+    assert "另有" in text
+
+
+def test_article_links_are_the_page_or_a_deep_link_into_the_bot() -> None:
+    plain = Article(id="a123", title="无链接", paragraphs=("正文。",))
+    assert views.article_link(plain, "@DistrictNewsBot") == "https://t.me/DistrictNewsBot?start=a123"
+    assert views.article_link(plain, None) is None
+    paged = Article(id="a124", title="有链接", paragraphs=("正文。",), url="https://example.com/1")
+    assert views.article_link(paged, "DistrictNewsBot") == "https://example.com/1"
+    assert views.article_link(Article(id="a<1>", title="t", paragraphs=("x",)), "DistrictNewsBot") is None
+    assert 'href="https://t.me/DistrictNewsBot?start=a123"' in render_article_list("头", [plain], "DistrictNewsBot")
+
+
 def test_webhook_and_file_urls() -> None:
     assert webhook_url("https://bot.example.org", "telegram") == "https://bot.example.org/telegram"
     assert webhook_url("https://bot.example.org/", "/telegram/") == "https://bot.example.org/telegram"
@@ -372,3 +399,16 @@ def test_build_application_wiring(library: Library, tmp_path: Path, monkeypatch:
     assert gate.callback is flood_gate
     assert app.bot.rate_limiter is not None and app.bot.defaults.link_preview_options.is_disabled
     assert app.error_handlers
+
+
+def test_bot_data_is_typed_and_subscriptions_need_it(library: Library, tmp_path: Path) -> None:
+    app = build_application(Config(), library, token="1:TEST", base_url="http://127.0.0.1:9/bot")
+    data = app.bot_data
+    assert isinstance(data, BotData) and data.services is data["services"]  # handlers.py's accessor
+    with pytest.raises(KeyError):  # a typo fails instead of creating a key
+        data["notifer"]
+    with pytest.raises(AttributeError):
+        data.notifier  # noqa: B018 - without a store nothing registered a notifier
+    bare = ApplicationBuilder().token("1:TEST").build()  # plain dict bot_data
+    with Store() as store, pytest.raises(TypeError, match="context_types"):
+        register(bare, library, store, Config(corpus=tmp_path))

@@ -36,6 +36,7 @@ from ..config import Config
 from ..intent import COMMANDS
 from ..library import Library
 from . import buttons, handlers, inline, views
+from .context import CONTEXT_TYPES
 from .guards import ADDRESSED, MENTIONS_BOT, REPLIES_TO_BOT, Cooldown, FloodGuard
 from .handlers import Services
 from .retry import RetryingRateLimiter
@@ -99,6 +100,7 @@ def build_application(
     builder = (
         Application.builder()
         .token(token)
+        .context_types(CONTEXT_TYPES)
         .rate_limiter(RetryingRateLimiter(max_retries=3))
         .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True), allow_sending_without_reply=True))
         .concurrent_updates(True)

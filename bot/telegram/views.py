@@ -68,11 +68,20 @@ def short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def article_link(article: Article, username: str | None) -> str | None:
-    """The article's own URL, else a deep link that opens it in the bot (t.me/<bot>?start=<id>)."""
+def article_link(article: Article, bot_username: str | None) -> str | None:
+    """Where a card or list links an article: its own page, else a deep link that opens it here.
+
+    Links into the bot are the front end's business, so they are built here and not by the engine.
+    None when there is neither (no page, bot name unknown): the caller offers /read <id> instead.
+    """
     if article.url:
         return article.url
-    return create_deep_linked_url(username, article.id) if username else None
+    if not bot_username:
+        return None
+    try:
+        return create_deep_linked_url(bot_username.lstrip("@"), article.id)
+    except ValueError:  # an id a deep link cannot carry
+        return None
 
 
 # ------------------------------------------------------------------ greetings and help
