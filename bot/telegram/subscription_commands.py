@@ -58,7 +58,7 @@ async def may_change(update: Update, context: BotContext) -> bool:
 def is_operator(update: Update, context: BotContext) -> bool:
     """Is the sender one of the bot's operators (`config.telegram.admin_user_ids`)?"""
     user = update.effective_user
-    return user is not None and user.id in context.bot_data.config.telegram.admin_user_ids
+    return context.bot_data.services.is_admin(user.id if user else None)
 
 
 def _chat(update: Update) -> Chat | None:
