@@ -1,0 +1,89 @@
+"""Hardening of the core: damaged cache files, damaged state files, bad feed lines, stale files,
+unsafe URLs and control characters in what the operator is shown."""
+
+from __future__ import annotations
+
+import logging
+import struct
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from bot import index
+from bot.answer import Engine, Settings
+
+from .conftest import ROOT, copy_corpus
+
+DEV_QUESTIONS = [q["question"] for q in yaml.safe_load((ROOT / "tests/data/dev_questions.yaml").read_text())][:25]
+
+
+def _answers(engine: Engine) -> list[dict]:
+    return [engine.answer(q).to_json() for q in DEV_QUESTIONS]
+
+
+# ---------------------------------------------------------------- 5. damaged cache arrays
+
+
+def _buffer_places(path: Path) -> list[tuple[int, int]]:
+    """(offset, length) of each array stored outside the pickle of a cache file."""
+    data = path.read_bytes()
+    _, count, table = struct.unpack_from("<QQQ", data, len(index.MAGIC))
+    return [struct.unpack_from("<QQ", data, table + 16 * n) for n in range(count)]
+
+
+def _flip_posting_arrays(path: Path) -> None:
+    """XOR bytes in the middle of a cached segment's posting offsets and doc numbers: the file
+    still parses (header, pickle and table intact), only the arrays say something else."""
+    loaded = index.load_cached(path)
+    assert loaded is not None
+    segment = loaded.segment
+    data = bytearray(path.read_bytes())
+    flipped = 0
+    for start, length in _buffer_places(path):
+        chunk = bytes(data[start : start + length])
+        if chunk in (segment.indptr.tobytes(), segment.docs.tobytes()):
+            for at in range(start + length // 2, start + length // 2 + 8):
+                data[at] ^= 0xFF
+            flipped += 1
+    assert flipped == 2
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_cache_arrays_are_rebuilt_and_answer_as_fresh(tmp_path, warm_cache, caplog) -> None:
+    corpus, cache = copy_corpus(tmp_path, warm_cache)
+    fresh = Engine.from_path(corpus, settings=Settings(cache_dir=tmp_path / "fresh-cache"))
+    segments = sorted(cache.glob("*.seg"))
+    assert len(segments) == fresh.report.files
+    for path in segments[:2]:
+        _flip_posting_arrays(path)
+    with caplog.at_level(logging.WARNING, logger="bot.index"):
+        damaged = Engine.from_path(corpus, settings=Settings(cache_dir=cache))
+    assert (damaged.report.built, damaged.report.cached) == (2, len(segments) - 2)
+    assert [a.id for a in damaged.articles] == [a.id for a in fresh.articles]
+    assert _answers(damaged) == _answers(fresh)
+    for path in segments[:2]:
+        assert any(str(path) in r.getMessage() and "damaged" in r.getMessage() for r in caplog.records)
+    # The bad files were replaced: the next start reads every segment from the cache.
+    again = Engine.from_path(corpus, settings=Settings(cache_dir=cache))
+    assert (again.report.built, again.report.cached) == (0, len(segments))
+    assert _answers(again) == _answers(fresh)
+
+
+def test_cache_checksum_covers_every_byte_after_the_magic(tmp_path) -> None:
+    segment = index.merge_segments([])
+    value = {"arrays": [np.arange(5000, dtype=np.int32), np.ones(300, dtype=np.float32)], "words": ["郑州"]}
+    path = tmp_path / "x.seg"
+    index.store_cached(path, value)
+    good = path.read_bytes()
+    loaded = index.load_cached(path)
+    np.testing.assert_array_equal(loaded["arrays"][0], value["arrays"][0])
+    for at in range(len(index.MAGIC), len(good), 97):  # the header, the pickle, arrays, table
+        damaged = bytearray(good)
+        damaged[at] ^= 0x01
+        path.write_bytes(bytes(damaged))
+        assert index.load_cached(path) is None, at
+    path.write_bytes(good + b"\0")  # trailing bytes: not what was written either
+    assert index.load_cached(path) is None
+    index.store_cached(path, segment)  # a damaged file is replaced by the next store
+    assert isinstance(index.load_cached(path), index.Segment)
