@@ -8,10 +8,12 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 
 from bot import index
 from bot.answer import Engine, Settings
+from bot.store import FRESH_ENV, SCHEMA_VERSION, Store, StoreError
 
 from .conftest import ROOT, copy_corpus
 
@@ -87,3 +89,71 @@ def test_cache_checksum_covers_every_byte_after_the_magic(tmp_path) -> None:
     assert index.load_cached(path) is None
     index.store_cached(path, segment)  # a damaged file is replaced by the next store
     assert isinstance(index.load_cached(path), index.Segment)
+
+
+# ---------------------------------------------------------------- 6. empty or damaged state file
+
+
+def test_empty_state_file_is_refused_unless_asked_to_start_afresh(tmp_path, monkeypatch, caplog) -> None:
+    monkeypatch.delenv(FRESH_ENV, raising=False)
+    path = tmp_path / "bot.sqlite3"
+    path.write_bytes(b"")
+    with pytest.raises(StoreError, match=rf"empty \(0 bytes\).*{FRESH_ENV}=1"):
+        Store(path)
+    assert path.stat().st_size == 0  # refused before SQLite touched it
+    caplog.clear()
+    monkeypatch.setenv(FRESH_ENV, "1")
+    with caplog.at_level(logging.INFO, logger="bot.store"), Store(path) as store:
+        assert store.version == SCHEMA_VERSION
+        store.subscribe(1, "district", "二七区")
+    [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert str(path) in warning.getMessage() and "NEW" in warning.getMessage()
+    monkeypatch.delenv(FRESH_ENV)
+    with Store(path) as again:  # the new database is an ordinary one from now on
+        assert len(again.subscriptions(1)) == 1
+
+
+def test_empty_state_file_beside_a_write_ahead_log_keeps_the_log(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv(FRESH_ENV, raising=False)
+    path = tmp_path / "bot.sqlite3"
+    path.write_bytes(b"")
+    wal = tmp_path / "bot.sqlite3-wal"
+    wal.write_bytes(b"frames of the last transactions" * 10)
+    with pytest.raises(StoreError, match="empty"):
+        Store(path)
+    assert wal.stat().st_size == 310  # SQLite would have dropped it
+    with Store(path, fresh_ok=True) as store:
+        assert store.version == SCHEMA_VERSION
+    [kept] = tmp_path.glob("bot.sqlite3-wal.damaged-*")
+    assert kept.read_bytes().startswith(b"frames")
+
+
+def test_state_file_that_is_not_a_database_is_refused_then_set_aside(tmp_path, monkeypatch, caplog) -> None:
+    monkeypatch.delenv(FRESH_ENV, raising=False)
+    path = tmp_path / "bot.sqlite3"
+    junk = b"restored from the wrong backup\n" * 50
+    path.write_bytes(junk)
+    with pytest.raises(StoreError, match=rf"not an SQLite database.*{FRESH_ENV}=1"):
+        Store(path)
+    path.write_bytes(b"SQL")  # shorter than the header
+    with pytest.raises(StoreError, match="not an SQLite database"):
+        Store(path)
+    path.write_bytes(junk)
+    with caplog.at_level(logging.WARNING, logger="bot.store"), Store(path, fresh_ok=True) as store:
+        assert store.version == SCHEMA_VERSION
+    [aside] = tmp_path.glob("bot.sqlite3.damaged-*")
+    assert aside.read_bytes() == junk
+    assert any(str(aside) in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+def test_first_run_creates_the_state_database_with_an_info_line(tmp_path, monkeypatch, caplog) -> None:
+    monkeypatch.delenv(FRESH_ENV, raising=False)
+    path = tmp_path / "state" / "bot.sqlite3"
+    with caplog.at_level(logging.INFO, logger="bot.store"), Store(path) as store:
+        assert store.version == SCHEMA_VERSION
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+    assert "creating a new one" in caplog.records[0].getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.store"), Store(path):
+        pass
+    assert not caplog.records  # an ordinary start says nothing
