@@ -5,7 +5,8 @@ Steps:
 1. Every file is copied into a hidden staging folder inside the corpus folder (same file system,
    so the final move is a rename) under the name it will have in the corpus, and parsed there:
    article ids depend on the file name, so they are exactly the ids the bot will see.
-2. Any broken file (not UTF-8, no article, bad JSON line, bad sidecar, name clash) stops the run:
+2. Any broken file (not UTF-8, no article, bad JSON line, bad sidecar, name clash) stops the run
+   (stricter than loading, which skips a feed's bad line with a warning and keeps the rest):
    the errors name file and line, the staging folder is removed, the corpus is untouched.
 3. Exact duplicates are skipped: a file byte-identical to one in the corpus (or earlier in the
    batch), or one whose article ids are all in the corpus already.
@@ -198,7 +199,7 @@ def ingest(
                 _write(staged.with_suffix(".yaml"), item.sidecar)
             _write(staged, item.data)
             try:
-                item.articles = load_file(staged, places)
+                item.articles = load_file(staged, places, strict=True)  # the bot skips a bad line; ingest refuses it
             except CorpusError as exc:  # name the file the user gave, not the staged copy
                 result.errors.append(
                     str(exc)

@@ -3,6 +3,7 @@ unsafe URLs and control characters in what the operator is shown."""
 
 from __future__ import annotations
 
+import json
 import logging
 import struct
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 
 from bot import index
 from bot.answer import Engine, Settings
+from bot.corpus import CorpusError, has_text, load_corpus, load_jsonl, load_page
 from bot.store import FRESH_ENV, SCHEMA_VERSION, Store, StoreError
 
 from .conftest import ROOT, copy_corpus
@@ -157,3 +159,74 @@ def test_first_run_creates_the_state_database_with_an_info_line(tmp_path, monkey
     with caplog.at_level(logging.INFO, logger="bot.store"), Store(path):
         pass
     assert not caplog.records  # an ordinary start says nothing
+
+
+# ---------------------------------------------------------------- 8. bad feed lines, pages of no text
+
+FEED_LINES = [
+    {"id": "good-1", "title": "二七区新建三所中小学", "body": "新增学位4500个。"},
+    "{broken json",
+    ["not", "an", "object"],
+    {"title": 7, "body": "标题不是字符串"},
+    {"title": "=====", "body": "——————"},
+    {"id": "good-2", "title": "=====", "body": "====\n金水区贾鲁河步道全线贯通，全长12公里。"},
+]
+
+
+def _write_feed(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [line if isinstance(line, str) else json.dumps(line, ensure_ascii=False) for line in FEED_LINES]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_bad_feed_line_is_skipped_with_a_warning_and_the_rest_load(tmp_path, caplog) -> None:
+    feed = _write_feed(tmp_path / "corpus" / "feed.jsonl")
+    warnings: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="bot.corpus"):
+        articles = load_jsonl(feed, warnings=warnings)
+    assert [a.id for a in articles] == ["good-1", "good-2"]
+    assert articles[1].title == "金水区贾鲁河步道全线贯通，全长12公里。"[:30]  # not 「=====」
+    assert [w.split(": ")[0] for w in warnings] == [f"{feed}:{n}" for n in (2, 3, 4, 5)]
+    assert "no text" in warnings[3]
+    assert [r.getMessage() for r in caplog.records] == warnings
+    with pytest.raises(CorpusError, match=r"feed\.jsonl:2: not valid JSON"):
+        load_jsonl(feed, strict=True)  # ingest stays strict
+    result = load_corpus(feed.parent)
+    assert [a.id for a in result.articles] == ["good-1", "good-2"]
+    assert result.errors == [] and result.warnings == warnings
+
+
+def test_a_feed_with_no_good_line_is_an_error_naming_it(tmp_path) -> None:
+    feed = tmp_path / "junk.jsonl"
+    feed.write_text('{"title": "=====", "body": "====="}\n{oops\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"junk\.jsonl: no article found \(.*junk\.jsonl:1: no text"):
+        load_jsonl(feed)
+
+
+def test_the_engine_keeps_the_good_lines_of_a_feed(tmp_path, caplog) -> None:
+    feed = _write_feed(tmp_path / "corpus" / "feed.jsonl")
+    with caplog.at_level(logging.WARNING, logger="bot.corpus"):
+        engine = Engine.from_path(feed.parent, settings=Settings(cache_dir=tmp_path / "cache"))
+    assert [a.id for a in engine.articles] == ["good-1", "good-2"] and not engine.report.errors
+    assert any(f"{feed}:2" in r.getMessage() for r in caplog.records)
+    assert engine.answer("二七区新建的中小学新增多少学位").article.id == "good-1"
+
+
+def test_a_page_of_rules_is_refused_and_rules_are_never_headlines(tmp_path) -> None:
+    rules = tmp_path / "rules.txt"
+    rules.write_text("=" * 3000 + "\n\n" + "—" * 40 + "\n* * *\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"rules\.txt: no article found"):
+        load_page(rules)
+    page = tmp_path / "page.txt"
+    page.write_text(
+        "==========\n二七区新建三所中小学\n\n本报讯(记者 张明)今年二七区新建的三所中小学将在秋季开学时投入使用。\n"
+        "==========\n——————\n金水区贾鲁河步道全线贯通\n\n本报讯(记者 王强)日前，金水区贾鲁河沿岸步道全线贯通。\n",
+        encoding="utf-8",
+    )
+    articles = load_page(page)
+    assert [a.title for a in articles] == ["二七区新建三所中小学", "金水区贾鲁河步道全线贯通"]
+    assert all(has_text(a.headline) and all(has_text(p) for p in a.paragraphs) for a in articles)
+    result = load_corpus(tmp_path)
+    assert [a.source for a in result.articles] == ["page.txt", "page.txt"]
+    assert len(result.errors) == 1 and "rules.txt" in result.errors[0]
