@@ -22,9 +22,11 @@ import math
 import mmap
 import os
 import pickle
+import shutil
 import struct
 import sys
 import tempfile
+import time
 import zlib
 from array import array
 from bisect import bisect_right
@@ -33,6 +35,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: stale files are recognised by their age alone
+    fcntl = None
 
 from .corpus import Article
 from .passages import LAYOUT_VERSION, Layout, LayoutBuilder, Layouts, concat_layouts
@@ -649,9 +656,12 @@ class _Summing:
 @contextlib.contextmanager
 def _replaced_atomically(path: Path, mode: str = "wb") -> Iterator:
     """A temporary file beside `path` that replaces it once fully written, and is removed if
-    writing fails: a crash mid-write never leaves a half file under the real name."""
+    writing fails: a crash mid-write never leaves a half file under the real name (a kill -9
+    leaves the temporary file, held by no one: clean_stale() removes it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # in use: clean_stale() leaves it alone
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
             yield handle
@@ -689,3 +699,82 @@ def store_cached(path: Path, value: object) -> None:
             handle.write(_HEADER.pack(pickle_len, len(places), table, checksum))
     except (OSError, pickle.PicklingError, BufferError):
         pass  # a read-only or full disk only costs speed; the index still works from memory
+
+
+# ---------------------------------------------------------------- stale files of killed processes
+# An ingest stages files in a hidden folder inside the corpus (STAGING_PREFIX…) and a cache write
+# goes through a `*.tmp` file beside its target; a process killed with -9 leaves them behind.
+# While in use, each is held with an flock (released by the kernel when its process dies, however
+# it dies), so a stale one is one nobody holds. Something just created may not be held yet (a few
+# microseconds between creating and locking it): anything younger than STALE_GRACE_SECONDS stays.
+
+STAGING_PREFIX = ".ingest-"
+STALE_GRACE_SECONDS = 10.0
+STALE_UNLOCKED_SECONDS = 3600.0  # without flock (not POSIX): stale only when this old
+
+
+@contextlib.contextmanager
+def holding(path: Path) -> Iterator[None]:
+    """Hold `path` (a staging folder, a file being written) as in use, for clean_stale()."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _stale(path: Path, now: float) -> bool:
+    """Left by a process that died: older than the grace period and held by no one."""
+    try:
+        age = now - path.stat().st_mtime
+        if age < STALE_GRACE_SECONDS:
+            return False
+        if fcntl is None:  # pragma: no cover
+            return age > STALE_UNLOCKED_SECONDS
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: a live ingest or cache write
+        return False
+    else:
+        return True
+    finally:
+        os.close(fd)
+
+
+def clean_stale(corpus: Path | None, cache_dir: Path | None) -> list[Path]:
+    """Remove what killed ingests and cache writes left: `.ingest-*` staging folders in the corpus
+    folder and `*.tmp` files in the cache folder, unless a live process holds them.
+
+    Call where the corpus is first opened (the loader, an ingest): cheap, one listing of each
+    folder. Returns what was removed; each removal is logged.
+    """
+    now = time.time()
+    removed: list[Path] = []
+    candidates: list[Path] = []
+    with contextlib.suppress(OSError):
+        if corpus is not None and corpus.is_dir():
+            candidates += [p for p in corpus.glob(STAGING_PREFIX + "*") if p.is_dir() and not p.is_symlink()]
+    with contextlib.suppress(OSError):
+        if cache_dir is not None and cache_dir.is_dir():
+            candidates += [p for p in cache_dir.glob("*.tmp") if p.is_file() and not p.is_symlink()]
+    for path in candidates:
+        if not _stale(path, now):
+            continue
+        try:
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError as exc:
+            log.warning("cannot remove %s, left by a process that was killed: %s", path, exc)
+            continue
+        log.info("removed %s, left by a process that was killed", path)
+        removed.append(path)
+    return removed

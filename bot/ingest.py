@@ -38,6 +38,7 @@ from typing import TextIO
 from .answer import Engine, Settings
 from .config import Config
 from .corpus import Article, CorpusError, corpus_files, load_file
+from .index import STAGING_PREFIX, clean_stale, holding
 from .text import load_lexicon
 
 try:
@@ -172,11 +173,11 @@ def ingest(
     if corpus.exists() and not corpus.is_dir():
         raise IngestUsageError(f"{corpus}: the corpus is a single file; ingest needs a corpus folder")
     corpus.mkdir(parents=True, exist_ok=True)
-    for stale in corpus.glob(".ingest-*"):  # left by a run that was killed
-        if stale.is_dir() and time.time() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
+    clean_stale(corpus, config.cache_dir)  # staging folders and cache files of runs that were killed
     places = load_lexicon(config.config_dir).places
-    staging = Path(tempfile.mkdtemp(dir=corpus, prefix=".ingest-"))
+    staging = Path(tempfile.mkdtemp(dir=corpus, prefix=STAGING_PREFIX))
+    in_use = contextlib.ExitStack()
+    in_use.enter_context(holding(staging))  # until it is removed: another run's clean_stale leaves it
     try:
         # 1. stage and parse every file under its corpus name
         incoming: list[Incoming] = []
@@ -275,6 +276,7 @@ def ingest(
             result.added = accepted
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        in_use.close()
 
     # 5. the index cache: only the new files' segments are built
     if result.added:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +18,9 @@ import yaml
 
 from bot import index
 from bot.answer import Engine, Settings
+from bot.config import Config
 from bot.corpus import CorpusError, has_text, load_corpus, load_jsonl, load_page
+from bot.ingest import ingest
 from bot.store import FRESH_ENV, SCHEMA_VERSION, Store, StoreError
 
 from .conftest import ROOT, copy_corpus
@@ -230,3 +236,91 @@ def test_a_page_of_rules_is_refused_and_rules_are_never_headlines(tmp_path) -> N
     result = load_corpus(tmp_path)
     assert [a.source for a in result.articles] == ["page.txt", "page.txt"]
     assert len(result.errors) == 1 and "rules.txt" in result.errors[0]
+
+
+# ---------------------------------------------------------------- 9. files left by kill -9
+
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from bot.index import holding
+with holding(Path(sys.argv[1])):
+    print("holding", flush=True)
+    time.sleep(60)
+"""
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_clean_stale_removes_what_killed_processes_left_and_nothing_in_use(tmp_path, caplog) -> None:
+    corpus, cache = tmp_path / "corpus", tmp_path / "cache"
+    corpus.mkdir()
+    (corpus / "page.txt").write_text("标题\n\n正文。\n", encoding="utf-8")
+    cache.mkdir()
+    (cache / "a.seg").write_bytes(b"segment")
+    killed = corpus / ".ingest-killed"
+    killed.mkdir()
+    (killed / "staged.txt").write_text("half staged", encoding="utf-8")
+    live = corpus / ".ingest-live"
+    live.mkdir()
+    young = corpus / ".ingest-young"  # created this instant, perhaps not locked yet
+    young.mkdir()
+    half = cache / "b.seg12345.tmp"
+    half.write_bytes(b"half a segment")
+    writing = cache / "c.seg67890.tmp"
+    writing.write_bytes(b"being written")
+    for path in (killed, live, half, writing):
+        _age(path, 300)  # five minutes: the old rule (an hour) kept them
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(live)], stdout=subprocess.PIPE, cwd=ROOT, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        with index.holding(writing), caplog.at_level(logging.INFO, logger="bot.index"):
+            removed = index.clean_stale(corpus, cache)
+        assert sorted(removed) == sorted([killed, half])
+        assert live.exists() and young.exists() and writing.exists()
+        assert (corpus / "page.txt").exists() and (cache / "a.seg").exists()
+        assert sum("left by a process that was killed" in r.getMessage() for r in caplog.records) == 2
+        holder.kill()  # kill -9 of the ingest that held `live`: the kernel drops its lock
+        holder.wait()
+        # and the cache write that held `writing` is over without replacing its file: stale too
+        assert sorted(index.clean_stale(corpus, cache)) == sorted([live, writing])
+        assert young.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert index.clean_stale(tmp_path / "missing", None) == []
+    assert index.clean_stale(corpus / "page.txt", tmp_path / "nowhere") == []  # a one-file corpus
+
+
+def test_a_cache_write_in_progress_is_held(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(index, "STALE_GRACE_SECONDS", 0.0)
+    with index._replaced_atomically(tmp_path / "x.seg") as handle:
+        handle.write(b"partial")
+        [tmp] = tmp_path.glob("*.tmp")
+        assert index.clean_stale(None, tmp_path) == []
+    assert (tmp_path / "x.seg").read_bytes() == b"partial" and not tmp.exists()
+
+
+def test_ingest_cleans_what_a_killed_ingest_left(tmp_path, warm_cache) -> None:
+    corpus, cache = copy_corpus(tmp_path, warm_cache)
+    staging = corpus / ".ingest-k1ll3d"
+    staging.mkdir()
+    (staging / "105_new.txt").write_text("half staged", encoding="utf-8")
+    tmp = cache / "deadbeef.seg0xyz.tmp"
+    tmp.write_bytes(b"half a segment")
+    _age(staging, 300)
+    _age(tmp, 300)
+    page = tmp_path / "incoming" / "106_new.txt"
+    page.parent.mkdir()
+    page.write_text(
+        "二七区新建三所中小学\n\n本报讯(记者 张明)今年二七区新建的三所中小学将在秋季开学时投入使用。\n",
+        encoding="utf-8",
+    )
+    config = Config(corpus=corpus, cache_dir=cache, state_db=tmp_path / "state.sqlite3")
+    assert ingest([page], corpus, config).ok
+    assert not staging.exists() and not tmp.exists()
+    assert not list(corpus.glob(".ingest-*")) and not list(cache.glob("*.tmp"))
