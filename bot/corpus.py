@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -114,6 +115,48 @@ class LoadResult:
     errors: list[str]  # files that gave nothing (each skipped whole)
     files: list[Path]
     warnings: list[str] = field(default_factory=list)  # lines of a feed that were skipped
+
+
+def safe_url(value: object) -> str | None:
+    """`value` if it is an http(s) URL with a host and no spaces or control characters, else None.
+
+    A page's or an article's URL becomes a link in the bot's answers: `javascript:`, `file:`,
+    `tg:` or a bare path must never get there.
+    """
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url or any(ch.isspace() or not ch.isprintable() for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and host else None
+
+
+def _checked_url(value: object, where: str, notes: list[str]) -> str | None:
+    """The URL of a sidecar or a feed line, or None when it is not a safe one (noted in `notes`)."""
+    text = _opt_str(value)
+    if text is None:
+        return None
+    url = safe_url(text)
+    if url is None:
+        shown = text if len(text) <= 80 else text[:77] + "…"
+        notes.append(f"{where}: url {shown!r} dropped: only http(s) URLs with a host are linked")
+    return url
+
+
+def _warn(path: Path, notes: list[str], warnings: list[str] | None) -> None:
+    """Log a file's warnings (the first LINE_WARNINGS_MAX, then a count) and pass them on."""
+    shown = notes[:LINE_WARNINGS_MAX]
+    if len(notes) > LINE_WARNINGS_MAX:
+        shown.append(f"{path}: {len(notes) - LINE_WARNINGS_MAX} more warnings")
+    for warning in shown:
+        log.warning("%s", warning)
+    if warnings is not None:
+        warnings.extend(shown)
 
 
 def has_text(text: str) -> bool:
@@ -486,7 +529,8 @@ def parse_page(
     return articles
 
 
-def read_sidecar(path: Path) -> PageMeta:
+def read_sidecar(path: Path, warnings: list[str] | None = None) -> PageMeta:
+    """What a page's sidecar says; a `url` that is not http(s) is dropped with a warning."""
     sidecar = path.with_suffix(".yaml")
     if not sidecar.exists():
         return PageMeta()
@@ -497,12 +541,15 @@ def read_sidecar(path: Path) -> PageMeta:
     if not isinstance(data, dict):
         raise CorpusError(f"{sidecar}: expected a mapping of paper/page/date/url")
     date = data.get("date")
-    return PageMeta(
+    notes: list[str] = []
+    meta = PageMeta(
         paper=_opt_str(data.get("paper")),
         page=_opt_str(data.get("page")),
         date=str(date) if date else None,
-        url=_opt_str(data.get("url")),
+        url=_checked_url(data.get("url"), str(sidecar), notes),
     )
+    _warn(sidecar, notes, warnings)
+    return meta
 
 
 def _opt_str(value: object) -> str | None:
@@ -526,9 +573,9 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def load_page(path: Path, places: dict[str, str] | None = None) -> list[Article]:
+def load_page(path: Path, places: dict[str, str] | None = None, *, warnings: list[str] | None = None) -> list[Article]:
     text = _read_text(path)
-    articles = parse_page(text, path.name, read_sidecar(path), places)
+    articles = parse_page(text, path.name, read_sidecar(path, warnings), places)
     if not articles:
         raise CorpusError(f"{path}: no article found (no paragraph of news text)")
     return articles
@@ -541,35 +588,31 @@ def load_jsonl(
 
     A bad line (not JSON, not an object, no string title and body, no text in either) is skipped
     with a warning naming the file and line (logged, and added to `warnings` when given); the
-    other lines load. `strict` (ingest) raises a CorpusError at the first bad line instead. A
-    feed with no good line at all is a CorpusError either way.
+    other lines load. A `url` that is not http(s) is dropped from its article, with a warning.
+    `strict` (ingest) raises a CorpusError at the first bad line instead. A feed with no good
+    line at all is a CorpusError either way.
     """
     text = _read_text(path)
     articles: list[Article] = []
     bad: list[str] = []
+    notes: list[str] = []  # in line order: skipped lines and dropped URLs
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            articles.append(_record_article(path, number, line, places))
+            articles.append(_record_article(path, number, line, places, notes))
         except CorpusError as exc:
             if strict:
                 raise
             bad.append(str(exc))
-    if bad:
-        shown = [f"{problem} (line skipped)" for problem in bad[:LINE_WARNINGS_MAX]]
-        if len(bad) > LINE_WARNINGS_MAX:
-            shown.append(f"{path}: {len(bad) - LINE_WARNINGS_MAX} more bad lines skipped")
-        for warning in shown:
-            log.warning("%s", warning)
-        if warnings is not None:
-            warnings.extend(shown)
+            notes.append(f"{exc} (line skipped)")
+    _warn(path, notes, warnings)
     if not articles:
         raise CorpusError(f"{path}: no article found ({bad[0] if bad else 'no line of news text'})")
     return articles
 
 
-def _record_article(path: Path, number: int, line: str, places: dict[str, str] | None) -> Article:
+def _record_article(path: Path, number: int, line: str, places: dict[str, str] | None, notes: list[str]) -> Article:
     """The article of line `number` of a feed; a CorpusError naming file and line if it has none."""
     try:
         record = json.loads(line)
@@ -597,7 +640,7 @@ def _record_article(path: Path, number: int, line: str, places: dict[str, str] |
         paragraphs=paragraphs,
         districts=districts,
         date=_opt_str(record.get("date")) or _date_in(body),
-        url=_opt_str(record.get("url")),
+        url=_checked_url(record.get("url"), f"{path}:{number}", notes),
         source=_opt_str(record.get("source")) or path.name,
         order=number,
     )
@@ -618,7 +661,7 @@ def load_file(
     """The articles of one corpus file (see load_jsonl for `strict` and `warnings`)."""
     if path.suffix == ".jsonl":
         return load_jsonl(path, places, strict=strict, warnings=warnings)
-    return load_page(path, places)
+    return load_page(path, places, warnings=warnings)
 
 
 def load_corpus(path: Path, places: dict[str, str] | None = None) -> LoadResult:

@@ -19,7 +19,7 @@ import yaml
 from bot import index
 from bot.answer import Engine, Settings
 from bot.config import Config
-from bot.corpus import CorpusError, has_text, load_corpus, load_jsonl, load_page
+from bot.corpus import CorpusError, has_text, load_corpus, load_jsonl, load_page, safe_url
 from bot.ingest import ingest
 from bot.store import FRESH_ENV, SCHEMA_VERSION, Store, StoreError
 
@@ -324,3 +324,62 @@ def test_ingest_cleans_what_a_killed_ingest_left(tmp_path, warm_cache) -> None:
     assert ingest([page], corpus, config).ok
     assert not staging.exists() and not tmp.exists()
     assert not list(corpus.glob(".ingest-*")) and not list(cache.glob("*.tmp"))
+
+
+# ---------------------------------------------------------------- 10. only http(s) links
+
+BAD_URLS = [
+    "javascript:alert(document.cookie)",
+    "JavaScript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "file:///etc/passwd",
+    "tg://resolve?domain=somebot",
+    "/zzrb/05.html",
+    "//example.com/zzrb",
+    "https://",
+    "http:///path-without-host",
+    "https://exa mple.com/",
+    "https://example.com/\u202eevil",
+    "https://[::1",
+    "ftp://example.com/page",
+]
+
+
+def test_safe_url_accepts_only_http_urls_with_a_host() -> None:
+    for url in BAD_URLS:
+        assert safe_url(url) is None, url
+    for url in ("https://example.com/zzrb/05", "http://zzrb.zynews.cn/html/2024-03/01/content_1.htm", "HTTPS://Ex.org"):
+        assert safe_url(url) == url
+    assert safe_url("  https://example.com/a  ") == "https://example.com/a"
+    assert safe_url(123) is None and safe_url(None) is None
+
+
+def test_a_javascript_url_in_a_sidecar_is_dropped_with_a_warning(tmp_path, caplog) -> None:
+    page = tmp_path / "p.txt"
+    page.write_text("标题\n\n本报讯 一条正常的新闻。\n", encoding="utf-8")
+    page.with_suffix(".yaml").write_text(
+        "paper: 郑州日报\ndate: 2024-03-01\nurl: javascript:alert(1)\n", encoding="utf-8"
+    )
+    warnings: list[str] = []
+    with caplog.at_level(logging.WARNING, logger="bot.corpus"):
+        [article] = load_page(page, warnings=warnings)
+    assert article.url is None and article.date == "2024-03-01"  # the rest of the sidecar holds
+    assert len(warnings) == 1 and f"{page.with_suffix('.yaml')}: url 'javascript:alert(1)' dropped" in warnings[0]
+    assert caplog.records[0].getMessage() == warnings[0]
+    settings = Settings(cache_dir=tmp_path / "cache", link_base="https://t.me/DistrictNewsBot?start=")
+    engine = Engine.from_path(tmp_path, settings=settings)
+    [loaded] = engine.articles
+    assert engine.link(loaded) == f"https://t.me/DistrictNewsBot?start={article.id}"  # the deep link instead
+
+
+def test_a_non_http_url_in_a_feed_is_dropped_with_a_warning(tmp_path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    records = [
+        {"id": "a1", "title": "标题一", "body": "正文一。", "url": "https://example.com/1"},
+        {"id": "a2", "title": "标题二", "body": "正文二。", "url": "javascript:alert(1)"},
+        {"id": "a3", "title": "标题三", "body": "正文三。", "url": 42},
+    ]
+    feed.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n", encoding="utf-8")
+    result = load_corpus(feed)
+    assert [(a.id, a.url) for a in result.articles] == [("a1", "https://example.com/1"), ("a2", None), ("a3", None)]
+    assert [w.split(": url")[0] for w in result.warnings] == [f"{feed}:2", f"{feed}:3"]
