@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from bot.answer import Engine, Settings
 from bot.config import Config
 from bot.corpus import CorpusError, has_text, load_corpus, load_jsonl, load_page, safe_url
 from bot.ingest import ingest
+from bot.stats import printable, run_stats
 from bot.store import FRESH_ENV, SCHEMA_VERSION, Store, StoreError
 
 from .conftest import ROOT, copy_corpus
@@ -383,3 +385,57 @@ def test_a_non_http_url_in_a_feed_is_dropped_with_a_warning(tmp_path) -> None:
     result = load_corpus(feed)
     assert [(a.id, a.url) for a in result.articles] == [("a1", "https://example.com/1"), ("a2", None), ("a3", None)]
     assert [w.split(": url")[0] for w in result.warnings] == [f"{feed}:2", f"{feed}:3"]
+
+
+# ---------------------------------------------------------------- 14. control characters in stats
+
+HOSTILE = "\x1b[2J\x1b[31m清场了\x1b]0;pwned\x07\x9b31m\u202e反了\u2066x\u2069\n第二行\t\x00完\x7f\x1b[0m"
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.fixture
+def stats_config(tmp_path) -> Config:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "page.txt").write_text(
+        "# 二七区新建三所中小学\u202e\n\n本报讯(记者 张明)今年二七区新建的三所中小学将在秋季开学时投入使用。\n",
+        encoding="utf-8",
+    )
+    (corpus / "broken\x1b[31m.txt").write_bytes(b"")  # its error names the file
+    config = Config(corpus=corpus, cache_dir=tmp_path / "cache", state_db=tmp_path / "state" / "bot.sqlite3")
+    engine = Engine.from_path(corpus, settings=Settings(cache_dir=config.cache_dir))
+    [article] = engine.articles
+    with Store(config.state_db) as store:
+        for _ in range(2):
+            store.log_question("private", HOSTILE, False, None)
+        store.log_question("group\x1b[5m", "二七区新建学校", True, article.id)
+        store.log_feedback(article.id, HOSTILE, False)
+        store.subscribe(1, "keyword", "学校\x1b[2J\u202e")
+        store.claim(1, [article.id], via="notify\x9b")
+    return config
+
+
+def test_stats_text_has_no_control_characters(stats_config, capsys) -> None:
+    assert run_stats(stats_config) == 0
+    out = capsys.readouterr().out
+    assert not _FORBIDDEN.findall(out)
+    assert "2× 清场了反了x 第二行 完" in out.replace("  ", " ")
+    assert "[31m" not in out and "pwned" not in out  # whole escape sequences go, not just ESC
+    assert "broken.txt" in out and "学校" in out and "二七区新建三所中小学" in out
+
+
+def test_stats_json_has_no_control_characters(stats_config, capsys) -> None:
+    assert run_stats(stats_config, as_json=True) == 0
+    out = capsys.readouterr().out
+    data = json.loads(out)
+    texts = json.dumps(data, ensure_ascii=False)  # what a consumer decodes, escapes resolved
+    assert not _FORBIDDEN.findall(texts) and "\\u001b" not in out
+    assert data["usage"]["top_unanswered"] == [{"question": "清场了反了x 第二行 完", "count": 2}]
+    assert data["usage"]["by_chat_type"].keys() == {"private", "group"}
+    assert data["usage"]["subscriptions"]["topics"][0]["value"] == "学校"
+    assert data["usage"]["subscriptions"]["delivered"] == {"notify": 1}
+
+
+def test_printable_keeps_ordinary_text() -> None:
+    text = "二七区 Zhengzhou 2024年3月 「清华附中」？ 👍 é"
+    assert printable(text) == text
