@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -39,6 +41,9 @@ _ROLE_SPLIT_RE = re.compile(r"(本报记者|本报通讯员|记者|通讯员|实
 _TIME_OPENER_RE = re.compile(r"^(?:近日|日前|昨日|今日|连日来|\d{1,2}月\d{1,2}日|\d{4}年)")
 _FULL_DATE_RE = re.compile(r"(20\d\d|19\d\d)年(\d{1,2})月(\d{1,2})日")
 HEADLINE_MAX = 48
+LINE_WARNINGS_MAX = 20  # bad lines of one feed reported one by one; the rest are counted
+
+log = logging.getLogger(__name__)
 
 
 class CorpusError(ValueError):
@@ -107,8 +112,57 @@ class PageMeta:
 @dataclass
 class LoadResult:
     articles: list[Article]
-    errors: list[str]
+    errors: list[str]  # files that gave nothing (each skipped whole)
     files: list[Path]
+    warnings: list[str] = field(default_factory=list)  # lines of a feed that were skipped
+
+
+def safe_url(value: object) -> str | None:
+    """`value` if it is an http(s) URL with a host and no spaces or control characters, else None.
+
+    A page's or an article's URL becomes a link in the bot's answers: `javascript:`, `file:`,
+    `tg:` or a bare path must never get there.
+    """
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url or any(ch.isspace() or not ch.isprintable() for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and host else None
+
+
+def _checked_url(value: object, where: str, notes: list[str]) -> str | None:
+    """The URL of a sidecar or a feed line, or None when it is not a safe one (noted in `notes`)."""
+    text = _opt_str(value)
+    if text is None:
+        return None
+    url = safe_url(text)
+    if url is None:
+        shown = text if len(text) <= 80 else text[:77] + "…"
+        notes.append(f"{where}: url {shown!r} dropped: only http(s) URLs with a host are linked")
+    return url
+
+
+def _warn(path: Path, notes: list[str], warnings: list[str] | None) -> None:
+    """Log a file's warnings (the first LINE_WARNINGS_MAX, then a count) and pass them on."""
+    shown = notes[:LINE_WARNINGS_MAX]
+    if len(notes) > LINE_WARNINGS_MAX:
+        shown.append(f"{path}: {len(notes) - LINE_WARNINGS_MAX} more warnings")
+    for warning in shown:
+        log.warning("%s", warning)
+    if warnings is not None:
+        warnings.extend(shown)
+
+
+def has_text(text: str) -> bool:
+    """Does `text` hold any word character (a CJK character, a letter or a digit)? A line of
+    `=====` or `——` is layout, not news."""
+    return any(ch.isalnum() for ch in text)
 
 
 # ---------------------------------------------------------------- line classification
@@ -431,7 +485,8 @@ def parse_page(
 ) -> list[Article]:
     """All articles of one newspaper page, in printed order."""
     meta = meta or PageMeta()
-    lines = [_classify(raw, n) for n, raw in enumerate(text.splitlines(), 1) if raw.strip()]
+    # Rules and separators (=====, ——, * * *) carry no text: they are not headlines or paragraphs.
+    lines = [_classify(raw, n) for n, raw in enumerate(text.splitlines(), 1) if has_text(raw)]
     articles: list[Article] = []
     seen: set[str] = set()
     for order, draft in enumerate(_group(lines)):
@@ -474,7 +529,8 @@ def parse_page(
     return articles
 
 
-def read_sidecar(path: Path) -> PageMeta:
+def read_sidecar(path: Path, warnings: list[str] | None = None) -> PageMeta:
+    """What a page's sidecar says; a `url` that is not http(s) is dropped with a warning."""
     sidecar = path.with_suffix(".yaml")
     if not sidecar.exists():
         return PageMeta()
@@ -485,12 +541,15 @@ def read_sidecar(path: Path) -> PageMeta:
     if not isinstance(data, dict):
         raise CorpusError(f"{sidecar}: expected a mapping of paper/page/date/url")
     date = data.get("date")
-    return PageMeta(
+    notes: list[str] = []
+    meta = PageMeta(
         paper=_opt_str(data.get("paper")),
         page=_opt_str(data.get("page")),
         date=str(date) if date else None,
-        url=_opt_str(data.get("url")),
+        url=_checked_url(data.get("url"), str(sidecar), notes),
     )
+    _warn(sidecar, notes, warnings)
+    return meta
 
 
 def _opt_str(value: object) -> str | None:
@@ -514,50 +573,77 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def load_page(path: Path, places: dict[str, str] | None = None) -> list[Article]:
+def load_page(path: Path, places: dict[str, str] | None = None, *, warnings: list[str] | None = None) -> list[Article]:
     text = _read_text(path)
-    articles = parse_page(text, path.name, read_sidecar(path), places)
+    articles = parse_page(text, path.name, read_sidecar(path, warnings), places)
     if not articles:
         raise CorpusError(f"{path}: no article found (no paragraph of news text)")
     return articles
 
 
-def load_jsonl(path: Path, places: dict[str, str] | None = None) -> list[Article]:
-    """Ready articles, one JSON object a line: {"id","title","body","district"?,"date"?,"url"?}."""
+def load_jsonl(
+    path: Path, places: dict[str, str] | None = None, *, strict: bool = False, warnings: list[str] | None = None
+) -> list[Article]:
+    """Ready articles, one JSON object a line: {"id","title","body","district"?,"date"?,"url"?}.
+
+    A bad line (not JSON, not an object, no string title and body, no text in either) is skipped
+    with a warning naming the file and line (logged, and added to `warnings` when given); the
+    other lines load. A `url` that is not http(s) is dropped from its article, with a warning.
+    `strict` (ingest) raises a CorpusError at the first bad line instead. A feed with no good
+    line at all is a CorpusError either way.
+    """
     text = _read_text(path)
     articles: list[Article] = []
+    bad: list[str] = []
+    notes: list[str] = []  # in line order: skipped lines and dropped URLs
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
-        if not isinstance(record, dict):
-            raise CorpusError(f"{path}:{number}: expected a JSON object")
-        title = record.get("title")
-        body = record.get("body")
-        if not isinstance(title, str) or not isinstance(body, str) or not (title.strip() or body.strip()):
-            raise CorpusError(f'{path}:{number}: needs string fields "title" and "body"')
-        paragraphs = tuple(p.strip() for p in body.splitlines() if p.strip())
-        given_id = str(record.get("id") or "")
-        article_id = given_id if ID_RE.match(given_id) else make_id(path.name, title, body)
-        district = record.get("district")
-        districts: tuple[str, ...] = (district,) if isinstance(district, str) and district else ()
-        districts += tuple(d for d in find_districts(f"{title}\n{body}", places or {}) if d not in districts)
-        articles.append(
-            Article(
-                id=article_id,
-                title=title.strip() or (paragraphs[0][:30] if paragraphs else article_id),
-                paragraphs=paragraphs,
-                districts=districts,
-                date=_opt_str(record.get("date")) or _date_in(body),
-                url=_opt_str(record.get("url")),
-                source=_opt_str(record.get("source")) or path.name,
-                order=number,
-            )
-        )
+            articles.append(_record_article(path, number, line, places, notes))
+        except CorpusError as exc:
+            if strict:
+                raise
+            bad.append(str(exc))
+            notes.append(f"{exc} (line skipped)")
+    _warn(path, notes, warnings)
+    if not articles:
+        raise CorpusError(f"{path}: no article found ({bad[0] if bad else 'no line of news text'})")
     return articles
+
+
+def _record_article(path: Path, number: int, line: str, places: dict[str, str] | None, notes: list[str]) -> Article:
+    """The article of line `number` of a feed; a CorpusError naming file and line if it has none."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise CorpusError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
+    if not isinstance(record, dict):
+        raise CorpusError(f"{path}:{number}: expected a JSON object")
+    title = record.get("title")
+    body = record.get("body")
+    if not isinstance(title, str) or not isinstance(body, str) or not (title.strip() or body.strip()):
+        raise CorpusError(f'{path}:{number}: needs string fields "title" and "body"')
+    if not has_text(title) and not has_text(body):
+        raise CorpusError(f"{path}:{number}: no text in the title or the body (no letter, digit or CJK character)")
+    paragraphs = tuple(p.strip() for p in body.splitlines() if p.strip())
+    given_id = str(record.get("id") or "")
+    article_id = given_id if ID_RE.match(given_id) else make_id(path.name, title, body)
+    district = record.get("district")
+    districts: tuple[str, ...] = (district,) if isinstance(district, str) and district else ()
+    districts += tuple(d for d in find_districts(f"{title}\n{body}", places or {}) if d not in districts)
+    if not has_text(title):  # a rule like ===== is no headline: the first paragraph stands in
+        title = next((p[:30] for p in paragraphs if has_text(p)), article_id)
+    return Article(
+        id=article_id,
+        title=title.strip(),
+        paragraphs=paragraphs,
+        districts=districts,
+        date=_opt_str(record.get("date")) or _date_in(body),
+        url=_checked_url(record.get("url"), f"{path}:{number}", notes),
+        source=_opt_str(record.get("source")) or path.name,
+        order=number,
+    )
 
 
 def corpus_files(path: Path) -> list[Path]:
@@ -569,21 +655,26 @@ def corpus_files(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.suffix in (".txt", ".jsonl") and p.is_file())
 
 
-def load_file(path: Path, places: dict[str, str] | None = None) -> list[Article]:
+def load_file(
+    path: Path, places: dict[str, str] | None = None, *, strict: bool = False, warnings: list[str] | None = None
+) -> list[Article]:
+    """The articles of one corpus file (see load_jsonl for `strict` and `warnings`)."""
     if path.suffix == ".jsonl":
-        return load_jsonl(path, places)
-    return load_page(path, places)
+        return load_jsonl(path, places, strict=strict, warnings=warnings)
+    return load_page(path, places, warnings=warnings)
 
 
 def load_corpus(path: Path, places: dict[str, str] | None = None) -> LoadResult:
-    """Every article under `path`; a broken file is reported and skipped, the rest load."""
+    """Every article under `path`; a broken file is reported and skipped, the rest load (and a
+    bad line of a feed is reported in `warnings` and skipped, the feed's other lines load)."""
     files = corpus_files(path)
     articles: list[Article] = []
     errors: list[str] = []
+    warnings: list[str] = []
     seen: set[str] = set()
     for file in files:
         try:
-            loaded = load_file(file, places)
+            loaded = load_file(file, places, warnings=warnings)
         except CorpusError as exc:
             errors.append(str(exc))
             continue
@@ -592,4 +683,4 @@ def load_corpus(path: Path, places: dict[str, str] | None = None) -> LoadResult:
                 continue
             seen.add(article.id)
             articles.append(article)
-    return LoadResult(articles, errors, files)
+    return LoadResult(articles, errors, files, warnings)

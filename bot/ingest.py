@@ -5,7 +5,8 @@ Steps:
 1. Every file is copied into a hidden staging folder inside the corpus folder (same file system,
    so the final move is a rename) under the name it will have in the corpus, and parsed there:
    article ids depend on the file name, so they are exactly the ids the bot will see.
-2. Any broken file (not UTF-8, no article, bad JSON line, bad sidecar, name clash) stops the run:
+2. Any broken file (not UTF-8, no article, bad JSON line, bad sidecar, name clash) stops the run
+   (stricter than loading, which skips a feed's bad line with a warning and keeps the rest):
    the errors name file and line, the staging folder is removed, the corpus is untouched.
 3. Exact duplicates are skipped: a file byte-identical to one in the corpus (or earlier in the
    batch), or one whose article ids are all in the corpus already.
@@ -37,6 +38,7 @@ from typing import TextIO
 
 from .config import Config
 from .corpus import Article, CorpusError, corpus_files, load_file
+from .index import STAGING_PREFIX, clean_stale, holding
 from .library import Library
 from .text import load_lexicon
 
@@ -173,11 +175,11 @@ def ingest(
     if corpus.exists() and not corpus.is_dir():
         raise IngestUsageError(f"{corpus}: the corpus is a single file; ingest needs a corpus folder")
     corpus.mkdir(parents=True, exist_ok=True)
-    for stale in corpus.glob(".ingest-*"):  # left by a run that was killed
-        if stale.is_dir() and time.time() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
+    clean_stale(corpus, config.cache_dir)  # staging folders and cache files of runs that were killed
     places = load_lexicon(config.config_dir).places
-    staging = Path(tempfile.mkdtemp(dir=corpus, prefix=".ingest-"))
+    staging = Path(tempfile.mkdtemp(dir=corpus, prefix=STAGING_PREFIX))
+    in_use = contextlib.ExitStack()
+    in_use.enter_context(holding(staging))  # until it is removed: another run's clean_stale leaves it
     try:
         # 1. stage and parse every file under its corpus name
         incoming: list[Incoming] = []
@@ -200,7 +202,7 @@ def ingest(
                 _write(staged.with_suffix(".yaml"), item.sidecar)
             _write(staged, item.data)
             try:
-                item.articles = load_file(staged, places)
+                item.articles = load_file(staged, places, strict=True)  # the bot skips a bad line; ingest refuses it
             except CorpusError as exc:  # name the file the user gave, not the staged copy
                 result.errors.append(
                     str(exc)
@@ -274,6 +276,7 @@ def ingest(
             result.added = accepted
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        in_use.close()
 
     # 5. the index cache: only the new files' segments are built
     if result.added:

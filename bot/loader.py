@@ -16,7 +16,16 @@ from pathlib import Path
 from .config import EngineSettings
 from .corpus import Article, CorpusError, corpus_files, load_file
 from .engine import Engine, warm_in_background
-from .index import SearchIndex, Segment, build_segment, file_key, load_cached, merge_segments, store_cached
+from .index import (
+    SearchIndex,
+    Segment,
+    build_segment,
+    clean_stale,
+    file_key,
+    load_cached,
+    merge_segments,
+    store_cached,
+)
 from .results import LoadReport
 from .text import CONFIG_DIR, Analyzer, corpus_words, load_lexicon
 
@@ -55,6 +64,7 @@ def load_engine(
     lexicon = load_lexicon(config_dir)
     fingerprint = config_fingerprint(config_dir)
     report = LoadReport()
+    clean_stale(corpus if corpus.is_dir() else None, cache_dir)  # what a killed ingest or cache write left
     files = corpus_files(corpus)
     report.files = len(files)
     # Each file is a cached segment, or freshly parsed articles with the words they teach.
@@ -72,7 +82,7 @@ def load_engine(
             report.cached += 1
             continue
         try:
-            fresh = load_file(file, lexicon.places)
+            fresh = load_file(file, lexicon.places, warnings=report.warnings)
         except CorpusError as exc:
             report.errors.append(str(exc))
             continue

@@ -54,7 +54,8 @@ class LoadReport:
 
     files: int = 0
     articles: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # files that could not be read as news
+    warnings: list[str] = field(default_factory=list)  # lines and fields skipped in files that loaded
     cached: int = 0
     built: int = 0
     seconds: float = 0.0

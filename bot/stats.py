@@ -3,6 +3,10 @@
 Articles by district and by date, questions asked, the abstention rate, the unanswered questions
 asked most often, feedback and subscription counts. Never chat ids or user names: the store keeps
 none for questions, and question texts are shown with @mentions, links and long numbers masked.
+
+Residents' questions, keywords and article titles are text from outside: everything printed
+(text or JSON) has its control characters removed (C0 and C1, ESC among them, so no terminal
+escape sequence gets through, and the bidi overrides and isolates that reorder what a line shows).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from .config import Config
 from .corpus import CorpusError
@@ -25,6 +29,27 @@ TOP_FEEDBACK = 10
 _MENTION_RE = re.compile(r"@[A-Za-z0-9_]{3,}")
 _LINK_RE = re.compile(r"(?:https?://|t\.me/)\S+", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"\d{7,}")  # phone numbers, ids
+# Whole escape sequences first (CSI, OSC, as ESC [ … or the C1 CSI), so no `[31m` is left behind
+_ESCAPE_RE = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)")
+_SPACING_RE = re.compile(r"[\t\n\v\f\r\x1c-\x1f\x85]+")  # line and field breaks: a space instead
+# C0 and C1 controls, DEL, and the bidi marks, embeddings, overrides and isolates
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on the operator's terminal: no control characters (see module doc)."""
+    return _CONTROL_RE.sub("", _SPACING_RE.sub(" ", _ESCAPE_RE.sub("", text)))
+
+
+def _printable_tree(value: Any) -> Any:
+    """Figures with every string in them (keys too) made printable."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {_printable_tree(k): _printable_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_printable_tree(v) for v in value]
+    return value
 
 
 def mask(text: str) -> str:
@@ -67,12 +92,12 @@ def collect_stats(config: Config, corpus: Path | None = None) -> dict:
     db_path = Path(config.state_db)
     if not db_path.exists():
         figures["warnings"].append("no state database yet: the bot has not run")
-        return figures
+        return _printable_tree(figures)
     try:
         store = Store(db_path)
     except StoreError as exc:
         figures["warnings"].append(str(exc))
-        return figures
+        return _printable_tree(figures)
     with store:
         counts = store.question_counts()
         asked = counts["questions"]
@@ -110,7 +135,7 @@ def collect_stats(config: Config, corpus: Path | None = None) -> dict:
                 "delivered": subscriptions["delivered"],
             },
         }
-    return figures
+    return _printable_tree(figures)
 
 
 def _table(rows: list[tuple[str, object]], out: TextIO, indent: str = "  ") -> None:
@@ -128,6 +153,7 @@ def _display_width(text: str) -> int:
 
 
 def print_stats(figures: dict, out: TextIO) -> None:
+    figures = _printable_tree(figures)  # whoever collected them
     corpus = figures.get("corpus")
     if corpus:
         print(
@@ -172,7 +198,7 @@ def print_stats(figures: dict, out: TextIO) -> None:
 def run_stats(config: Config, as_json: bool = False) -> int:
     figures = collect_stats(config)
     if as_json:
-        sys.stdout.write(json.dumps(figures, ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(json.dumps(_printable_tree(figures), ensure_ascii=False, indent=2) + "\n")
     else:
         print_stats(figures, sys.stdout)
     return 0

@@ -14,10 +14,18 @@ Durability rules (a kill at any moment, including between two statements):
 
 Timestamps are Unix seconds (floats). No user ids or names are stored; chat ids only where a
 chat asked for something (subscriptions, digests, delivered marks), and `forget_chat()` drops them.
+
+A state file that exists but is empty (0 bytes) or is not an SQLite database is refused with a
+`StoreError`: opening it would silently start a new database, losing every subscription and
+making the whole corpus the new baseline. To start afresh on purpose, pass `fresh_ok=True` or set
+DISTRICT_NEWS_FRESH_STATE=1: the damaged file is set aside as `NAME.damaged-YYYYmmdd-HHMMSS`
+(an empty one is just replaced) and a new database is created, with a WARNING in the log.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -27,6 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KINDS = ("district", "keyword")
+FRESH_ENV = "DISTRICT_NEWS_FRESH_STATE"  # =1: replace an empty or damaged state file with a new one
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+log = logging.getLogger(__name__)
 
 # _MIGRATIONS[n] takes a database at user_version n to n + 1.
 _MIGRATIONS: list[str] = [
@@ -127,10 +139,18 @@ class Store:
     handlers call it directly; threads (ingest, reload) may call it too.
     """
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", *, fresh_ok: bool | None = None) -> None:
+        """Open (or, when there is no file yet, create) the state database at `path`.
+
+        `fresh_ok`: start a new database in place of an empty or damaged file instead of refusing;
+        None reads the environment variable DISTRICT_NEWS_FRESH_STATE (1/true/yes).
+        """
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            if fresh_ok is None:
+                fresh_ok = os.environ.get(FRESH_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+            _check_file(Path(self.path).expanduser(), fresh_ok)
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
@@ -426,6 +446,63 @@ class Store:
             "digests_enabled": int(digests),
             "delivered": {r[0]: int(r[1]) for r in delivered},
         }
+
+
+def _check_file(path: Path, fresh_ok: bool) -> None:
+    """Refuse an existing state file that is empty or not an SQLite database (see module doc).
+
+    Checked before SQLite opens the file: SQLite takes a 0-byte file for a new database (and
+    drops a write-ahead log beside it), and a new database means every subscription is gone.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        log.info("no state database at %s yet: creating a new one", path)
+        return
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read the state database: {exc.strerror}") from exc
+    if size and head == _SQLITE_HEADER:
+        return
+    what = "is empty (0 bytes)" if not size else "is not an SQLite database"
+    if not fresh_ok:
+        message = (
+            f"{path}: the state file {what}. Opening it would start a new database and lose every "
+            f"subscription, digest and delivered mark. Restore it from a backup; or, to start afresh "
+            f"with an empty database, set {FRESH_ENV}=1 (the file is set aside as "
+            f"{path.name}.damaged-<time>, not deleted)."
+        )
+        log.error("%s", message)
+        raise StoreError(message)
+    aside = _set_aside(path)
+    log.warning(
+        "%s: the state file %s; starting a NEW, empty state database as asked (%s): all subscriptions, "
+        "digests and delivered marks start over, and the corpus becomes the new baseline%s",
+        path,
+        what,
+        FRESH_ENV,
+        f"; the old file is kept as {', '.join(str(p) for p in aside)}" if aside else "",
+    )
+
+
+def _set_aside(path: Path) -> list[Path]:
+    """Move a damaged state file and its write-ahead log out of the way (an empty file, an empty
+    log and the shared-memory index are removed); returns where they went."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    moved = []
+    for part in (path, path.with_name(path.name + "-wal")):
+        try:
+            if part.stat().st_size == 0:
+                part.unlink()
+                continue
+        except FileNotFoundError:
+            continue
+        target = part.with_name(f"{part.name}.damaged-{stamp}")
+        os.replace(part, target)
+        moved.append(target)
+    path.with_name(path.name + "-shm").unlink(missing_ok=True)
+    return moved
 
 
 def _digest(row: tuple) -> DigestSetting:

@@ -141,7 +141,10 @@ def test_jsonl_articles_load_and_errors_name_the_line(tmp_path: Path):
     bad = tmp_path / "b.jsonl"
     bad.write_text('{"id": "1", "title": "t", "body": "b"}\n{broken\n', encoding="utf-8")
     with pytest.raises(CorpusError, match=r"b\.jsonl:2"):
-        load_jsonl(bad)
+        load_jsonl(bad, strict=True)  # ingest's check; loading skips the line (test_hardening_core)
+    warnings: list[str] = []
+    assert [a.id for a in load_jsonl(bad, warnings=warnings)] == ["1"]
+    assert len(warnings) == 1 and "b.jsonl:2" in warnings[0]
 
 
 @pytest.mark.parametrize(

@@ -89,6 +89,12 @@ def test_run_ingest_prints_what_it_added(config: Config, tmp_path: Path, capsys:
         ("empty.txt", b"   \n\n", "empty.txt: empty file"),
         ("feed.jsonl", '{"title": "好", "body": "正文"}\n{"title": 1}\n'.encode(), "feed.jsonl:2: needs string"),
         ("feed2.jsonl", b'{"title": "a", "body": "b"}\n\n{not json\n', "feed2.jsonl:3: not valid JSON"),
+        (
+            "feed3.jsonl",
+            '{"title": "好", "body": "正文"}\n{"title": "=====", "body": "——"}\n'.encode(),
+            "feed3.jsonl:2: no text",
+        ),
+        ("rule.txt", b"=" * 3000 + b"\n", "rule.txt: no article found"),
     ],
 )
 def test_a_bad_file_rejects_the_whole_batch(
