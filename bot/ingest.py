@@ -36,9 +36,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import TextIO
 
+from .cache import STAGING_PREFIX, clean_stale, holding
 from .config import Config
 from .corpus import Article, CorpusError, corpus_files, load_file
-from .index import STAGING_PREFIX, clean_stale, holding
 from .library import Library
 from .text import load_lexicon
 

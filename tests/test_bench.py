@@ -15,7 +15,7 @@ import pytest
 from benchmarks import synthetic
 from benchmarks.bench import run_bench
 from benchmarks.report import format_report
-from bot import index
+from bot import cache, index
 from bot.text import Analyzer, load_lexicon
 
 # slow: the bench command end to end, and parallel builds on worker processes.
@@ -87,8 +87,8 @@ def test_parallel_build_merge_and_cache_agree_with_one_process(sources, monkeypa
     merged = index.merge_segments(pieces)
     _segments_equal(serial, merged)
     path = tmp_path / "x.seg"
-    index.store_cached(path, merged)
-    loaded = index.load_cached(path)
+    cache.store_cached(path, merged)
+    loaded = cache.load_cached(path)
     assert isinstance(loaded, index.Segment)
     _segments_equal(serial, loaded)
     terms = [index.Term(t) for t in analyzer.terms(articles[3].headline)]
@@ -100,7 +100,7 @@ def test_parallel_build_merge_and_cache_agree_with_one_process(sources, monkeypa
         np.testing.assert_array_equal(ha.docs, hb.docs)
         np.testing.assert_array_equal(ha.scores, hb.scores)
     path.write_bytes(path.read_bytes()[:100])  # truncated: a miss, not a crash
-    assert index.load_cached(path) is None
+    assert cache.load_cached(path) is None
 
 
 def test_bench_command_prints_the_table(tmp_path, capsys) -> None:

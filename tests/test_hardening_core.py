@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
+from bot import cache as disk
 from bot import index
 from bot.config import Config
 from bot.corpus import CorpusError, has_text, load_corpus, load_jsonl, load_page, safe_url
@@ -43,14 +44,14 @@ def _answers(engine: Engine) -> list[dict]:
 def _buffer_places(path: Path) -> list[tuple[int, int]]:
     """(offset, length) of each array stored outside the pickle of a cache file."""
     data = path.read_bytes()
-    _, count, table = struct.unpack_from("<QQQ", data, len(index.MAGIC))
+    _, count, table = struct.unpack_from("<QQQ", data, len(disk.MAGIC))
     return [struct.unpack_from("<QQ", data, table + 16 * n) for n in range(count)]
 
 
 def _flip_posting_arrays(path: Path) -> None:
     """XOR bytes in the middle of a cached segment's posting offsets and doc numbers: the file
     still parses (header, pickle and table intact), only the arrays say something else."""
-    loaded = index.load_cached(path)
+    loaded = disk.load_cached(path)
     assert loaded is not None
     segment = loaded.segment
     data = bytearray(path.read_bytes())
@@ -72,7 +73,7 @@ def test_damaged_cache_arrays_are_rebuilt_and_answer_as_fresh(tmp_path, warm_cac
     assert len(segments) == fresh.report.files
     for path in segments[:2]:
         _flip_posting_arrays(path)
-    with caplog.at_level(logging.WARNING, logger="bot.index"):
+    with caplog.at_level(logging.WARNING, logger="bot.cache"):
         damaged = Library.open(corpus, cache_dir=cache).engine
     assert (damaged.report.built, damaged.report.cached) == (2, len(segments) - 2)
     assert [a.id for a in damaged.articles] == [a.id for a in fresh.articles]
@@ -89,19 +90,19 @@ def test_cache_checksum_covers_every_byte_after_the_magic(tmp_path) -> None:
     segment = index.merge_segments([])
     value = {"arrays": [np.arange(5000, dtype=np.int32), np.ones(300, dtype=np.float32)], "words": ["郑州"]}
     path = tmp_path / "x.seg"
-    index.store_cached(path, value)
+    disk.store_cached(path, value)
     good = path.read_bytes()
-    loaded = index.load_cached(path)
+    loaded = disk.load_cached(path)
     np.testing.assert_array_equal(loaded["arrays"][0], value["arrays"][0])
-    for at in range(len(index.MAGIC), len(good), 97):  # the header, the pickle, arrays, table
+    for at in range(len(disk.MAGIC), len(good), 97):  # the header, the pickle, arrays, table
         damaged = bytearray(good)
         damaged[at] ^= 0x01
         path.write_bytes(bytes(damaged))
-        assert index.load_cached(path) is None, at
+        assert disk.load_cached(path) is None, at
     path.write_bytes(good + b"\0")  # trailing bytes: not what was written either
-    assert index.load_cached(path) is None
-    index.store_cached(path, segment)  # a damaged file is replaced by the next store
-    assert isinstance(index.load_cached(path), index.Segment)
+    assert disk.load_cached(path) is None
+    disk.store_cached(path, segment)  # a damaged file is replaced by the next store
+    assert isinstance(disk.load_cached(path), index.Segment)
 
 
 # ---------------------------------------------------------------- 6. empty or damaged state file
@@ -248,7 +249,7 @@ def test_a_page_of_rules_is_refused_and_rules_are_never_headlines(tmp_path) -> N
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from bot.index import holding
+from bot.cache import holding
 with holding(Path(sys.argv[1])):
     print("holding", flush=True)
     time.sleep(60)
@@ -282,8 +283,8 @@ def test_clean_stale_removes_what_killed_processes_left_and_nothing_in_use(tmp_p
     holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(live)], stdout=subprocess.PIPE, cwd=ROOT, text=True)
     try:
         assert holder.stdout.readline().strip() == "holding"
-        with index.holding(writing), caplog.at_level(logging.INFO, logger="bot.index"):
-            removed = index.clean_stale(corpus, cache)
+        with disk.holding(writing), caplog.at_level(logging.INFO, logger="bot.cache"):
+            removed = disk.clean_stale(corpus, cache)
         assert sorted(removed) == sorted([killed, half])
         assert live.exists() and young.exists() and writing.exists()
         assert (corpus / "page.txt").exists() and (cache / "a.seg").exists()
@@ -291,22 +292,22 @@ def test_clean_stale_removes_what_killed_processes_left_and_nothing_in_use(tmp_p
         holder.kill()  # kill -9 of the ingest that held `live`: the kernel drops its lock
         holder.wait()
         # and the cache write that held `writing` is over without replacing its file: stale too
-        assert sorted(index.clean_stale(corpus, cache)) == sorted([live, writing])
+        assert sorted(disk.clean_stale(corpus, cache)) == sorted([live, writing])
         assert young.exists()
     finally:
         holder.kill()
         holder.wait()
         holder.stdout.close()
-    assert index.clean_stale(tmp_path / "missing", None) == []
-    assert index.clean_stale(corpus / "page.txt", tmp_path / "nowhere") == []  # a one-file corpus
+    assert disk.clean_stale(tmp_path / "missing", None) == []
+    assert disk.clean_stale(corpus / "page.txt", tmp_path / "nowhere") == []  # a one-file corpus
 
 
 def test_a_cache_write_in_progress_is_held(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(index, "STALE_GRACE_SECONDS", 0.0)
-    with index._replaced_atomically(tmp_path / "x.seg") as handle:
+    monkeypatch.setattr(disk, "STALE_GRACE_SECONDS", 0.0)
+    with disk._replaced_atomically(tmp_path / "x.seg") as handle:
         handle.write(b"partial")
         [tmp] = tmp_path.glob("*.tmp")
-        assert index.clean_stale(None, tmp_path) == []
+        assert disk.clean_stale(None, tmp_path) == []
     assert (tmp_path / "x.seg").read_bytes() == b"partial" and not tmp.exists()
 
 

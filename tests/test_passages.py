@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import synthetic
-from bot import index, passages
+from bot import cache, index, passages
 from bot.corpus import Article, load_page
 from bot.passages import FACTS, analyse
 from bot.text import Analyzer, load_lexicon
@@ -54,6 +54,6 @@ def test_stored_layouts_equal_the_article_worked_out_afresh(analyzer: Analyzer) 
 
 def test_layout_version_follows_the_patterns(monkeypatch) -> None:
     # The cache key holds LAYOUT_VERSION: stored fact bits must not outlive a changed pattern.
-    key = index.cache_key("x")
-    monkeypatch.setattr(index, "LAYOUT_VERSION", passages.LAYOUT_VERSION + "-changed")
-    assert index.cache_key("x") != key
+    key = cache.cache_key("x")
+    monkeypatch.setattr(cache, "LAYOUT_VERSION", passages.LAYOUT_VERSION + "-changed")
+    assert cache.cache_key("x") != key
