@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 
 from rapidfuzz import fuzz
 
+from .article import ID_RE, Article
 from .config import EngineSettings
-from .corpus import ID_RE, Article
 from .index import Hits, SearchIndex, build_segment
 from .passages import ArticleText, analyse
 from .question import MARKUP_RE, MAX_QUESTION_CHARS, asks_of

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from .corpus import Article
+from .article import Article
 from .library import Library
 from .results import Answer, Status
 

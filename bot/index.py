@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import Article
+from .article import Article
 from .passages import Layout, LayoutBuilder, Layouts, concat_layouts
 from .text import Analyzer, Term
 

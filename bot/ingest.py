@@ -36,9 +36,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import TextIO
 
+from .article import Article, CorpusError
 from .cache import STAGING_PREFIX, clean_stale, holding
 from .config import Config
-from .corpus import Article, CorpusError, corpus_files, load_file
+from .corpus import corpus_files, load_file
 from .library import Library
 from .text import load_lexicon
 

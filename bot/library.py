@@ -16,8 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .article import Article, CorpusError
 from .config import Config, EngineSettings
-from .corpus import Article, CorpusError, load_file
+from .corpus import load_file
 from .engine import Engine
 from .intent import Act, Intent, classify
 from .loader import Progress, load_engine

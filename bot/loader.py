@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .article import Article, CorpusError
 from .cache import clean_stale, file_key, load_cached, store_cached
 from .config import EngineSettings
-from .corpus import Article, CorpusError, corpus_files, load_file
+from .corpus import corpus_files, load_file
 from .engine import Engine, warm_in_background
 from .index import SearchIndex, Segment, build_segment, merge_segments
 from .results import LoadReport

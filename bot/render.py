@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from .corpus import Article
+from .article import Article
 from .intent import Act
 from .reply import Kind, Listing, Reply
 from .results import Answer, Snippet

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .corpus import Article
+from .article import Article
 from .intent import Intent
 from .results import Answer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .corpus import Article
+from .article import Article
 
 
 class Status(StrEnum):

@@ -18,8 +18,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
+from .article import CorpusError
 from .config import Config
-from .corpus import CorpusError
 from .library import Library
 from .store import Store, StoreError
 from .text import normalize

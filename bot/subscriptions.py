@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .corpus import Article
+from .article import Article
 from .text import Analyzer, Lexicon, normalize
 
 if TYPE_CHECKING:

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from .corpus import Article, CorpusError, corpus_files, load_file
+from .article import Article, CorpusError
+from .corpus import corpus_files, load_file
 from .library import Library
 
 log = logging.getLogger(__name__)

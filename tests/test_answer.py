@@ -119,7 +119,7 @@ def test_deep_link_when_the_bot_name_is_known(engine: Engine):
 
 
 def test_add_articles_swaps_in_new_news(warm_cache: Path):
-    from bot.corpus import parse_page
+    from bot.page import parse_page
 
     from .conftest import SEEDS
 

@@ -60,7 +60,7 @@ def _segments_equal(a: index.Segment, b: index.Segment) -> None:
 
 
 def test_parallel_build_merge_and_cache_agree_with_one_process(sources, monkeypatch, tmp_path) -> None:
-    from bot.corpus import Article
+    from bot.article import Article
 
     articles = [
         Article(id=r["id"], title=r["title"], paragraphs=tuple(r["body"].split("\n")))
@@ -162,7 +162,7 @@ def _bm25_by_brute_force(search_index: index.SearchIndex, terms: list[index.Term
 
 @pytest.mark.parametrize("warm", [False, True])
 def test_search_returns_the_brute_force_top_k(sources, monkeypatch, warm: bool) -> None:
-    from bot.corpus import Article
+    from bot.article import Article
 
     records = synthetic.generate_articles(400, sources)
     articles = [Article(id=r["id"], title=r["title"], paragraphs=tuple(r["body"].split("\n"))) for r in records]

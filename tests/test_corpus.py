@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import CorpusError, load_corpus, load_file, load_jsonl, load_page, parse_page
+from bot.article import CorpusError
+from bot.corpus import load_corpus, load_file, load_jsonl, load_page
+from bot.page import parse_page
 from bot.text import load_lexicon
 
 from .conftest import SEEDS

@@ -19,8 +19,9 @@ import yaml
 
 from bot import cache as disk
 from bot import index
+from bot.article import CorpusError, has_text, safe_url
 from bot.config import Config
-from bot.corpus import CorpusError, has_text, load_corpus, load_jsonl, load_page, safe_url
+from bot.corpus import load_corpus, load_jsonl, load_page
 from bot.engine import Engine
 from bot.ingest import ingest
 from bot.library import Library

@@ -7,7 +7,8 @@ import pytest
 
 from benchmarks import synthetic
 from bot import cache, index, passages
-from bot.corpus import Article, load_page
+from bot.article import Article
+from bot.corpus import load_page
 from bot.passages import FACTS, analyse
 from bot.text import Analyzer, load_lexicon
 

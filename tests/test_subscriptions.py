@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.corpus import Article
+from bot.article import Article
 from bot.engine import Engine
 from bot.store import KnownArticle, Subscription
 from bot.subscriptions import (

@@ -26,9 +26,9 @@ import pytest_asyncio
 from telegram import Update
 from telegram.ext import Application
 
+from bot.article import Article
 from bot.cli import open_library
 from bot.config import Config
-from bot.corpus import Article
 from bot.engine import Engine
 from bot.library import Library
 from bot.render import TELEGRAM_LIMIT, article_pages

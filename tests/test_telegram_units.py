@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from telegram import Chat, Message, MessageEntity, User
 from telegram.ext import Application, ApplicationBuilder
 
+from bot.article import Article
 from bot.cli import open_library
 from bot.config import Config
-from bot.corpus import Article
 from bot.intent import Act, classify
 from bot.library import Catalog, Library
 from bot.render import TELEGRAM_LIMIT

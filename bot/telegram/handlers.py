@@ -20,8 +20,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from ..article import Article
 from ..config import Config
-from ..corpus import Article
 from ..intent import Act
 from ..library import Conversation, Library
 from ..reply import Kind, Reply

@@ -6,7 +6,7 @@ from telegram import InlineQueryResultArticle, InlineQueryResultsButton, InputTe
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from ..corpus import Article
+from ..article import Article
 from ..reply import Kind
 from . import views
 from .handlers import services

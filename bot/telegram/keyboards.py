@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from ..corpus import Article
+from ..article import Article
 from ..results import Answer
 from .views import short
 

@@ -10,7 +10,7 @@ import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..corpus import Article
+from ..article import Article
 from ..subscriptions import Topic
 from .views import article_link
 

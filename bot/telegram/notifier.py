@@ -31,7 +31,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import JobQueue
 
-from ..corpus import Article
+from ..article import Article
 from ..engine import Engine
 from ..library import Library
 from ..store import Store

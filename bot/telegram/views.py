@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from telegram.helpers import create_deep_linked_url
 
-from ..corpus import Article
+from ..article import Article
 from ..library import Facts
 from ..question import MAX_QUESTION_CHARS
 from ..render import EMPTY_TEXT, GREETING_TEXT, TELEGRAM_LIMIT, answer_html, article_pages, meta_line
