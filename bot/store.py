@@ -20,6 +20,10 @@ A state file that exists but is empty (0 bytes) or is not an SQLite database is 
 making the whole corpus the new baseline. To start afresh on purpose, pass `fresh_ok=True` or set
 DISTRICT_NEWS_FRESH_STATE=1: the damaged file is set aside as `NAME.damaged-YYYYmmdd-HHMMSS`
 (an empty one is just replaced) and a new database is created, with a WARNING in the log.
+
+Why one module of ~500 lines: the schema, its migrations and every statement that reads or
+writes it are one contract (what is durable, what is claimed at most once); kept together, a
+change to a table and to the queries on it is reviewed in one place.
 """
 
 from __future__ import annotations
