@@ -24,6 +24,7 @@ from .intent import Act, Intent, classify
 from .loader import Progress, load_engine
 from .reply import Kind, Listing, Reply
 from .text import CONFIG_DIR
+from .topics import articles_about
 
 LATEST_MAX = 20  # /latest n is clamped to this
 
@@ -251,6 +252,14 @@ class Library:
             limit = min(max(intent.count or self.latest_default, 1), LATEST_MAX)
             listing = Listing(catalog.order, engine.articles, limit=limit)
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
+        if act is Act.TOPIC and intent.topic:
+            found = articles_about(engine, intent.topic, district=intent.district)
+            keys = sorted(_newness(engine.articles[n], n) for n in found)
+            listing = Listing(keys, engine.articles, district=intent.district, topic=intent.topic)
+            return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
+        if act is Act.DEFINE:
+            answer = engine.answer(intent.text)
+            return Reply(text, intent, Kind.ANSWER if answer.found else Kind.ABSTAIN, answer=answer)
         if act is Act.DISTRICT:
             district = intent.district
             keys = catalog.by_district.get(district, []) if district else []

@@ -173,6 +173,13 @@ def listing_plain(reply: Reply, listing: Listing) -> str:
         if not listing.counts:
             return "资料库里还没有标明区县的新闻。"
         return "有新闻的区县：" + _counts_line(listing.counts) + "\n发送 /district 名称 查看某个区县的新闻。"
+    if listing.topic is not None:
+        about = f"{listing.district or ''}关于「{_short(listing.topic)}」的新闻"
+        if not listing.total:
+            return f"没有找到{about}。可以换个说法，或发送 /latest 看最新新闻。"
+        rows = [_article_row(a) for a in listing.page(0, LIST_LINES)]
+        more = f"\n……另有 {listing.total - len(rows)} 篇" if listing.total > len(rows) else ""
+        return f"{about}（{listing.total} 篇）：\n" + "\n".join(rows) + more
     if intent.act is Act.DISTRICT:
         if listing.district is None:
             head = f"没有找到叫「{_short(intent.text)}」的区县。"
@@ -260,6 +267,8 @@ def reply_json(reply: Reply) -> dict:
         data["articles"] = [article_json(a) for a in listing.articles]
         data["total"] = listing.total
         data["district"] = listing.district
+        if listing.topic is not None:
+            data["topic"] = listing.topic
         if listing.counts:
             data["district_counts"] = [{"district": d, "count": n} for d, n in listing.counts]
     if reply.kind is Kind.ARTICLE and reply.article is not None:

@@ -29,7 +29,8 @@ class Listing:
 
     keys: Sequence[tuple[str, int]]  # (date, article number) in ascending newness
     source: Sequence[Article]  # the snapshot's articles, by number
-    district: str | None = None  # a district's list
+    district: str | None = None  # a district's list (or the district a topic list is limited to)
+    topic: str | None = None  # a topic's list: what the articles are about
     counts: tuple[tuple[str, int], ...] = ()  # districts with news (the overview, or no news here)
     limit: int | None = None  # how many the resident asked to see (/latest 10)
 

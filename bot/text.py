@@ -235,6 +235,7 @@ def load_lexicon(config_dir: Path = CONFIG_DIR) -> Lexicon:
     places: dict[str, str] = {}
     names: set[str] = set()
     aliases: dict[str, set[str]] = {}
+    english_names: dict[str, str] = {}  # latin letters only → district
     for district, entry in (gazetteer.get("districts") or {}).items():
         district = normalize(district)
         shorts = tuple(normalize(s) for s in (entry or {}).get("short", []) if s)
@@ -250,6 +251,8 @@ def load_lexicon(config_dir: Path = CONFIG_DIR) -> Lexicon:
             place = normalize(str(place))
             names.add(place)
             places.setdefault(place, district)
+        for english_name in (entry or {}).get("english", []) or []:
+            english_names[re.sub(r"[^a-z]", "", str(english_name).lower())] = district
     names.update(normalize(str(n)) for n in gazetteer.get("names", []) or [])
 
     alias_file = config_dir / "aliases.yaml"
@@ -284,7 +287,7 @@ def load_lexicon(config_dir: Path = CONFIG_DIR) -> Lexicon:
         names=frozenset(names),
         aliases={k: tuple(sorted(v)) for k, v in aliases.items()},
         stopwords=frozenset(stopwords),
-        pinyin=_pinyin_table(names | set(districts)),
+        pinyin={**_pinyin_table(names | set(districts)), **english_names},
         english=english,
     )
 
@@ -462,6 +465,10 @@ class Analyzer:
                 terms.setdefault(token, Term(token, 1.0, group))
         return text, list(terms.values())
 
+    def repair(self, text: str) -> str:
+        """The text normalised, with one-character typos of known names repaired (二七去 → 二七区)."""
+        return self._fuzzy.repair(normalize(text).strip())
+
     def resolve_district(self, text: str) -> str | None:
         """The canonical district a resident means: 二七, 二七去 (typo), erqi, 樱桃沟 → 二七区."""
         query = self._fuzzy.repair(normalize(text).strip())
@@ -471,9 +478,10 @@ class Analyzer:
         if query in places:
             return places[query]
         latin = re.sub(r"[^a-z]", "", query)
-        for suffix in ("district", "qu", "county", "xian", "shi", "city"):
+        for suffix in ("newdistrict", "newarea", "district", "area", "zone", "qu", "county", "xian", "shi", "city"):
             if latin.endswith(suffix) and latin[: -len(suffix)] in self.lexicon.pinyin:
                 latin = latin[: -len(suffix)]
+                break
         if latin and latin in self.lexicon.pinyin:
             return places.get(self.lexicon.pinyin[latin])
         from rapidfuzz import fuzz, process

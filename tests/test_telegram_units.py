@@ -173,9 +173,9 @@ def test_mentions_are_removed_from_the_question() -> None:
         ("航空港区有哪些消息", ("district", "航空港区")),
         ("最新新闻", ("latest", None)),
         ("有什么新闻", ("latest", None)),
-        ("樱桃沟有什么新闻", None),  # a place inside a district: search for it instead
-        ("二七区老旧小区改造有什么新闻", None),
-        ("火星有什么新闻", None),
+        ("樱桃沟有什么新闻", ("topic", None)),  # a place inside a district: news about it, not the district's
+        ("二七区老旧小区改造有什么新闻", ("topic", "二七区")),  # a topic within a district
+        ("火星有什么新闻", ("topic", None)),  # a topic nothing is about: an empty list
         ("清华附中什么时候投入使用", None),
     ],
 )

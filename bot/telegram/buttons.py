@@ -82,7 +82,7 @@ async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """d:<district>:<n> and do edit the list in place; ds and l post a new list."""
+    """d:<district>:<n>, t:<topic>:<n> and do edit the list in place; ds and l post a new list."""
     query = update.callback_query
     if query is None or await _stale(update):
         return
@@ -92,6 +92,9 @@ async def on_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     action = keyboards.parse(query.data)
     if action.kind == "district":
         intent = Intent(Act.DISTRICT, action.district, district=action.district)
+        await edit(message, *list_message(library.reply_to(intent), action.number))
+    elif action.kind == "topic":
+        intent = Intent(Act.TOPIC, action.topic, district=action.district or None, topic=action.topic)
         await edit(message, *list_message(library.reply_to(intent), action.number))
     elif action.kind == "overview":
         await edit(message, *list_message(library.reply_to(Intent(Act.DISTRICTS, ""))))
@@ -112,5 +115,5 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(on_article, pattern=r"^(?:r|p|f):"))
     application.add_handler(CallbackQueryHandler(on_more, pattern=r"^m:"))
-    application.add_handler(CallbackQueryHandler(on_list, pattern=r"^(?:d:.*|do|ds|l)$"))
+    application.add_handler(CallbackQueryHandler(on_list, pattern=r"^(?:d:.*|t:.*|do|ds|l)$"))
     application.add_handler(CallbackQueryHandler(on_other))

@@ -171,7 +171,7 @@ async def send_reply(message: Message, context: ContextTypes.DEFAULT_TYPE, resul
                 asked.popitem(last=False)
         return
     if kind is Kind.LIST and result.listing is not None:
-        if intent.act in (Act.LATEST, Act.DISTRICT) and not result.text.lstrip().startswith("/"):
+        if intent.act in (Act.LATEST, Act.DISTRICT, Act.TOPIC) and not result.text.lstrip().startswith("/"):
             s.log_question(message.chat.type, intent.text, True, None)
         await reply(message, *list_message(result))
         return
@@ -219,6 +219,13 @@ def list_message(result: Reply, number: int = 0) -> tuple[str, InlineKeyboardMar
     if act is Act.LATEST:
         articles = listing.articles
         return views.latest_html(articles, listing.total), keyboards.latest_keyboard(articles)
+    if listing.topic is not None:
+        if not listing.total:
+            return views.no_topic_html(listing.topic, listing.district), keyboards.abstain_keyboard()
+        page, chunk = views.district_page(listing, number)
+        first = page.number * views.LIST_PAGE + 1
+        markup = keyboards.topic_keyboard(listing.topic, listing.district, chunk, page.number, page.total, first)
+        return page.text, markup
     counts_keyboard = keyboards.districts_keyboard(listing.counts)
     if act is Act.DISTRICTS:
         return views.districts_html(listing.counts), counts_keyboard

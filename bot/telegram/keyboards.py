@@ -8,6 +8,7 @@ Callback data is plain text of at most 64 bytes, so buttons keep working after a
     m:<id>,<id>,...   「更多结果」: add the alternatives as buttons (edit the keyboard)
     f:1:<id> f:0:<id> 👍 / 👎 feedback on the answer card
     d:<district>:<n>  page n of a district's articles (edit in place)
+    t:<topic>:<n>     page n of the articles about a topic (t:<district>|<topic>:<n> within one)
     do                the district overview (edit in place)
     ds / l            the district overview / the latest articles (new message)
     n                 does nothing (the page counter between ◀ and ▶)
@@ -30,12 +31,13 @@ PER_ROW = 3
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # read | page | more | feedback | district | overview | districts | latest | noop | unknown
+    kind: str  # read | page | more | feedback | district | topic | overview | districts | latest | noop | unknown
     article_id: str = ""
     number: int = 0
     ids: tuple[str, ...] = ()
     positive: bool = False
     district: str = ""
+    topic: str = ""
 
 
 def fits(data: str) -> bool:
@@ -63,6 +65,11 @@ def parse(data: str | None) -> Action:
             district, _, number = rest.rpartition(":")
             if district:
                 return Action("district", district=district, number=int(number))
+        if head == "t":
+            scoped, _, number = rest.rpartition(":")
+            district, _, topic = scoped.rpartition("|")
+            if topic:
+                return Action("topic", district=district, topic=topic, number=int(number))
         if data == "do":
             return Action("overview")
         if data == "ds":
@@ -180,6 +187,24 @@ def district_keyboard(
         rows.append(nav)
     rows.append([_button("↩ 全部区县", "do")])
     return InlineKeyboardMarkup(rows)
+
+
+def topic_data(topic: str, district: str | None) -> str:
+    """The pager prefix of a topic list (`t:<district>|<topic>`)."""
+    return f"t:{district}|{topic}" if district else f"t:{topic}"
+
+
+def topic_keyboard(
+    topic: str, district: str | None, articles: Sequence[Article], number: int, total: int, start: int
+) -> InlineKeyboardMarkup | None:
+    """Article buttons, and ◀ ▶ when the topic is short enough to ride in the button data."""
+    rows = article_buttons(articles, start)
+    prefix = topic_data(topic, district)
+    if fits(f"{prefix}:{total}"):
+        nav = pager(prefix, number, total)
+        if nav:
+            rows.append(nav)
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def latest_keyboard(articles: Sequence[Article]) -> InlineKeyboardMarkup | None:

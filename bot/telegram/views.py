@@ -236,16 +236,25 @@ def districts_html(counts: Sequence[tuple[str, int]]) -> str:
 
 
 def district_page(listing: Listing, number: int) -> tuple[Page, list[Article]]:
-    """Page `number` of a district's list, and the articles on it (for their buttons)."""
-    district = listing.district or ""
+    """Page `number` of a district's or a topic's list, and the articles on it (for their buttons)."""
     total = max(1, -(-listing.total // LIST_PAGE))
     number = min(max(number, 0), total - 1)
     chunk = listing.page(number * LIST_PAGE, LIST_PAGE)
-    lines = [f"<b>{esc(district)}</b>的新闻（{listing.total} 篇）", ""]
+    if listing.topic is not None:
+        within = f"<b>{esc(listing.district)}</b>" if listing.district else ""
+        head = f"{within}关于「<b>{esc(short(listing.topic, ECHO_CHARS))}</b>」的新闻（{listing.total} 篇）"
+    else:
+        head = f"<b>{esc(listing.district or '')}</b>的新闻（{listing.total} 篇）"
+    lines = [head, ""]
     lines += [_article_line(number * LIST_PAGE + i, a) for i, a in enumerate(chunk, 1)]
     if total > 1:
         lines += ["", f"<i>第 {number + 1}/{total} 页</i>"]
     return Page("\n".join(lines), number, total), chunk
+
+
+def no_topic_html(topic: str, district: str | None) -> str:
+    where = esc(district) if district else ""
+    return f"没有找到{where}关于「{esc(short(topic, ECHO_CHARS))}」的新闻。可以换个说法，或看看最新新闻、按区县浏览。"
 
 
 def no_news_html(district: str, counts: Sequence[tuple[str, int]]) -> str:
