@@ -109,10 +109,11 @@ class Snapshot:
 
 @dataclass
 class Conversation:
-    """One chat's context, kept by the front end: what the last answer was about."""
+    """One chat's (or one reply thread's) context, kept by the front end: the last answer."""
 
     last_article_id: str | None = None
     last_question: str | None = None
+    last_snippet: str | None = None
     updated: float = 0.0
 
 
@@ -233,9 +234,11 @@ class Library:
         engine = snapshot.engine
         intent = classify(text, engine.analyzer)
         reply = self.reply_to(intent, text, snapshot)
-        if conversation is not None and reply.found and reply.answer is not None and reply.answer.article:
-            conversation.last_article_id = reply.answer.article.id
+        answer = reply.answer
+        if conversation is not None and reply.found and answer is not None and answer.article and answer.snippet:
+            conversation.last_article_id = answer.article.id
             conversation.last_question = intent.text
+            conversation.last_snippet = answer.snippet.text
             conversation.updated = time.time()
         return reply
 

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from telegram import Chat, ForceReply, InlineKeyboardMarkup, InlineQueryResultsButton, Message, Update
@@ -131,14 +131,26 @@ async def flood_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 # ------------------------------------------------------------------ replies
 
 
-def _conversation(context: ContextTypes.DEFAULT_TYPE) -> Conversation | None:
-    """This chat's context (in memory: a restart may forget it), fresh for a stale one."""
+def _fresh(conversation: object) -> bool:
+    return isinstance(conversation, Conversation) and time.time() - conversation.updated <= CONVERSATION_SECONDS
+
+
+def _conversation(message: Message, context: ContextTypes.DEFAULT_TYPE) -> Conversation | None:
+    """The context a message continues (in memory: a restart may forget it).
+
+    In a private chat, the chat's last answer; in a group, the answer card the message replies
+    to (each reply thread its own), and nothing for a message that replies to no card.
+    """
     if context.chat_data is None:
         return None
-    conversation = context.chat_data.get("conversation")
-    if not isinstance(conversation, Conversation) or time.time() - conversation.updated > CONVERSATION_SECONDS:
-        conversation = context.chat_data["conversation"] = Conversation()
-    return conversation
+    if message.chat.type == Chat.PRIVATE:
+        conversation = context.chat_data.get("conversation")
+        if not _fresh(conversation):
+            conversation = context.chat_data["conversation"] = Conversation()
+        return conversation
+    replied = message.reply_to_message
+    card = context.chat_data.get("cards", {}).get(replied.message_id) if replied is not None else None
+    return replace(card) if isinstance(card, Conversation) and _fresh(card) else Conversation()
 
 
 async def respond(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
@@ -146,11 +158,14 @@ async def respond(message: Message, context: ContextTypes.DEFAULT_TYPE, text: st
     s = services(context)
     if not await cooled(message, s):
         return
-    result = s.library.ask(text, _conversation(context))
-    await send_reply(message, context, result)
+    conversation = _conversation(message, context)
+    result = s.library.ask(text, conversation)
+    await send_reply(message, context, result, conversation)
 
 
-async def send_reply(message: Message, context: ContextTypes.DEFAULT_TYPE, result: Reply) -> None:
+async def send_reply(
+    message: Message, context: ContextTypes.DEFAULT_TYPE, result: Reply, conversation: Conversation | None = None
+) -> None:
     """A `Reply` as Telegram messages: cards, lists with buttons, articles, help."""
     s = services(context)
     kind, intent = result.kind, result.intent
@@ -169,6 +184,11 @@ async def send_reply(message: Message, context: ContextTypes.DEFAULT_TYPE, resul
             asked[sent.message_id] = intent.text
             while len(asked) > REMEMBERED_QUESTIONS:
                 asked.popitem(last=False)
+            if conversation is not None:  # a reply to this card continues from it
+                cards = context.chat_data.setdefault("cards", OrderedDict())
+                cards[sent.message_id] = replace(conversation)
+                while len(cards) > REMEMBERED_QUESTIONS:
+                    cards.popitem(last=False)
         return
     if kind is Kind.LIST and result.listing is not None:
         if intent.act in (Act.LATEST, Act.DISTRICT, Act.TOPIC) and not result.text.lstrip().startswith("/"):
