@@ -27,7 +27,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.cli import open_library
-from bot.config import Config
+from bot.config import Config, load_config
 from bot.corpus import Article
 from bot.engine import Engine
 from bot.library import Library
@@ -75,13 +75,19 @@ def make_config(**telegram: Any) -> Config:
     config.cache_dir = None
     config.telegram.bot_username = None  # learnt from getMe
     config.telegram.group_cooldown_seconds = 0
-    config.telegram.flood_max_messages = 100
-    config.telegram.flood_window_seconds = 10
+    config.telegram.flood_burst = 100
+    config.telegram.flood_rate_per_minute = 600
     config.telegram.inline_cache_seconds = 7
     config.telegram.watch_corpus_seconds = 0
     for key, value in telegram.items():
         setattr(config.telegram, key, value)
     return config
+
+
+def shipped_limits() -> dict[str, Any]:
+    """The flood guard as config/bot.yaml sets it, for tests of what residents will meet."""
+    burst, rate = load_config(ROOT / "config" / "bot.yaml").telegram.flood_bucket()
+    return {"flood_burst": burst, "flood_rate_per_minute": rate}
 
 
 def seed_library(cache: Path) -> Library:
@@ -584,28 +590,51 @@ async def test_inline_query_offers_articles_and_always_answers(bot: Harness) -> 
 # --------------------------------------------------------------------------- limits and faults
 
 
-@pytest.mark.parametrize("bot", [{"flood_max_messages": 5, "flood_window_seconds": 10}], indirect=True)
-async def test_flood_guard_sends_one_notice_then_silence_until_the_window_passes(bot: Harness) -> None:
+@pytest.mark.parametrize("bot", [shipped_limits()], indirect=True)
+async def test_eight_quick_menu_taps_in_a_private_chat_are_not_a_flood(bot: Harness) -> None:
+    user, chat = bot.private()
+    assert "郑州区县新闻助手" in (await bot.say(chat, user, "/start"))["text"]
+    assert ANSWER_TEXT in (await bot.say(chat, user, QUESTION))["text"]
+    assert (await bot.say(chat, user, "/latest"))["text"].startswith("最新 5 篇新闻")
+    districts = await bot.say(chat, user, "/districts")
+    erqi = await bot.press(chat, user, districts, "d:二七区:0", wait_for="editMessageText")
+    assert erqi["text"].startswith("二七区的新闻")
+    article = await bot.press(chat, user, erqi, data_of(erqi, "r:")[0], wait_for="sendMessage")
+    assert "二七区" in article["text"]
+    assert (await bot.say(chat, user, "/district 金水区"))["text"].startswith("金水区的新闻")
+    assert "5000万科技资金" in (await bot.say(chat, user, "金水区科技资金惠及多少家企业"))["text"]
+    await bot.settle()
+    assert not any("请稍后再试" in m["text"] for m in bot.emu.sent_messages(user["id"]))
+    assert not any("请稍后再试" in (a.get("text") or "") for a in bot.emu.callback_answers)
+
+
+@pytest.mark.parametrize("bot", [shipped_limits()], indirect=True)
+async def test_a_sustained_flood_gets_one_notice_then_silence_until_the_bucket_refills(bot: Harness) -> None:
     now = [1000.0]
-    bot.app.bot_data["services"].flood = FloodGuard(5, 10, clock=lambda: now[0])
+    bot.app.bot_data["services"].flood = FloodGuard(*bot.config.telegram.flood_bucket(), clock=lambda: now[0])
     user, chat = bot.private()
     for _ in range(20):
         bot.emu.send_text(chat, user, QUESTION)
-    await bot.sent_to(user["id"], count=6)
-    await bot.settle()  # and nothing after those six
+    await bot.sent_to(user["id"], count=9)
+    await bot.settle()  # and nothing after those nine
     texts = [m["text"] for m in bot.emu.sent_messages(user["id"])]
-    assert sum(HEADLINE in t for t in texts) == 5
+    assert sum(HEADLINE in t for t in texts) == 8  # the burst
     assert sum("请稍后再试" in t for t in texts) == 1
-    assert len(texts) == 6
+    assert len(texts) == 9
     other, other_chat = bot.private(5151)  # other residents are not affected
     bot.emu.send_text(other_chat, other, QUESTION)
     await bot.sent_to(other["id"])
 
-    now[0] += 10.5
+    now[0] += 12  # half refilled: still silent, no second notice
+    for _ in range(3):
+        bot.emu.send_text(chat, user, QUESTION)
+    await bot.settle()
+    assert len(bot.emu.sent_messages(user["id"])) == 9
+    now[0] += 12.5  # full again
     bot.emu.send_text(chat, user, QUESTION)
     await bot.settle()
     assert HEADLINE in bot.emu.sent_messages(user["id"])[-1]["text"]
-    assert len(bot.emu.sent_messages(user["id"])) == 7
+    assert len(bot.emu.sent_messages(user["id"])) == 10
 
 
 async def test_retry_after_then_bad_gateway_then_success_answers_exactly_once(bot: Harness) -> None:

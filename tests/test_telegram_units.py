@@ -15,7 +15,7 @@ from telegram import Chat, Message, MessageEntity, User
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.cli import open_library
-from bot.config import Config
+from bot.config import Config, ConfigError, TelegramSettings, load_config
 from bot.corpus import Article
 from bot.intent import Act, classify
 from bot.library import Catalog, Library
@@ -25,6 +25,7 @@ from bot.telegram import keyboards, views
 from bot.telegram.app import _file_url, _Redact, build_application, protect_logs, run_bot, webhook_url
 from bot.telegram.context import BotData
 from bot.telegram.guards import (
+    PRUNE_AT,
     Cooldown,
     FloodGuard,
     Verdict,
@@ -39,6 +40,7 @@ from bot.telegram.notices import render_article_list
 from bot.telegram.subscriptions import register
 
 BOT = SimpleNamespace(id=123456, username="DistrictNewsBot")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -59,27 +61,60 @@ class Clock:
 # --------------------------------------------------------------------------- guards
 
 
-def test_flood_guard_one_notice_then_silence_until_the_window_passes() -> None:
+def test_flood_guard_a_burst_is_fine_then_one_notice_and_silence_until_the_bucket_refills() -> None:
     clock = Clock()
-    guard = FloodGuard(5, 10.0, clock=clock)
+    guard = FloodGuard(8, 20.0, clock=clock)  # 8 at once, one more every 3 s
     verdicts = [guard.check(1) for _ in range(20)]
-    assert verdicts[:5] == [Verdict.OK] * 5
-    assert verdicts[5] is Verdict.NOTIFY
-    assert set(verdicts[6:]) == {Verdict.DROP}
+    assert verdicts[:8] == [Verdict.OK] * 8
+    assert verdicts[8] is Verdict.NOTIFY
+    assert set(verdicts[9:]) == {Verdict.DROP}
     assert guard.check(2) is Verdict.OK  # other users are unaffected
-    clock.now += 9.9
+    clock.now += 23.9  # refilling: still silent, though a token or more is back
     assert guard.check(1) is Verdict.DROP
-    clock.now += 0.2
-    assert [guard.check(1) for _ in range(5)] == [Verdict.OK] * 5  # a clean slate
+    clock.now += 0.2  # full again (8 tokens take 24 s)
+    assert [guard.check(1) for _ in range(8)] == [Verdict.OK] * 8  # a clean slate
+    assert guard.check(1) is Verdict.NOTIFY
 
 
-def test_flood_guard_counts_a_sliding_window() -> None:
+def test_flood_guard_sustained_use_at_the_refill_rate_is_never_a_flood() -> None:
     clock = Clock()
-    guard = FloodGuard(3, 10.0, clock=clock)
-    for _ in range(10):  # three a window is fine, forever
-        assert [guard.check(7) for _ in range(3)] == [Verdict.OK] * 3
-        clock.now += 10.0
-    assert FloodGuard(0, 10.0).check(7) is Verdict.OK  # 0 turns it off
+    guard = FloodGuard(3, 20.0, clock=clock)
+    assert [guard.check(7) for _ in range(3)] == [Verdict.OK] * 3
+    for _ in range(50):  # then one every 3 s, forever
+        clock.now += 3.0
+        assert guard.check(7) is Verdict.OK
+    assert guard.check(7) is Verdict.NOTIFY  # one more at once is too many
+    assert FloodGuard(0, 20.0).check(7) is Verdict.OK  # 0 turns it off
+    assert all(FloodGuard(5, 0).check(7) is Verdict.OK for _ in range(20))
+
+
+def test_flood_guard_forgets_settled_senders() -> None:
+    clock = Clock()
+    guard = FloodGuard(2, 60.0, clock=clock)
+    for key in range(PRUNE_AT):
+        guard.check(key)
+    clock.now += 2.0  # everyone's bucket is full again
+    guard.check("new")
+    assert len(guard._buckets) == 1
+
+
+def test_flood_settings_new_keys_old_keys_and_both(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    def loaded(yaml_text: str) -> tuple[int, float]:
+        path = tmp_path / "bot.yaml"
+        path.write_text(yaml_text, encoding="utf-8")
+        return load_config(path).telegram.flood_bucket()
+
+    assert TelegramSettings().flood_bucket() == (8, 20.0)
+    assert loaded("telegram:\n  flood_burst: 4\n  flood_rate_per_minute: 6\n") == (4, 6.0)
+    assert loaded("telegram:\n  flood_max_messages: 5\n  flood_window_seconds: 10\n") == (5, 30.0)  # same rate
+    assert loaded("telegram:\n  flood_max_messages: 0\n") == (0, 0.0)  # 0 still turns it off
+    with caplog.at_level(logging.WARNING):
+        assert loaded("telegram:\n  flood_burst: 6\n  flood_max_messages: 5\n") == (6, 20.0)
+    assert "flood_max_messages" in caplog.text
+    with pytest.raises(ConfigError, match="flood_window_seconds"):
+        loaded("telegram:\n  flood_window_seconds: soon\n")
+    assert TelegramSettings(flood_max_messages=1000).flood_bucket() == (1000, 6000.0)  # in code, too
+    assert load_config(ROOT / "config" / "bot.yaml").telegram.flood_bucket() == (8, 20.0)  # the shipped file
 
 
 def test_group_cooldown_answers_once_a_period_with_one_notice() -> None:

@@ -118,7 +118,7 @@ def build_application(
         library=library,
         config=config,
         store=store,
-        flood=FloodGuard(settings.flood_max_messages, settings.flood_window_seconds),
+        flood=FloodGuard(*settings.flood_bucket()),
         cooldown=Cooldown(settings.group_cooldown_seconds),
         username=(settings.bot_username or "").lstrip("@") or None,
     )

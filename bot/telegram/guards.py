@@ -7,8 +7,8 @@ filters are PTB `MessageFilter`s that learn the bot's own id and username from t
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from enum import Enum
 
 from telegram import Chat, Message, MessageEntity
@@ -21,43 +21,59 @@ class Verdict(Enum):
     DROP = "drop"  # refuse silently
 
 
+PRUNE_AT = 10_000  # keys a guard remembers before it forgets the settled ones
+
+
 class FloodGuard:
-    """Per user: more than `max_messages` within `window` seconds → one notice, then silence
-    until `window` seconds after the notice; then a clean slate."""
+    """Per sender, a token bucket: `burst` messages at once, refilled at
+    `rate_per_minute`; a few quick taps are fine, a sustained flood is not. An empty bucket
+    blocks the sender: one notice, then silence until the bucket is full again (what they
+    send meanwhile is dropped and costs them nothing). 0 for either number turns it off."""
 
-    def __init__(self, max_messages: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_messages = max_messages
-        self.window = window
+    def __init__(self, burst: int, rate_per_minute: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.burst = burst
+        self.rate_per_minute = rate_per_minute
         self.clock = clock
-        self._seen: dict[int, deque[float]] = {}
-        self._blocked: dict[int, float] = {}
+        self._buckets: dict[Hashable, _Bucket] = {}
 
-    def check(self, key: int) -> Verdict:
-        if self.max_messages <= 0 or self.window <= 0:
+    def check(self, key: Hashable) -> Verdict:
+        if self.burst <= 0 or self.rate_per_minute <= 0:
             return Verdict.OK
         now = self.clock()
-        until = self._blocked.get(key)
-        if until is not None:
-            if now < until:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= PRUNE_AT:
+                self._prune(now)
+            bucket = self._buckets[key] = _Bucket(float(self.burst), now)
+        else:
+            self._refill(bucket, now)
+        if bucket.blocked:
+            if bucket.tokens < self.burst:
                 return Verdict.DROP
-            del self._blocked[key]
-        seen = self._seen.setdefault(key, deque())
-        while seen and now - seen[0] >= self.window:
-            seen.popleft()
-        seen.append(now)
-        if len(seen) > self.max_messages:
-            self._blocked[key] = now + self.window
-            del self._seen[key]
-            return Verdict.NOTIFY
-        if len(self._seen) > 10_000:
-            self._prune(now)
-        return Verdict.OK
+            bucket.blocked = False
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return Verdict.OK
+        bucket.blocked = True
+        return Verdict.NOTIFY
+
+    def _refill(self, bucket: _Bucket, now: float) -> None:
+        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.at) * self.rate_per_minute / 60)
+        bucket.at = now
 
     def _prune(self, now: float) -> None:
-        for key in [k for k, s in self._seen.items() if not s or now - s[-1] >= self.window]:
-            del self._seen[key]
-        for key in [k for k, until in self._blocked.items() if now >= until]:
-            del self._blocked[key]
+        """Forget senders whose bucket has refilled: they start full anyway."""
+        for key, bucket in list(self._buckets.items()):
+            self._refill(bucket, now)
+            if bucket.tokens >= self.burst:
+                del self._buckets[key]
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float  # when `tokens` was last brought up to date
+    blocked: bool = False  # emptied: silent until full again
 
 
 class Cooldown:

@@ -45,7 +45,7 @@ class Services:
     library: Library
     config: Config
     store: Any = None  # bot.store.Store, or None to log nothing
-    flood: FloodGuard = field(default_factory=lambda: FloodGuard(5, 10.0))
+    flood: FloodGuard = field(default_factory=lambda: FloodGuard(8, 20.0))
     cooldown: Cooldown = field(default_factory=lambda: Cooldown(20.0))
     username: str | None = None
     extra_commands: list[tuple[str, str]] = field(default_factory=list)  # e.g. /subscribe
