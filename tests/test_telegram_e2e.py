@@ -477,6 +477,29 @@ async def test_group_chatter_is_ignored_mentions_are_answered(bot: Harness) -> N
     assert len(emu.sent_messages(GROUP)) == 2  # nothing for the chatter, even late
 
 
+@pytest.mark.parametrize("bot", [{"flood_burst": 3, "flood_rate_per_minute": 1}], indirect=True)
+async def test_anonymous_admins_and_channels_each_have_their_own_flood_allowance(bot: Harness) -> None:
+    """Telegram sends them all from one placeholder user; the guard keys them by sender_chat."""
+    emu = bot.emu
+    first, second = emu.group_chat(GROUP, "二七区居民群"), emu.group_chat(GROUP - 1, "金水区居民群")
+    channel = {"id": -1009876543210, "title": "金水发布", "type": "channel"}
+    for _ in range(6):  # an anonymous admin of the first group floods it
+        emu.send_text(first, None, f"/ask {QUESTION}", sender_chat=first)
+    await bot.sent_to(GROUP, count=4)
+    await bot.settle()
+    texts = [m["text"] for m in emu.sent_messages(GROUP)]
+    assert sum(HEADLINE in t for t in texts) == 3 and sum("请稍后再试" in t for t in texts) == 1
+    assert len(texts) == 4
+
+    card = await bot.say(second, None, f"/ask {QUESTION}", sender_chat=second)  # another group's admin
+    assert HEADLINE in card["text"]
+    posted = await bot.say(first, None, f"/ask {QUESTION}", sender_chat=channel)  # a channel, in the first group
+    assert HEADLINE in posted["text"]
+    member = await bot.say(first, bot.user(7, "Alice"), f"/ask {QUESTION}")  # and its ordinary members
+    assert HEADLINE in member["text"]
+    assert len(bot.store.questions) == 6
+
+
 async def test_forum_topics_get_answers_in_the_same_topic(bot: Harness) -> None:
     emu = bot.emu
     forum = emu.group_chat(GROUP, "郑东新区论坛", forum=True)

@@ -33,6 +33,7 @@ from bot.telegram.guards import (
     command_for_bot,
     mentions_bot,
     replies_to_bot,
+    sender_key,
     strip_mentions,
 )
 from bot.telegram.handlers import flood_gate
@@ -187,6 +188,21 @@ def test_group_messages_are_addressed_only_by_command_mention_or_reply() -> None
     assert mentions_bot(message("新闻助手 清华附中", entities=[mention]))
     assert not command_for_bot(message("请看 /ask"))  # a command must open the message
     assert not replies_to_bot(message("hi"))
+
+
+def test_limits_count_a_message_against_the_chat_it_was_sent_for_else_the_user() -> None:
+    group = Chat(-1001, Chat.SUPERGROUP)
+    anonymous = User(1087968824, "Group", True, username="GroupAnonymousBot")
+    channel_bot = User(136817688, "Channel", True, username="Channel_Bot")
+    now = dtm.datetime.now(dtm.UTC)
+    assert sender_key(message("/ask 问题")) == 1  # a user: their id
+    assert sender_key(Message(3, now, group, from_user=anonymous, sender_chat=group, text="/ask")) == -1001
+    other_group = Chat(-1002, Chat.SUPERGROUP)
+    assert sender_key(Message(3, now, other_group, from_user=anonymous, sender_chat=other_group)) == -1002
+    channel = Chat(-1003, Chat.CHANNEL)
+    assert sender_key(Message(4, now, group, from_user=channel_bot, sender_chat=channel, text="/ask")) == -1003
+    assert sender_key(Message(5, now, channel, sender_chat=channel)) == -1003  # a channel post: no from
+    assert sender_key(Message(6, now, group)) is None
 
 
 def test_mentions_are_removed_from_the_question() -> None:

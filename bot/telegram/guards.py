@@ -107,6 +107,18 @@ class Cooldown:
         return max(1, round(self.seconds - (self.clock() - last)))
 
 
+def sender_key(message: Message) -> int | None:
+    """Whom a message counts against: the chat it was sent on behalf of, else the user.
+
+    An anonymous group admin writes as the group, a channel (or a member posting as their
+    channel) as that channel, and Telegram puts one shared placeholder user in `from` for all of
+    them (GroupAnonymousBot, Channel_Bot); keyed by that user, every anonymous admin and every
+    channel everywhere would share one allowance. Chat ids are negative, user ids positive."""
+    if message.sender_chat is not None:
+        return message.sender_chat.id
+    return message.from_user.id if message.from_user is not None else None
+
+
 # ------------------------------------------------------------------ filters
 
 

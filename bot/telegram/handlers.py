@@ -26,7 +26,7 @@ from ..intent import Act
 from ..library import Conversation, Library
 from ..reply import Kind, Reply
 from . import keyboards, views
-from .guards import Cooldown, FloodGuard, Verdict, mentions_bot, strip_mentions
+from .guards import Cooldown, FloodGuard, Verdict, mentions_bot, sender_key, strip_mentions
 from .sending import reply
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ async def flood_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     s = services(context)
     if message is None or user is None or s.is_admin(user.id):
         return
-    verdict = s.flood.check(user.id)
+    verdict = s.flood.check(sender_key(message))
     if verdict is Verdict.OK:
         return
     if verdict is Verdict.NOTIFY:
