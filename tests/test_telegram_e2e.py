@@ -660,6 +660,26 @@ async def test_a_sustained_flood_gets_one_notice_then_silence_until_the_bucket_r
     assert len(bot.emu.sent_messages(user["id"])) == 10
 
 
+@pytest.mark.parametrize("bot", [{"flood_burst": 3, "flood_rate_per_minute": 1}], indirect=True)
+async def test_flooded_in_a_group_the_user_is_told_in_private_too_once(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    user, chat = bot.private()
+    for _ in range(6):
+        emu.send_text(group, user, f"/ask {QUESTION}")
+    await bot.sent_to(GROUP, count=4)
+    await bot.settle()
+    assert sum("请稍后再试" in m["text"] for m in emu.sent_messages(GROUP)) == 1
+
+    notice = await bot.say(chat, user, QUESTION)  # ignored in private now, so told in private
+    assert "请稍后再试" in notice["text"]
+    for _ in range(3):
+        emu.send_text(chat, user, QUESTION)
+    await bot.settle()
+    assert len(emu.sent_messages(user["id"])) == 1  # once, then silence
+    assert len(emu.sent_messages(GROUP)) == 4
+
+
 async def test_retry_after_then_bad_gateway_then_success_answers_exactly_once(bot: Harness) -> None:
     bot.app.bot.rate_limiter.backoff = 0.05
     user, chat = bot.private()

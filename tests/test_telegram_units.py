@@ -77,6 +77,19 @@ def test_flood_guard_a_burst_is_fine_then_one_notice_and_silence_until_the_bucke
     assert guard.check(1) is Verdict.NOTIFY
 
 
+def test_flood_notice_once_in_each_chat_where_the_sender_is_ignored() -> None:
+    clock = Clock()
+    guard = FloodGuard(2, 20.0, clock=clock)
+    group, private = -100, 1
+    assert [guard.check(1, group) for _ in range(4)] == [Verdict.OK, Verdict.OK, Verdict.NOTIFY, Verdict.DROP]
+    assert guard.check(1, private) is Verdict.NOTIFY  # ignored in private too: told there, once
+    assert guard.check(1, private) is Verdict.DROP
+    assert guard.check(1, group) is Verdict.DROP
+    clock.now += 6.0  # full again: a new block is a new round of notices
+    assert [guard.check(1, private) for _ in range(3)] == [Verdict.OK, Verdict.OK, Verdict.NOTIFY]
+    assert guard.check(1, group) is Verdict.NOTIFY
+
+
 def test_flood_guard_sustained_use_at_the_refill_rate_is_never_a_flood() -> None:
     clock = Clock()
     guard = FloodGuard(3, 20.0, clock=clock)

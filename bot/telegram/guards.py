@@ -27,8 +27,10 @@ PRUNE_AT = 10_000  # keys a guard remembers before it forgets the settled ones
 class FloodGuard:
     """Per sender, a token bucket: `burst` messages at once, refilled at
     `rate_per_minute`; a few quick taps are fine, a sustained flood is not. An empty bucket
-    blocks the sender: one notice, then silence until the bucket is full again (what they
-    send meanwhile is dropped and costs them nothing). 0 for either number turns it off."""
+    blocks the sender until it is full again (what they send meanwhile is dropped and costs
+    them nothing), with one notice in each chat where they are being ignored: flooded in a
+    group, they are told there, and told again in private when they write there, once.
+    0 for either number turns it off."""
 
     def __init__(self, burst: int, rate_per_minute: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.burst = burst
@@ -36,7 +38,8 @@ class FloodGuard:
         self.clock = clock
         self._buckets: dict[Hashable, _Bucket] = {}
 
-    def check(self, key: Hashable) -> Verdict:
+    def check(self, key: Hashable, chat: Hashable = None) -> Verdict:
+        """May `key` (a sender) be answered now, in `chat`?"""
         if self.burst <= 0 or self.rate_per_minute <= 0:
             return Verdict.OK
         now = self.clock()
@@ -47,14 +50,17 @@ class FloodGuard:
             bucket = self._buckets[key] = _Bucket(float(self.burst), now)
         else:
             self._refill(bucket, now)
-        if bucket.blocked:
+        if bucket.told is not None:  # blocked
             if bucket.tokens < self.burst:
-                return Verdict.DROP
-            bucket.blocked = False
+                if chat in bucket.told:
+                    return Verdict.DROP
+                bucket.told.add(chat)
+                return Verdict.NOTIFY
+            bucket.told = None
         if bucket.tokens >= 1:
             bucket.tokens -= 1
             return Verdict.OK
-        bucket.blocked = True
+        bucket.told = {chat}
         return Verdict.NOTIFY
 
     def _refill(self, bucket: _Bucket, now: float) -> None:
@@ -73,7 +79,7 @@ class FloodGuard:
 class _Bucket:
     tokens: float
     at: float  # when `tokens` was last brought up to date
-    blocked: bool = False  # emptied: silent until full again
+    told: set[Hashable] | None = None  # emptied: silent until full again; the chats told so
 
 
 class Cooldown:

@@ -117,7 +117,7 @@ async def flood_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     s = services(context)
     if message is None or user is None or s.is_admin(user.id):
         return
-    verdict = s.flood.check(sender_key(message))
+    verdict = s.flood.check(sender_key(message), message.chat.id)
     if verdict is Verdict.OK:
         return
     if verdict is Verdict.NOTIFY:
