@@ -631,6 +631,30 @@ async def test_eight_quick_menu_taps_in_a_private_chat_are_not_a_flood(bot: Harn
     assert not any("请稍后再试" in (a.get("text") or "") for a in bot.emu.callback_answers)
 
 
+@pytest.mark.parametrize("bot", [{"flood_burst": 3, "flood_rate_per_minute": 1}], indirect=True)
+async def test_button_presses_draw_from_the_same_bucket_as_messages(bot: Harness) -> None:
+    emu = bot.emu
+    user, chat = bot.private()
+    await bot.say(chat, user, "/start")
+    districts = await bot.say(chat, user, "/districts")
+    await bot.press(chat, user, districts, "d:二七区:0", wait_for="editMessageText")  # the third: fine
+    mark = emu.mark()
+    emu.press_button(chat, user, districts["message_id"], "do")  # the fourth: one alert, no edit
+    call = await emu.wait_for_call("answerCallbackQuery", since=mark, ok=True)
+    assert "请稍后再试" in call.params["text"] and call.params["show_alert"] is True
+    emu.press_button(chat, user, districts["message_id"], "do", check_markup=False)
+    emu.send_text(chat, user, QUESTION)  # told in this chat already: silence
+    await bot.settle()
+    assert len(emu.calls_to("answerCallbackQuery")) == 2  # the fifth press is not even answered
+    assert len(emu.calls_to("editMessageText")) == 1
+    assert len(emu.sent_messages(user["id"])) == 2
+
+    other, other_chat = bot.private(5151)  # other residents' presses are not affected
+    card = await bot.say(other_chat, other, QUESTION)
+    full = await bot.press(other_chat, other, card, f"r:{QINGHUA_ID}", wait_for="sendMessage")
+    assert full["text"].startswith(HEADLINE)
+
+
 @pytest.mark.parametrize("bot", [shipped_limits()], indirect=True)
 async def test_a_sustained_flood_gets_one_notice_then_silence_until_the_bucket_refills(bot: Harness) -> None:
     now = [1000.0]

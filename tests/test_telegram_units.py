@@ -459,8 +459,9 @@ def test_build_application_wiring(library: Library, tmp_path: Path, monkeypatch:
     services = app.bot_data["services"]
     assert services.library is library
     assert services.extra_commands == []  # no store: no subscription commands
-    [gate] = app.handlers[-1]
-    assert gate.callback is flood_gate
+    gates = app.handlers[-1]  # before everything: messages meant for the bot, and button presses
+    assert [type(g).__name__ for g in gates] == ["MessageHandler", "CallbackQueryHandler"]
+    assert all(g.callback is flood_gate for g in gates)
     assert app.bot.rate_limiter is not None and app.bot.defaults.link_preview_options.is_disabled
     assert app.error_handlers
 

@@ -24,6 +24,7 @@ from telegram import (
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     Application,
+    CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     Defaults,
@@ -129,6 +130,7 @@ def build_application(
 
 def _register(application: Application, s: Services, subscriptions: Any, store: Any, config: Config) -> None:
     application.add_handler(MessageHandler(NEW & ADDRESSED, handlers.flood_gate), group=-1)
+    application.add_handler(CallbackQueryHandler(handlers.flood_gate), group=-1)  # buttons count too
     # The intent layer reads these commands (bot/intent.py), like everything else said to the bot.
     application.add_handler(CommandHandler(list(COMMANDS), handlers.on_command, filters=NEW))
     if subscriptions is not None:

@@ -25,7 +25,7 @@ PRUNE_AT = 10_000  # keys a guard remembers before it forgets the settled ones
 
 
 class FloodGuard:
-    """Per sender, a token bucket: `burst` messages at once, refilled at
+    """Per sender, a token bucket: `burst` messages or button presses at once, refilled at
     `rate_per_minute`; a few quick taps are fine, a sustained flood is not. An empty bucket
     blocks the sender until it is full again (what they send meanwhile is dropped and costs
     them nothing), with one notice in each chat where they are being ignored: flooded in a

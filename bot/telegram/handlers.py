@@ -111,21 +111,36 @@ def answers(callback: Handler) -> Handler:
 
 
 async def flood_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Runs before every handler (group -1) for messages meant for the bot."""
-    message = update.effective_message
-    user = update.effective_user
+    """Runs before every handler (group -1) for messages meant for the bot and for button
+    presses: both draw from the sender's one bucket. A refused press hears the notice as an
+    alert (nothing is posted); a message, as a reply."""
     s = services(context)
-    if message is None or user is None or s.is_admin(user.id):
-        return
-    verdict = s.flood.check(sender_key(message), message.chat.id)
-    if verdict is Verdict.OK:
-        return
-    if verdict is Verdict.NOTIFY:
-        try:
-            await reply(message, views.esc(views.FLOOD_NOTICE))
-        except TelegramError as exc:
-            log.warning("could not send the flood notice: %s", exc.message)
-    raise ApplicationHandlerStop
+    query = update.callback_query
+    if query is not None:
+        if s.is_admin(query.from_user.id):
+            return
+        chat = query.message.chat.id if query.message is not None else None
+        verdict = s.flood.check(query.from_user.id, chat)
+        if verdict is Verdict.NOTIFY:
+            await _tell(query.answer(views.FLOOD_NOTICE, show_alert=True))
+    else:
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None or s.is_admin(user.id):
+            return
+        verdict = s.flood.check(sender_key(message), message.chat.id)
+        if verdict is Verdict.NOTIFY:
+            await _tell(reply(message, views.esc(views.FLOOD_NOTICE)))
+    if verdict is not Verdict.OK:
+        raise ApplicationHandlerStop
+
+
+async def _tell(notice: Awaitable[object]) -> None:
+    """Send a notice; one that fails is logged, never raised (it was a courtesy)."""
+    try:
+        await notice
+    except TelegramError as exc:
+        log.warning("could not send a notice: %s", exc.message)
 
 
 # ------------------------------------------------------------------ replies
