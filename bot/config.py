@@ -29,7 +29,7 @@ class TelegramSettings:
     bot_username: str | None = None
     api_base_url: str | None = None
     admin_user_ids: tuple[int, ...] = ()
-    group_cooldown_seconds: float = 20.0
+    group_cooldown_seconds: float = 20.0  # per asker in a group
     flood_burst: int = 8  # the flood guard's token bucket: this many at once ...
     flood_rate_per_minute: float = 20.0  # ... refilled at this rate
     flood_max_messages: int | None = None  # the old flood keys (a count per window), still read:

@@ -85,9 +85,14 @@ def make_config(**telegram: Any) -> Config:
 
 
 def shipped_limits() -> dict[str, Any]:
-    """The flood guard as config/bot.yaml sets it, for tests of what residents will meet."""
-    burst, rate = load_config(ROOT / "config" / "bot.yaml").telegram.flood_bucket()
-    return {"flood_burst": burst, "flood_rate_per_minute": rate}
+    """The flood guard and group limits as config/bot.yaml sets them, for tests of what residents meet."""
+    settings = load_config(ROOT / "config" / "bot.yaml").telegram
+    burst, rate = settings.flood_bucket()
+    return {
+        "flood_burst": burst,
+        "flood_rate_per_minute": rate,
+        "group_cooldown_seconds": settings.group_cooldown_seconds,
+    }
 
 
 def seed_library(cache: Path) -> Library:
@@ -563,20 +568,47 @@ async def test_being_added_to_a_group_introduces_the_bot_once(bot: Harness) -> N
 
 
 @pytest.mark.parametrize("bot", [{"group_cooldown_seconds": 60}], indirect=True)
-async def test_group_cooldown_answers_once_then_one_notice(bot: Harness) -> None:
+async def test_group_cooldown_is_per_asker_with_one_notice(bot: Harness) -> None:
     emu = bot.emu
     group = emu.group_chat(GROUP, "中原区")
     users = [bot.user(i, f"U{i}") for i in range(1, 5)]
-    first = await bot.say(group, users[0], f"/ask {QUESTION}")
-    assert HEADLINE in first["text"]
-    for user in users[1:]:
+    for user in users:  # four residents ask within seconds: all four are answered
         emu.send_text(group, user, f"/ask {QUESTION}")
-    await bot.sent_to(GROUP, count=2)
+    await bot.sent_to(GROUP, count=4)
+    emu.send_text(group, users[0], "/ask 金水区科技资金惠及多少家企业")  # the first asks again, too soon
+    emu.send_text(group, users[0], "/latest")
+    await bot.sent_to(GROUP, count=5)
     await bot.settle()
     texts = [m["text"] for m in emu.sent_messages(GROUP)]
-    assert len(texts) == 2
-    assert "秒后再问" in texts[1]
-    assert len(bot.store.questions) == 1
+    assert sum(HEADLINE in t for t in texts) == 4
+    assert len(texts) == 5 and "秒后再问" in texts[4]  # one notice, then silence
+    assert texts[4].startswith("你刚问过")
+    assert len(bot.store.questions) == 4
+
+
+@pytest.mark.parametrize("bot", [{**shipped_limits(), "privacy_mode": False}], indirect=True)
+async def test_a_second_residents_mention_within_seconds_is_answered(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    alice, bob = bot.user(1, "Alice"), bot.user(2, "Bob")
+    first = await bot.say(group, alice, f"/ask {QUESTION}")
+    assert ANSWER_TEXT in first["text"]
+    second = await bot.say(group, bob, f"@{USERNAME} 金水区科技资金惠及多少家企业")
+    assert "5000万科技资金" in second["text"]
+    assert second["reply_to_message"]["from"]["id"] == bob["id"]
+
+
+@pytest.mark.parametrize("bot", [shipped_limits()], indirect=True)
+async def test_a_bare_ask_in_a_group_then_the_reply_is_answered_within_the_cooldown(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    bob = bot.user(2, "Bob")
+    prompt = await bot.say(group, bob, "/ask")
+    assert emu.calls_to("sendMessage")[-1].params["reply_markup"]["force_reply"] is True
+    answer = await bot.say(group, bob, QUESTION, reply_to_message_id=prompt["message_id"])
+    assert ANSWER_TEXT in answer["text"]  # the prompt asked for this reply: no 「秒后再问」
+    again = await bot.say(group, bob, "/ask 金水区科技资金惠及多少家企业")
+    assert "秒后再问" in again["text"]  # but an answer does start Bob's cooldown
 
 
 # --------------------------------------------------------------------------- inline mode

@@ -131,20 +131,26 @@ def test_flood_settings_new_keys_old_keys_and_both(tmp_path: Path, caplog: pytes
     assert load_config(ROOT / "config" / "bot.yaml").telegram.flood_bucket() == (8, 20.0)  # the shipped file
 
 
-def test_group_cooldown_answers_once_a_period_with_one_notice() -> None:
+def test_group_cooldown_is_per_asker_with_one_notice_a_period() -> None:
     clock = Clock()
     cooldown = Cooldown(20.0, clock=clock)
-    assert cooldown.check(-100) is Verdict.OK
+    alice, bob = (-100, 1), (-100, 2)
+    assert cooldown.check(alice) is Verdict.OK
+    cooldown.arm(alice)  # Alice was answered
     clock.now += 5
-    assert cooldown.check(-100) is Verdict.NOTIFY
-    assert cooldown.remaining(-100) == 15
-    assert cooldown.check(-100) is Verdict.DROP
-    assert cooldown.check(-200) is Verdict.OK  # per group
+    assert cooldown.check(bob) is Verdict.OK  # another resident of the same group is not held up
+    cooldown.arm(bob)
+    assert cooldown.check(alice) is Verdict.NOTIFY
+    assert cooldown.remaining(alice) == 15
+    assert cooldown.check(alice) is Verdict.DROP
+    assert cooldown.check((-200, 1)) is Verdict.OK  # Alice in another group
     clock.now += 15
-    assert cooldown.check(-100) is Verdict.OK
+    assert cooldown.check(alice) is Verdict.OK
+    assert cooldown.check(alice) is Verdict.OK  # checking does not start a cooldown ...
+    cooldown.arm(alice)  # ... an answer does
     clock.now += 1
-    assert cooldown.check(-100) is Verdict.NOTIFY  # a new period gets its own notice
-    assert all(Cooldown(0).check(-100) is Verdict.OK for _ in range(5))
+    assert cooldown.check(alice) is Verdict.NOTIFY  # a new period gets its own notice
+    assert all(Cooldown(0).check(alice) is Verdict.OK for _ in range(5))
 
 
 # --------------------------------------------------------------------------- addressing filters

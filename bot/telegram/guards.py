@@ -1,4 +1,4 @@
-"""Who the bot listens to, and how often: group addressing filters, flood guard, group cooldown.
+"""Who the bot listens to, and how often: group addressing filters, flood guard, per-asker group cooldown.
 
 The guards are plain classes with an injectable clock (unit-tested without Telegram); the
 filters are PTB `MessageFilter`s that learn the bot's own id and username from the message.
@@ -83,30 +83,39 @@ class _Bucket:
 
 
 class Cooldown:
-    """Per group: one answer every `seconds`; the first extra request in a cooldown gets a
-    notice, later ones are dropped."""
+    """One answer per key (in the bot: a group and an asker in it) every `seconds`. `check`
+    only looks; `arm` starts a cooldown once something was answered. A request within a
+    cooldown is refused: with a notice the first time in that cooldown, silently after."""
 
     def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
         self.clock = clock
-        self._last: dict[int, float] = {}
-        self._noticed: set[int] = set()
+        self._last: dict[Hashable, float] = {}
+        self._noticed: set[Hashable] = set()
 
-    def check(self, key: int) -> Verdict:
+    def check(self, key: Hashable) -> Verdict:
         if self.seconds <= 0:
             return Verdict.OK
-        now = self.clock()
         last = self._last.get(key)
-        if last is not None and now - last < self.seconds:
-            if key in self._noticed:
-                return Verdict.DROP
-            self._noticed.add(key)
-            return Verdict.NOTIFY
+        if last is None or self.clock() - last >= self.seconds:
+            return Verdict.OK
+        if key in self._noticed:
+            return Verdict.DROP
+        self._noticed.add(key)
+        return Verdict.NOTIFY
+
+    def arm(self, key: Hashable) -> None:
+        if self.seconds <= 0:
+            return
+        now = self.clock()
+        if len(self._last) >= PRUNE_AT:
+            for old in [k for k, last in self._last.items() if now - last >= self.seconds]:
+                del self._last[old]
+                self._noticed.discard(old)
         self._last[key] = now
         self._noticed.discard(key)
-        return Verdict.OK
 
-    def remaining(self, key: int) -> int:
+    def remaining(self, key: Hashable) -> int:
         last = self._last.get(key)
         if last is None:
             return 0

@@ -7,11 +7,10 @@ who may be answered (flood guard, group cooldown), where to reply, and how a `Re
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +33,6 @@ log = logging.getLogger(__name__)
 GROUPS = (Chat.GROUP, Chat.SUPERGROUP)
 REMEMBERED_QUESTIONS = 200  # per chat: card message id → question, for the feedback log
 CONVERSATION_SECONDS = 600.0  # a chat's context is forgotten after this long without an answer
-
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 
 @dataclass
@@ -81,33 +78,12 @@ def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
 # ------------------------------------------------------------------ who is answered
 
 
-def _cooldown_verdict(message: Message, s: Services) -> Verdict:
-    if message.chat.type not in GROUPS:
-        return Verdict.OK
-    if s.is_admin(message.from_user.id if message.from_user else None):
-        return Verdict.OK
-    return s.cooldown.check(message.chat.id)
-
-
-async def cooled(message: Message, s: Services) -> bool:
-    """Apply the per-group cooldown; True means go ahead."""
-    verdict = _cooldown_verdict(message, s)
-    if verdict is Verdict.NOTIFY:
-        await reply(message, views.esc(views.GROUP_COOLDOWN.format(seconds=s.cooldown.remaining(message.chat.id))))
-    return verdict is Verdict.OK
-
-
-def answers(callback: Handler) -> Handler:
-    """For handlers that post content: skip when the group is cooling down."""
-
-    @functools.wraps(callback)
-    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if message is None or not await cooled(message, services(context)):
-            return
-        await callback(update, context)
-
-    return wrapper
+def _cooldown_key(message: Message, s: Services) -> tuple[int, int | None] | None:
+    """The group cooldown is per asker in a group (None: not limited — a private chat, an operator):
+    one resident's question does not hold up another's."""
+    if message.chat.type not in GROUPS or s.is_admin(message.from_user.id if message.from_user else None):
+        return None
+    return message.chat.id, sender_key(message)
 
 
 async def flood_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -157,11 +133,20 @@ def _conversation(context: ContextTypes.DEFAULT_TYPE) -> Conversation | None:
 
 
 async def respond(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
-    """Whatever was said to the bot: ask the library, send its reply."""
+    """Whatever was said to the bot: ask the library, send its reply (in a group, within the
+    asker's cooldown; the checks and the booking run without a pause, so concurrent updates
+    cannot both slip through)."""
     s = services(context)
-    if not await cooled(message, s):
-        return
+    key = _cooldown_key(message, s)
+    if key is not None:
+        verdict = s.cooldown.check(key)
+        if verdict is Verdict.NOTIFY:
+            await _tell(reply(message, views.esc(views.GROUP_COOLDOWN.format(seconds=s.cooldown.remaining(key)))))
+        if verdict is not Verdict.OK:
+            return
     result = s.library.ask(text, _conversation(context))
+    if key is not None and result.intent.act is not Act.ASK_USAGE:  # a bare /ask asks for a reply: answer it
+        s.cooldown.arm(key)
     await send_reply(message, context, result)
 
 
