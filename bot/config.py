@@ -30,6 +30,8 @@ class TelegramSettings:
     api_base_url: str | None = None
     admin_user_ids: tuple[int, ...] = ()
     group_cooldown_seconds: float = 20.0  # per asker in a group
+    group_messages_per_minute: int = 18  # per group, all askers: under Telegram's 20
+    group_queue_seconds: float = 15.0  # an answer waits this long at most for the group's next turn
     flood_burst: int = 8  # the flood guard's token bucket: this many at once ...
     flood_rate_per_minute: float = 20.0  # ... refilled at this rate
     flood_max_messages: int | None = None  # the old flood keys (a count per window), still read:

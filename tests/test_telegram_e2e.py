@@ -34,7 +34,7 @@ from bot.library import Library
 from bot.render import TELEGRAM_LIMIT, article_pages
 from bot.store import Store
 from bot.telegram.app import build_application
-from bot.telegram.guards import FloodGuard
+from bot.telegram.guards import FloodGuard, GroupBudget
 from tests.botapi_emulator import BotApiEmulator, Fault
 
 # slow: end to end over HTTP against the emulator, and `python -m bot run` processes.
@@ -584,6 +584,35 @@ async def test_group_cooldown_is_per_asker_with_one_notice(bot: Harness) -> None
     assert len(texts) == 5 and "秒后再问" in texts[4]  # one notice, then silence
     assert texts[4].startswith("你刚问过")
     assert len(bot.store.questions) == 4
+
+
+async def test_over_the_groups_budget_answers_wait_their_turn_then_one_notice(bot: Harness) -> None:
+    """The group's budget (here 3 a minute) queues an answer briefly rather than refusing it."""
+    now, waits = [1000.0], []
+
+    async def wait(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    s = bot.app.bot_data["services"]
+    s.budget, s.sleep = GroupBudget(3, 15.0, clock=lambda: now[0]), wait
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "管城区居民群")
+    residents = [bot.user(i, f"U{i}") for i in range(1, 9)]
+    for resident in residents[:3]:
+        assert HEADLINE in (await bot.say(group, resident, f"/ask {QUESTION}"))["text"]
+    assert waits == []
+    now[0] += 50
+    for resident in residents[3:6]:  # over budget: each waits 10 s for the first turns to free up
+        assert HEADLINE in (await bot.say(group, resident, f"/ask {QUESTION}"))["text"]
+    assert waits == [10.0] * 3
+    busy = await bot.say(group, residents[6], f"/ask {QUESTION}")  # the next turn is 70 s off: refused
+    assert busy["text"] == "本群消息有点多，请 70 秒后再试，也可以私聊我。"
+    emu.send_text(group, residents[6], f"/ask {QUESTION}")  # told once: then silence
+    assert "秒后再试" in (await bot.say(group, residents[7], f"/ask {QUESTION}"))["text"]
+    await bot.settle()
+    assert len(emu.sent_messages(GROUP)) == 8 and len(bot.store.questions) == 6
+    assert waits == [10.0] * 3
 
 
 @pytest.mark.parametrize("bot", [{**shipped_limits(), "privacy_mode": False}], indirect=True)

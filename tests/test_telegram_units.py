@@ -28,6 +28,7 @@ from bot.telegram.guards import (
     PRUNE_AT,
     Cooldown,
     FloodGuard,
+    GroupBudget,
     Verdict,
     addressed_to_bot,
     command_for_bot,
@@ -151,6 +152,42 @@ def test_group_cooldown_is_per_asker_with_one_notice_a_period() -> None:
     clock.now += 1
     assert cooldown.check(alice) is Verdict.NOTIFY  # a new period gets its own notice
     assert all(Cooldown(0).check(alice) is Verdict.OK for _ in range(5))
+
+
+def test_group_budget_queues_briefly_then_refuses_with_one_notice_per_asker() -> None:
+    clock = Clock()
+    budget = GroupBudget(3, 15.0, clock=clock, period=60.0)
+    group = -100
+    assert [budget.book(group, asker) for asker in (1, 2, 3)] == [(Verdict.OK, 0.0)] * 3
+    assert budget.book(-200, 1) == (Verdict.OK, 0.0)  # per group
+    clock.now += 50
+    assert budget.book(group, 4) == (Verdict.OK, 10.0)  # queued for the first turn to free up
+    assert budget.book(group, 5) == (Verdict.OK, 10.0)
+    assert budget.book(group, 6) == (Verdict.OK, 10.0)
+    assert budget.book(group, 7) == (Verdict.NOTIFY, 70.0)  # too far off: refused, told once
+    assert budget.book(group, 7) == (Verdict.DROP, 70.0)
+    assert budget.book(group, 8)[0] is Verdict.NOTIFY  # another asker is told too
+    clock.now += 70  # the turns at 60 s have left the window
+    assert budget.book(group, 7) == (Verdict.OK, 0.0)
+
+
+def test_group_budget_keeps_any_minute_under_the_limit_and_no_asker_takes_more_than_half() -> None:
+    clock = Clock()
+    budget = GroupBudget(18, 15.0, clock=clock)
+    assert budget.share == 9
+    booked: list[float] = []
+    for step in range(600):  # ten minutes of someone asking every second, four askers taking turns
+        verdict, wait = budget.book(-100, step % 4)
+        if verdict is Verdict.OK:
+            booked.append(clock.now + wait)
+            assert wait <= 15.0
+        clock.now += 1.0
+    assert len(booked) >= 18 * 9  # the budget is used ...
+    assert all(sum(t <= at < t + 60 for at in booked) <= 18 for t in booked)  # ... never over it
+    alone = GroupBudget(18, 15.0, clock=clock)
+    assert [alone.book(-100, 1)[0] for _ in range(10)] == [Verdict.OK] * 9 + [Verdict.NOTIFY]
+    assert alone.book(-100, 2) == (Verdict.OK, 0.0)  # the others still have their turns
+    assert all(GroupBudget(0, 15.0).book(-100, 1) == (Verdict.OK, 0.0) for _ in range(50))
 
 
 # --------------------------------------------------------------------------- addressing filters

@@ -1,4 +1,5 @@
-"""Who the bot listens to, and how often: group addressing filters, flood guard, per-asker group cooldown.
+"""Who the bot listens to, and how often: group addressing filters, flood guard, per-asker group
+cooldown, and each group's budget of messages a minute.
 
 The guards are plain classes with an injectable clock (unit-tested without Telegram); the
 filters are PTB `MessageFilter`s that learn the bot's own id and username from the message.
@@ -7,6 +8,7 @@ filters are PTB `MessageFilter`s that learn the bot's own id and username from t
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import Enum
@@ -120,6 +122,65 @@ class Cooldown:
         if last is None:
             return 0
         return max(1, round(self.seconds - (self.clock() - last)))
+
+
+class GroupBudget:
+    """Per group, a sliding window that keeps the bot under Telegram's 20 messages a minute per
+    group: at most `per_minute` posts and edits in any `period` seconds, shared by everyone in
+    the group, no asker holding more than half of them (so one member cannot starve the rest).
+
+    `book(group, asker)` books the earliest free turn and says how long to wait for it:
+    (OK, 0.0) when there is room now, (OK, seconds) when the turn comes within `max_wait` — the
+    answer is queued, not refused. A turn further off, or an asker already holding their half,
+    is refused: (NOTIFY, seconds until there is room) once per asker per window, then (DROP, …).
+    Notices are not booked: they are rare (once per asker per window) and the budget leaves
+    room under Telegram's limit. `per_minute` 0 turns it off."""
+
+    def __init__(
+        self,
+        per_minute: int,
+        max_wait: float,
+        clock: Callable[[], float] = time.monotonic,
+        period: float = 60.0,
+    ) -> None:
+        self.per_minute = per_minute
+        self.max_wait = max_wait
+        self.clock = clock
+        self.period = period
+        self.share = max(1, per_minute // 2)
+        self._turns: dict[int, deque[tuple[float, Hashable]]] = {}  # per group: (when, asker), in order
+        self._told: dict[tuple[int, Hashable], float] = {}
+
+    def book(self, group: int, asker: Hashable) -> tuple[Verdict, float]:
+        if self.per_minute <= 0:
+            return Verdict.OK, 0.0
+        now = self.clock()
+        if len(self._turns) >= PRUNE_AT:
+            self._prune(now)
+        turns = self._turns.setdefault(group, deque())
+        while turns and turns[0][0] <= now - self.period:
+            turns.popleft()
+        mine = [at for at, who in turns if who == asker]
+        if len(mine) >= self.share:
+            return self._refuse(group, asker, now, mine[-self.share] + self.period - now)
+        at = now if len(turns) < self.per_minute else max(now, turns[-self.per_minute][0] + self.period)
+        if at - now > self.max_wait:
+            return self._refuse(group, asker, now, at - now)
+        turns.append((at, asker))
+        return Verdict.OK, at - now
+
+    def _refuse(self, group: int, asker: Hashable, now: float, wait: float) -> tuple[Verdict, float]:
+        told = self._told.get((group, asker))
+        if told is not None and now - told < self.period:
+            return Verdict.DROP, wait
+        self._told[(group, asker)] = now
+        return Verdict.NOTIFY, wait
+
+    def _prune(self, now: float) -> None:
+        for group in [g for g, turns in self._turns.items() if not turns or turns[-1][0] <= now - self.period]:
+            del self._turns[group]
+        for key in [k for k, told in self._told.items() if now - told >= self.period]:
+            del self._told[key]
 
 
 def sender_key(message: Message) -> int | None:

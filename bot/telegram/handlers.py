@@ -7,10 +7,12 @@ who may be answered (flood guard, group cooldown), where to reply, and how a `Re
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +27,7 @@ from ..intent import Act
 from ..library import Conversation, Library
 from ..reply import Kind, Reply
 from . import keyboards, views
-from .guards import Cooldown, FloodGuard, Verdict, mentions_bot, sender_key, strip_mentions
+from .guards import Cooldown, FloodGuard, GroupBudget, Verdict, mentions_bot, sender_key, strip_mentions
 from .sending import reply
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class Services:
     store: Any = None  # bot.store.Store, or None to log nothing
     flood: FloodGuard = field(default_factory=lambda: FloodGuard(8, 20.0))
     cooldown: Cooldown = field(default_factory=lambda: Cooldown(20.0))
+    budget: GroupBudget = field(default_factory=lambda: GroupBudget(18, 15.0))
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # waiting for a group's turn (tests: no wait)
     username: str | None = None
     extra_commands: list[tuple[str, str]] = field(default_factory=list)  # e.g. /subscribe
     admin_commands: list[tuple[str, str]] = field(default_factory=list)  # e.g. /reload
@@ -84,6 +88,13 @@ def _cooldown_key(message: Message, s: Services) -> tuple[int, int | None] | Non
     if message.chat.type not in GROUPS or s.is_admin(message.from_user.id if message.from_user else None):
         return None
     return message.chat.id, sender_key(message)
+
+
+def book_turn(chat: Chat, asker: Hashable, s: Services) -> tuple[Verdict, float]:
+    """A turn in a group's budget for a post or an edit (GroupBudget.book); free elsewhere."""
+    if chat.type not in GROUPS:
+        return Verdict.OK, 0.0
+    return s.budget.book(chat.id, asker)
 
 
 async def flood_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -144,9 +155,16 @@ async def respond(message: Message, context: ContextTypes.DEFAULT_TYPE, text: st
             await _tell(reply(message, views.esc(views.GROUP_COOLDOWN.format(seconds=s.cooldown.remaining(key)))))
         if verdict is not Verdict.OK:
             return
+    verdict, wait = book_turn(message.chat, sender_key(message), s)
+    if verdict is not Verdict.OK:
+        if verdict is Verdict.NOTIFY:
+            await _tell(reply(message, views.esc(views.GROUP_BUSY.format(seconds=math.ceil(wait)))))
+        return
     result = s.library.ask(text, _conversation(context))
     if key is not None and result.intent.act is not Act.ASK_USAGE:  # a bare /ask asks for a reply: answer it
         s.cooldown.arm(key)
+    if wait > 0:  # the group's budget is spent for now: queue briefly rather than refuse
+        await s.sleep(wait)
     await send_reply(message, context, result)
 
 

@@ -54,6 +54,7 @@ ARTICLE_GONE = "这篇文章已不在资料库中了。"
 STALE_BUTTON = "这条消息太旧了，请重新发送命令。"
 FEEDBACK_THANKS = {True: "谢谢！很高兴有帮助。", False: "谢谢反馈，我们会改进。"}
 GROUP_COOLDOWN = "你刚问过，请 {seconds} 秒后再问，也可以私聊我。"
+GROUP_BUSY = "本群消息有点多，请 {seconds} 秒后再试，也可以私聊我。"
 LONG_QUESTION = "（问题较长，只按前 {n} 个字回答。）"
 INLINE_NOTHING = "没有找到相关新闻 · 查看用法"
 NO_NEWS_IN_DISTRICT = "暂时没有{district}的新闻。"
