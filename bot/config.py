@@ -32,6 +32,7 @@ class TelegramSettings:
     group_cooldown_seconds: float = 20.0  # per asker in a group
     group_messages_per_minute: int = 18  # per group, all askers: under Telegram's 20
     group_queue_seconds: float = 15.0  # an answer waits this long at most for the group's next turn
+    group_repeat_seconds: float = 60.0  # a button does not post the same article or list again within this
     flood_burst: int = 8  # the flood guard's token bucket: this many at once ...
     flood_rate_per_minute: float = 20.0  # ... refilled at this rate
     flood_max_messages: int | None = None  # the old flood keys (a count per window), still read:

@@ -33,6 +33,7 @@ from bot.engine import Engine
 from bot.library import Library
 from bot.render import TELEGRAM_LIMIT, article_pages
 from bot.store import Store
+from bot.telegram import views
 from bot.telegram.app import build_application
 from bot.telegram.guards import FloodGuard, GroupBudget
 from tests.botapi_emulator import BotApiEmulator, Fault
@@ -613,6 +614,54 @@ async def test_over_the_groups_budget_answers_wait_their_turn_then_one_notice(bo
     await bot.settle()
     assert len(emu.sent_messages(GROUP)) == 8 and len(bot.store.questions) == 6
     assert waits == [10.0] * 3
+
+
+@pytest.mark.parametrize("bot", [shipped_limits()], indirect=True)
+async def test_thirty_quick_full_text_taps_post_one_article_and_others_are_answered_promptly(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    alice, bob, carol = bot.user(1, "Alice"), bot.user(2, "Bob"), bot.user(3, "Carol")
+    card = await bot.say(group, alice, f"/ask {QUESTION}")
+    mark = emu.mark()
+    for _ in range(30):
+        emu.press_button(group, alice, card["message_id"], f"r:{QINGHUA_ID}")
+    asked = emu.send_text(group, bob, "/ask 金水区科技资金惠及多少家企业")
+    answer = await emu.wait_for_call(  # promptly: not queued behind Alice's taps
+        "sendMessage", lambda p: "5000万科技资金" in p["text"], since=mark, ok=True, timeout=3.0
+    )
+    assert answer.response["result"]["reply_to_message"]["message_id"] == asked["message_id"]
+    await bot.settle()
+    posted = emu.sent_messages(GROUP)
+    assert len(posted) == 3  # the card, the article once, Bob's answer
+    assert posted[1]["text"].startswith(HEADLINE) and not data_of(posted[1], "f:")  # the article
+    answers = [a.get("text") for a in emu.callback_answers]
+    # Alice's burst of eight: her /ask, the tap that posted, six 「刚刚已发过」; then one flood alert
+    assert answers.count(views.ALREADY_POSTED) == 6
+    assert sum("请稍后再试" in (t or "") for t in answers) == 1
+    assert len(answers) == 8  # and silence for the other 22 taps
+
+    await bot.press(group, carol, card, f"r:{QINGHUA_ID}")  # someone else, a moment later: the same
+    assert emu.callback_answers[-1]["text"] == views.ALREADY_POSTED
+    await bot.settle()
+    assert len(emu.sent_messages(GROUP)) == 3
+
+
+@pytest.mark.parametrize("bot", [shipped_limits()], indirect=True)
+async def test_list_buttons_in_a_group_do_not_post_the_same_list_twice(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    alice, bob = bot.user(1, "Alice"), bot.user(2, "Bob")
+    nothing = await bot.say(group, alice, "/ask 火星上有外星人吗")
+    assert keyboard(nothing) == [("🆕 最新新闻", "l"), ("🗺 按区县浏览", "ds")]
+    latest = await bot.press(group, alice, nothing, "l", wait_for="sendMessage")
+    assert latest["text"].startswith("最新 5 篇新闻")
+    await bot.press(group, bob, nothing, "l")
+    assert emu.callback_answers[-1]["text"] == views.ALREADY_POSTED
+    districts = await bot.press(group, bob, nothing, "ds", wait_for="sendMessage")  # another list: posted
+    erqi = await bot.press(group, alice, districts, "d:二七区:0", wait_for="editMessageText")  # edits in place
+    assert erqi["text"].startswith("二七区的新闻")
+    await bot.settle()
+    assert len(emu.sent_messages(GROUP)) == 3
 
 
 @pytest.mark.parametrize("bot", [{**shipped_limits(), "privacy_mode": False}], indirect=True)

@@ -29,6 +29,7 @@ from bot.telegram.guards import (
     Cooldown,
     FloodGuard,
     GroupBudget,
+    RecentPosts,
     Verdict,
     addressed_to_bot,
     command_for_bot,
@@ -188,6 +189,21 @@ def test_group_budget_keeps_any_minute_under_the_limit_and_no_asker_takes_more_t
     assert [alone.book(-100, 1)[0] for _ in range(10)] == [Verdict.OK] * 9 + [Verdict.NOTIFY]
     assert alone.book(-100, 2) == (Verdict.OK, 0.0)  # the others still have their turns
     assert all(GroupBudget(0, 15.0).book(-100, 1) == (Verdict.OK, 0.0) for _ in range(50))
+
+
+def test_recent_posts_remember_what_went_out_for_a_while() -> None:
+    clock = Clock()
+    recent = RecentPosts(60.0, clock=clock)
+    assert not recent.seen((-100, ("read", "a1")))
+    recent.note((-100, ("read", "a1")))
+    clock.now += 59
+    assert recent.seen((-100, ("read", "a1")))
+    assert not recent.seen((-100, ("read", "a2"))) and not recent.seen((-200, ("read", "a1")))
+    clock.now += 1
+    assert not recent.seen((-100, ("read", "a1")))
+    off = RecentPosts(0, clock=clock)
+    off.note("latest")
+    assert not off.seen("latest")
 
 
 # --------------------------------------------------------------------------- addressing filters

@@ -38,7 +38,7 @@ from ..intent import COMMANDS
 from ..library import Library
 from . import buttons, handlers, inline, views
 from .context import CONTEXT_TYPES
-from .guards import ADDRESSED, MENTIONS_BOT, REPLIES_TO_BOT, Cooldown, FloodGuard, GroupBudget
+from .guards import ADDRESSED, MENTIONS_BOT, REPLIES_TO_BOT, Cooldown, FloodGuard, GroupBudget, RecentPosts
 from .handlers import Services
 from .retry import RetryingRateLimiter
 
@@ -122,6 +122,7 @@ def build_application(
         flood=FloodGuard(*settings.flood_bucket()),
         cooldown=Cooldown(settings.group_cooldown_seconds),
         budget=GroupBudget(settings.group_messages_per_minute, settings.group_queue_seconds),
+        recent=RecentPosts(settings.group_repeat_seconds),
         username=(settings.bot_username or "").lstrip("@") or None,
     )
     application.bot_data["services"] = s

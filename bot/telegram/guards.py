@@ -183,6 +183,30 @@ class GroupBudget:
             del self._told[key]
 
 
+class RecentPosts:
+    """What the bot just posted where: `seen(key)` — was the same key (a chat and what went out:
+    an article, a list) noted in the last `seconds`? `note(key)` notes it now. A button that would
+    post it again is answered with a toast instead. 0 seconds: nothing is ever seen."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._at: dict[Hashable, float] = {}
+
+    def seen(self, key: Hashable) -> bool:
+        at = self._at.get(key)
+        return at is not None and self.clock() - at < self.seconds
+
+    def note(self, key: Hashable) -> None:
+        if self.seconds <= 0:
+            return
+        now = self.clock()
+        if len(self._at) >= PRUNE_AT:
+            for old in [k for k, at in self._at.items() if now - at >= self.seconds]:
+                del self._at[old]
+        self._at[key] = now
+
+
 def sender_key(message: Message) -> int | None:
     """Whom a message counts against: the chat it was sent on behalf of, else the user.
 

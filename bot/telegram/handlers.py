@@ -27,7 +27,7 @@ from ..intent import Act
 from ..library import Conversation, Library
 from ..reply import Kind, Reply
 from . import keyboards, views
-from .guards import Cooldown, FloodGuard, GroupBudget, Verdict, mentions_bot, sender_key, strip_mentions
+from .guards import Cooldown, FloodGuard, GroupBudget, RecentPosts, Verdict, mentions_bot, sender_key, strip_mentions
 from .sending import reply
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class Services:
     flood: FloodGuard = field(default_factory=lambda: FloodGuard(8, 20.0))
     cooldown: Cooldown = field(default_factory=lambda: Cooldown(20.0))
     budget: GroupBudget = field(default_factory=lambda: GroupBudget(18, 15.0))
+    recent: RecentPosts = field(default_factory=lambda: RecentPosts(60.0))  # what buttons just posted in groups
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # waiting for a group's turn (tests: no wait)
     username: str | None = None
     extra_commands: list[tuple[str, str]] = field(default_factory=list)  # e.g. /subscribe

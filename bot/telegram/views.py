@@ -55,6 +55,7 @@ STALE_BUTTON = "这条消息太旧了，请重新发送命令。"
 FEEDBACK_THANKS = {True: "谢谢！很高兴有帮助。", False: "谢谢反馈，我们会改进。"}
 GROUP_COOLDOWN = "你刚问过，请 {seconds} 秒后再问，也可以私聊我。"
 GROUP_BUSY = "本群消息有点多，请 {seconds} 秒后再试，也可以私聊我。"
+ALREADY_POSTED = "刚刚已发过，往上翻翻就能看到。"
 LONG_QUESTION = "（问题较长，只按前 {n} 个字回答。）"
 INLINE_NOTHING = "没有找到相关新闻 · 查看用法"
 NO_NEWS_IN_DISTRICT = "暂时没有{district}的新闻。"
