@@ -349,6 +349,19 @@ async def test_feedback_buttons_log_and_thank(bot: Harness) -> None:
     assert bot.store.feedback_counts() == {"positive": 1, "negative": 1}
 
 
+async def test_three_quick_taps_on_thumbs_up_log_one_vote(bot: Harness) -> None:
+    user, chat = bot.private()
+    card = await bot.say(chat, user, QUESTION)
+    for _ in range(3):  # before the first tap's edit removes the row
+        bot.emu.press_button(chat, user, card["message_id"], f"f:1:{QINGHUA_ID}")
+    await bot.emu.wait_for_call("answerCallbackQuery", count=3, ok=True)
+    await bot.settle()
+    assert bot.store.feedback == [(QINGHUA_ID, QUESTION, True)]
+    assert bot.store.feedback_counts() == {"positive": 1, "negative": 0}
+    assert all("谢谢" in a["text"] for a in bot.emu.callback_answers)  # each tap is answered
+    assert not data_of(bot.emu.get_message(user["id"], card["message_id"]), "f:")
+
+
 async def test_abstain_is_kind_and_html_in_questions_is_escaped(bot: Harness) -> None:
     question = "<b>x</b>&火星上有外星人吗"
     assert bot.engine.answer(question).status == "abstain", "precondition: an out-of-scope question"

@@ -29,6 +29,7 @@ from bot.telegram.guards import (
     Cooldown,
     FloodGuard,
     GroupBudget,
+    Once,
     RecentPosts,
     Verdict,
     addressed_to_bot,
@@ -204,6 +205,14 @@ def test_recent_posts_remember_what_went_out_for_a_while() -> None:
     off = RecentPosts(0, clock=clock)
     off.note("latest")
     assert not off.seen("latest")
+
+
+def test_once_is_true_the_first_time_only_and_forgets_the_oldest() -> None:
+    once = Once(limit=3)
+    assert once.first((10, 1)) and not once.first((10, 1))
+    assert once.first((10, 2)) and once.first((11, 1))  # another user, another card
+    assert once.first((12, 1))  # a fourth key: the oldest is forgotten
+    assert once.first((10, 1))
 
 
 # --------------------------------------------------------------------------- addressing filters

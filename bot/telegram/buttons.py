@@ -19,9 +19,11 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes
 
 from ..intent import Act, Intent
 from . import keyboards, views
-from .guards import Verdict
+from .guards import Once, Verdict
 from .handlers import GROUPS, Services, book_turn, list_message, send_article, services
 from .sending import edit, edit_markup, reply
+
+REMEMBERED_VOTES = 1000  # per chat: (card, user) pairs that voted; the card's 👍/👎 row goes after a vote
 
 
 @dataclass
@@ -95,6 +97,11 @@ async def on_article(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             page = views.article_page(article, action.number)
             await edit(message, page.text, keyboards.article_keyboard(article.id, page.number, page.total))
     else:
+        if context.chat_data is not None:  # one vote per card and user, however fast the taps race
+            votes = context.chat_data.setdefault("votes", Once(REMEMBERED_VOTES))
+            if not votes.first((message.message_id, press.query.from_user.id)):
+                await press.answer(views.FEEDBACK_THANKS[action.positive])
+                return
         question = None
         if context.chat_data is not None:
             question = context.chat_data.get("asked", {}).get(message.message_id)

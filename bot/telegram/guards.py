@@ -8,7 +8,7 @@ filters are PTB `MessageFilter`s that learn the bot's own id and username from t
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from enum import Enum
@@ -205,6 +205,23 @@ class RecentPosts:
             for old in [k for k, at in self._at.items() if now - at >= self.seconds]:
                 del self._at[old]
         self._at[key] = now
+
+
+class Once:
+    """`first(key)` is True the first time only (a vote per card and user). Remembers the last
+    `limit` keys: older ones are forgotten first."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.limit = limit
+        self._keys: OrderedDict[Hashable, None] = OrderedDict()
+
+    def first(self, key: Hashable) -> bool:
+        if key in self._keys:
+            return False
+        self._keys[key] = None
+        while len(self._keys) > self.limit:
+            self._keys.popitem(last=False)
+        return True
 
 
 def sender_key(message: Message) -> int | None:
