@@ -659,6 +659,22 @@ async def test_thirty_quick_full_text_taps_post_one_article_and_others_are_answe
     assert len(emu.sent_messages(GROUP)) == 3
 
 
+@pytest.mark.parametrize("bot", [{"group_messages_per_minute": 1, "group_queue_seconds": 0}], indirect=True)
+async def test_a_vote_in_a_group_over_budget_still_counts_and_thanks(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    alice = bot.user(1, "Alice")
+    card = await bot.say(group, alice, f"/ask {QUESTION}")  # the group's one turn this minute
+    await bot.press(group, alice, card, f"r:{QINGHUA_ID}")
+    assert emu.callback_answers[-1]["text"].startswith("本群消息有点多")  # 全文 must wait: told so
+    unchanged = await bot.press(group, alice, card, f"f:1:{QINGHUA_ID}")
+    assert "谢谢" in emu.callback_answers[-1]["text"]
+    assert bot.store.feedback == [(QINGHUA_ID, QUESTION, True)]
+    assert data_of(unchanged, "f:")  # the row stays until there is a turn to edit it
+    await bot.settle()
+    assert len(emu.sent_messages(GROUP)) == 1
+
+
 @pytest.mark.parametrize("bot", [shipped_limits()], indirect=True)
 async def test_list_buttons_in_a_group_do_not_post_the_same_list_twice(bot: Harness) -> None:
     emu = bot.emu

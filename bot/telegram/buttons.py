@@ -54,8 +54,10 @@ async def _press(update: Update) -> _Press | None:
 async def _turn(press: _Press, s: Services, posts: Hashable = None, say: str | None = None) -> bool:
     """May this press post (`posts`: what it posts) or edit now? Always outside groups. In a group,
     a repeat of what was just posted there is answered 「刚刚已发过」 instead; over the group's
-    budget the press waits its turn (answered first, with `say`, so the spinner stops) or is told
-    to try later. The checks and the booking run without a pause: concurrent taps cannot all pass."""
+    budget the press waits its turn (answered first, so the spinner stops) or is told to try
+    later. `say`: the answer for a press whose main effect is done already (a vote), whether its
+    edit waits or is refused. The checks and the booking run without a pause: concurrent taps
+    cannot all pass."""
     chat = press.message.chat
     if chat.type not in GROUPS:
         return True
@@ -64,7 +66,8 @@ async def _turn(press: _Press, s: Services, posts: Hashable = None, say: str | N
         return False
     verdict, wait = book_turn(chat, press.query.from_user.id, s)
     if verdict is not Verdict.OK:
-        await press.answer(views.GROUP_BUSY.format(seconds=math.ceil(wait)) if verdict is Verdict.NOTIFY else None)
+        busy = views.GROUP_BUSY.format(seconds=math.ceil(wait)) if verdict is Verdict.NOTIFY else None
+        await press.answer(say or busy)
         return False
     if posts is not None:
         s.recent.note((chat.id, posts))
