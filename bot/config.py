@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "bot.yaml"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -26,13 +29,27 @@ class TelegramSettings:
     bot_username: str | None = None
     api_base_url: str | None = None
     admin_user_ids: tuple[int, ...] = ()
-    group_cooldown_seconds: float = 20.0
-    flood_max_messages: int = 5
-    flood_window_seconds: float = 10.0
+    group_cooldown_seconds: float = 20.0  # per asker in a group
+    group_messages_per_minute: int = 18  # per group, all askers: under Telegram's 20
+    group_queue_seconds: float = 15.0  # an answer waits this long at most for the group's next turn
+    group_repeat_seconds: float = 60.0  # a button does not post the same article or list again within this
+    flood_burst: int = 8  # the flood guard's token bucket: this many at once ...
+    flood_rate_per_minute: float = 20.0  # ... refilled at this rate
+    flood_max_messages: int | None = None  # the old flood keys (a count per window), still read:
+    flood_window_seconds: float | None = None  # see flood_bucket()
     inline_cache_seconds: int = 60
     latest_default: int = 5
     watch_corpus_seconds: float = 30.0
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+
+    def flood_bucket(self) -> tuple[int, float]:
+        """The flood guard's (burst, refill per minute). The old keys, when set, keep their
+        average rate: `flood_max_messages` at once, refilled over `flood_window_seconds`."""
+        if self.flood_max_messages is None and self.flood_window_seconds is None:
+            return self.flood_burst, self.flood_rate_per_minute
+        burst = self.flood_burst if self.flood_max_messages is None else self.flood_max_messages
+        window = 10.0 if self.flood_window_seconds is None else self.flood_window_seconds
+        return burst, (burst * 60 / window if window > 0 else 0.0)
 
 
 @dataclass
@@ -97,6 +114,28 @@ def _fill(target: object, values: dict, where: str) -> None:
             raise ConfigError(f"config: `{where}.{key}` has a bad value: {value!r}") from exc
 
 
+_OLD_FLOOD_KEYS = {"flood_max_messages": int, "flood_window_seconds": float}
+
+
+def _old_flood_keys(settings: TelegramSettings, values: dict) -> dict:
+    """`values` without the old flood keys, which go into `settings` unless the new ones are set."""
+    old = {key: values[key] for key in _OLD_FLOOD_KEYS if key in values}
+    if not old:
+        return values
+    rest = {key: value for key, value in values.items() if key not in old}
+    if "flood_burst" in values or "flood_rate_per_minute" in values:
+        log.warning("config: telegram.%s ignored: flood_burst/flood_rate_per_minute replace it", "/".join(old))
+        return rest
+    for key, value in old.items():
+        if value is None:
+            continue
+        try:
+            setattr(settings, key, _OLD_FLOOD_KEYS[key](value))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"config: `telegram.{key}` has a bad value: {value!r}") from exc
+    return rest
+
+
 def load_config(path: Path | None = None) -> Config:
     path = path or Path(os.environ.get("DISTRICT_NEWS_CONFIG", DEFAULT_CONFIG))
     data: dict = {}
@@ -114,7 +153,7 @@ def load_config(path: Path | None = None) -> Config:
     config.timezone = str(_section(data, "digest").get("timezone") or config.timezone)
     _fill(config.engine, _section(data, "engine"), "engine")
     telegram = _section(data, "telegram")
-    _fill(config.telegram, telegram, "telegram")
+    _fill(config.telegram, _old_flood_keys(config.telegram, telegram), "telegram")
     _fill(config.telegram.webhook, _section(telegram, "webhook"), "telegram.webhook")
     env_base = os.environ.get("TELEGRAM_API_BASE_URL", "").strip()
     if env_base:

@@ -817,6 +817,11 @@ def _status_kind(chat: JSONDict) -> str:
 
 # --------------------------------------------------------------------------------------
 # The emulator
+# The placeholder users Telegram puts in `from` of messages sent on behalf of a chat.
+ANONYMOUS_ADMIN: JSONDict = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
+CHANNEL_SENDER: JSONDict = {"id": 136817688, "is_bot": True, "first_name": "Channel", "username": "Channel_Bot"}
+
+
 # --------------------------------------------------------------------------------------
 
 
@@ -1043,11 +1048,15 @@ class BotApiEmulator:
         edited: bool = False,
         message_id: int | None = None,
         entities: list[JSONDict] | None = None,
+        sender_chat: JSONDict | None = None,
     ) -> JSONDict:
         """A user writes ``text``; entities (commands, mentions, …) are auto-detected.
 
         ``edited=True`` edits ``message_id`` (default: the user's latest message in the
         chat) and enqueues an ``edited_message`` update. Returns the message.
+        ``sender_chat`` sends on behalf of a chat, as Telegram does: the group itself for an
+        anonymous admin (``from`` is GroupAnonymousBot), a channel otherwise (``from`` is
+        Channel_Bot); ``user`` is then ignored.
         """
         chat_obj = self._chat_obj(chat)
         ents = entities if entities is not None else detect_entities(text)
@@ -1064,7 +1073,7 @@ class BotApiEmulator:
         content: JSONDict = {"text": text}
         if ents:
             content["entities"] = ents
-        return self._user_message(chat_obj, user, content, reply_to_message_id, message_thread_id)
+        return self._user_message(chat_obj, user, content, reply_to_message_id, message_thread_id, sender_chat)
 
     def send_sticker(
         self,
@@ -1437,11 +1446,15 @@ class BotApiEmulator:
         content: JSONDict,
         reply_to_message_id: int | None,
         message_thread_id: int | None,
+        sender_chat: JSONDict | None = None,
     ) -> JSONDict:
         chat_id = chat["id"]
         msg: JSONDict = {"message_id": self._next_message_id(chat_id)}
         if chat["type"] == "channel":
             msg["sender_chat"] = chat
+        elif sender_chat is not None:
+            msg["from"] = dict(ANONYMOUS_ADMIN if sender_chat["id"] == chat_id else CHANNEL_SENDER)
+            msg["sender_chat"] = dict(sender_chat)
         else:
             if user is None:
                 raise AssertionError("a user is required outside channels")

@@ -28,13 +28,14 @@ from telegram.ext import Application
 
 from bot.article import Article
 from bot.cli import open_library
-from bot.config import Config
+from bot.config import Config, load_config
 from bot.engine import Engine
 from bot.library import Library
 from bot.render import TELEGRAM_LIMIT, article_pages
 from bot.store import Store
+from bot.telegram import views
 from bot.telegram.app import build_application
-from bot.telegram.guards import FloodGuard
+from bot.telegram.guards import FloodGuard, GroupBudget
 from tests.botapi_emulator import BotApiEmulator, Fault
 
 # slow: end to end over HTTP against the emulator, and `python -m bot run` processes.
@@ -75,13 +76,24 @@ def make_config(**telegram: Any) -> Config:
     config.cache_dir = None
     config.telegram.bot_username = None  # learnt from getMe
     config.telegram.group_cooldown_seconds = 0
-    config.telegram.flood_max_messages = 100
-    config.telegram.flood_window_seconds = 10
+    config.telegram.flood_burst = 100
+    config.telegram.flood_rate_per_minute = 600
     config.telegram.inline_cache_seconds = 7
     config.telegram.watch_corpus_seconds = 0
     for key, value in telegram.items():
         setattr(config.telegram, key, value)
     return config
+
+
+def shipped_limits() -> dict[str, Any]:
+    """The flood guard and group limits as config/bot.yaml sets them, for tests of what residents meet."""
+    settings = load_config(ROOT / "config" / "bot.yaml").telegram
+    burst, rate = settings.flood_bucket()
+    return {
+        "flood_burst": burst,
+        "flood_rate_per_minute": rate,
+        "group_cooldown_seconds": settings.group_cooldown_seconds,
+    }
 
 
 def seed_library(cache: Path) -> Library:
@@ -337,6 +349,19 @@ async def test_feedback_buttons_log_and_thank(bot: Harness) -> None:
     assert bot.store.feedback_counts() == {"positive": 1, "negative": 1}
 
 
+async def test_three_quick_taps_on_thumbs_up_log_one_vote(bot: Harness) -> None:
+    user, chat = bot.private()
+    card = await bot.say(chat, user, QUESTION)
+    for _ in range(3):  # before the first tap's edit removes the row
+        bot.emu.press_button(chat, user, card["message_id"], f"f:1:{QINGHUA_ID}")
+    await bot.emu.wait_for_call("answerCallbackQuery", count=3, ok=True)
+    await bot.settle()
+    assert bot.store.feedback == [(QINGHUA_ID, QUESTION, True)]
+    assert bot.store.feedback_counts() == {"positive": 1, "negative": 0}
+    assert all("谢谢" in a["text"] for a in bot.emu.callback_answers)  # each tap is answered
+    assert not data_of(bot.emu.get_message(user["id"], card["message_id"]), "f:")
+
+
 async def test_abstain_is_kind_and_html_in_questions_is_escaped(bot: Harness) -> None:
     question = "<b>x</b>&火星上有外星人吗"
     assert bot.engine.answer(question).status == "abstain", "precondition: an out-of-scope question"
@@ -471,6 +496,29 @@ async def test_group_chatter_is_ignored_mentions_are_answered(bot: Harness) -> N
     assert len(emu.sent_messages(GROUP)) == 2  # nothing for the chatter, even late
 
 
+@pytest.mark.parametrize("bot", [{"flood_burst": 3, "flood_rate_per_minute": 1}], indirect=True)
+async def test_anonymous_admins_and_channels_each_have_their_own_flood_allowance(bot: Harness) -> None:
+    """Telegram sends them all from one placeholder user; the guard keys them by sender_chat."""
+    emu = bot.emu
+    first, second = emu.group_chat(GROUP, "二七区居民群"), emu.group_chat(GROUP - 1, "金水区居民群")
+    channel = {"id": -1009876543210, "title": "金水发布", "type": "channel"}
+    for _ in range(6):  # an anonymous admin of the first group floods it
+        emu.send_text(first, None, f"/ask {QUESTION}", sender_chat=first)
+    await bot.sent_to(GROUP, count=4)
+    await bot.settle()
+    texts = [m["text"] for m in emu.sent_messages(GROUP)]
+    assert sum(HEADLINE in t for t in texts) == 3 and sum("请稍后再试" in t for t in texts) == 1
+    assert len(texts) == 4
+
+    card = await bot.say(second, None, f"/ask {QUESTION}", sender_chat=second)  # another group's admin
+    assert HEADLINE in card["text"]
+    posted = await bot.say(first, None, f"/ask {QUESTION}", sender_chat=channel)  # a channel, in the first group
+    assert HEADLINE in posted["text"]
+    member = await bot.say(first, bot.user(7, "Alice"), f"/ask {QUESTION}")  # and its ordinary members
+    assert HEADLINE in member["text"]
+    assert len(bot.store.questions) == 6
+
+
 async def test_forum_topics_get_answers_in_the_same_topic(bot: Harness) -> None:
     emu = bot.emu
     forum = emu.group_chat(GROUP, "郑东新区论坛", forum=True)
@@ -534,20 +582,140 @@ async def test_being_added_to_a_group_introduces_the_bot_once(bot: Harness) -> N
 
 
 @pytest.mark.parametrize("bot", [{"group_cooldown_seconds": 60}], indirect=True)
-async def test_group_cooldown_answers_once_then_one_notice(bot: Harness) -> None:
+async def test_group_cooldown_is_per_asker_with_one_notice(bot: Harness) -> None:
     emu = bot.emu
     group = emu.group_chat(GROUP, "中原区")
     users = [bot.user(i, f"U{i}") for i in range(1, 5)]
-    first = await bot.say(group, users[0], f"/ask {QUESTION}")
-    assert HEADLINE in first["text"]
-    for user in users[1:]:
+    for user in users:  # four residents ask within seconds: all four are answered
         emu.send_text(group, user, f"/ask {QUESTION}")
-    await bot.sent_to(GROUP, count=2)
+    await bot.sent_to(GROUP, count=4)
+    emu.send_text(group, users[0], "/ask 金水区科技资金惠及多少家企业")  # the first asks again, too soon
+    emu.send_text(group, users[0], "/latest")
+    await bot.sent_to(GROUP, count=5)
     await bot.settle()
     texts = [m["text"] for m in emu.sent_messages(GROUP)]
-    assert len(texts) == 2
-    assert "秒后再问" in texts[1]
-    assert len(bot.store.questions) == 1
+    assert sum(HEADLINE in t for t in texts) == 4
+    assert len(texts) == 5 and "秒后再问" in texts[4]  # one notice, then silence
+    assert texts[4].startswith("你刚问过")
+    assert len(bot.store.questions) == 4
+
+
+async def test_over_the_groups_budget_answers_wait_their_turn_then_one_notice(bot: Harness) -> None:
+    """The group's budget (here 3 a minute) queues an answer briefly rather than refusing it."""
+    now, waits = [1000.0], []
+
+    async def wait(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    s = bot.app.bot_data["services"]
+    s.budget, s.sleep = GroupBudget(3, 15.0, clock=lambda: now[0]), wait
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "管城区居民群")
+    residents = [bot.user(i, f"U{i}") for i in range(1, 9)]
+    for resident in residents[:3]:
+        assert HEADLINE in (await bot.say(group, resident, f"/ask {QUESTION}"))["text"]
+    assert waits == []
+    now[0] += 50
+    for resident in residents[3:6]:  # over budget: each waits 10 s for the first turns to free up
+        assert HEADLINE in (await bot.say(group, resident, f"/ask {QUESTION}"))["text"]
+    assert waits == [10.0] * 3
+    busy = await bot.say(group, residents[6], f"/ask {QUESTION}")  # the next turn is 70 s off: refused
+    assert busy["text"] == "本群消息有点多，请 70 秒后再试，也可以私聊我。"
+    emu.send_text(group, residents[6], f"/ask {QUESTION}")  # told once: then silence
+    assert "秒后再试" in (await bot.say(group, residents[7], f"/ask {QUESTION}"))["text"]
+    await bot.settle()
+    assert len(emu.sent_messages(GROUP)) == 8 and len(bot.store.questions) == 6
+    assert waits == [10.0] * 3
+
+
+@pytest.mark.parametrize("bot", [shipped_limits()], indirect=True)
+async def test_thirty_quick_full_text_taps_post_one_article_and_others_are_answered_promptly(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    alice, bob, carol = bot.user(1, "Alice"), bot.user(2, "Bob"), bot.user(3, "Carol")
+    card = await bot.say(group, alice, f"/ask {QUESTION}")
+    mark = emu.mark()
+    for _ in range(30):
+        emu.press_button(group, alice, card["message_id"], f"r:{QINGHUA_ID}")
+    asked = emu.send_text(group, bob, "/ask 金水区科技资金惠及多少家企业")
+    answer = await emu.wait_for_call(  # promptly: not queued behind Alice's taps
+        "sendMessage", lambda p: "5000万科技资金" in p["text"], since=mark, ok=True, timeout=3.0
+    )
+    assert answer.response["result"]["reply_to_message"]["message_id"] == asked["message_id"]
+    await bot.settle()
+    posted = emu.sent_messages(GROUP)
+    assert len(posted) == 3  # the card, the article once, Bob's answer
+    assert posted[1]["text"].startswith(HEADLINE) and not data_of(posted[1], "f:")  # the article
+    answers = [a.get("text") for a in emu.callback_answers]
+    # Alice's burst of eight: her /ask, the tap that posted, six 「刚刚已发过」; then one flood alert
+    assert answers.count(views.ALREADY_POSTED) == 6
+    assert sum("请稍后再试" in (t or "") for t in answers) == 1
+    assert len(answers) == 8  # and silence for the other 22 taps
+
+    await bot.press(group, carol, card, f"r:{QINGHUA_ID}")  # someone else, a moment later: the same
+    assert emu.callback_answers[-1]["text"] == views.ALREADY_POSTED
+    await bot.settle()
+    assert len(emu.sent_messages(GROUP)) == 3
+
+
+@pytest.mark.parametrize("bot", [{"group_messages_per_minute": 1, "group_queue_seconds": 0}], indirect=True)
+async def test_a_vote_in_a_group_over_budget_still_counts_and_thanks(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    alice = bot.user(1, "Alice")
+    card = await bot.say(group, alice, f"/ask {QUESTION}")  # the group's one turn this minute
+    await bot.press(group, alice, card, f"r:{QINGHUA_ID}")
+    assert emu.callback_answers[-1]["text"].startswith("本群消息有点多")  # 全文 must wait: told so
+    unchanged = await bot.press(group, alice, card, f"f:1:{QINGHUA_ID}")
+    assert "谢谢" in emu.callback_answers[-1]["text"]
+    assert bot.store.feedback == [(QINGHUA_ID, QUESTION, True)]
+    assert data_of(unchanged, "f:")  # the row stays until there is a turn to edit it
+    await bot.settle()
+    assert len(emu.sent_messages(GROUP)) == 1
+
+
+@pytest.mark.parametrize("bot", [shipped_limits()], indirect=True)
+async def test_list_buttons_in_a_group_do_not_post_the_same_list_twice(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    alice, bob = bot.user(1, "Alice"), bot.user(2, "Bob")
+    nothing = await bot.say(group, alice, "/ask 火星上有外星人吗")
+    assert keyboard(nothing) == [("🆕 最新新闻", "l"), ("🗺 按区县浏览", "ds")]
+    latest = await bot.press(group, alice, nothing, "l", wait_for="sendMessage")
+    assert latest["text"].startswith("最新 5 篇新闻")
+    await bot.press(group, bob, nothing, "l")
+    assert emu.callback_answers[-1]["text"] == views.ALREADY_POSTED
+    districts = await bot.press(group, bob, nothing, "ds", wait_for="sendMessage")  # another list: posted
+    erqi = await bot.press(group, alice, districts, "d:二七区:0", wait_for="editMessageText")  # edits in place
+    assert erqi["text"].startswith("二七区的新闻")
+    await bot.settle()
+    assert len(emu.sent_messages(GROUP)) == 3
+
+
+@pytest.mark.parametrize("bot", [{**shipped_limits(), "privacy_mode": False}], indirect=True)
+async def test_a_second_residents_mention_within_seconds_is_answered(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    alice, bob = bot.user(1, "Alice"), bot.user(2, "Bob")
+    first = await bot.say(group, alice, f"/ask {QUESTION}")
+    assert ANSWER_TEXT in first["text"]
+    second = await bot.say(group, bob, f"@{USERNAME} 金水区科技资金惠及多少家企业")
+    assert "5000万科技资金" in second["text"]
+    assert second["reply_to_message"]["from"]["id"] == bob["id"]
+
+
+@pytest.mark.parametrize("bot", [shipped_limits()], indirect=True)
+async def test_a_bare_ask_in_a_group_then_the_reply_is_answered_within_the_cooldown(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    bob = bot.user(2, "Bob")
+    prompt = await bot.say(group, bob, "/ask")
+    assert emu.calls_to("sendMessage")[-1].params["reply_markup"]["force_reply"] is True
+    answer = await bot.say(group, bob, QUESTION, reply_to_message_id=prompt["message_id"])
+    assert ANSWER_TEXT in answer["text"]  # the prompt asked for this reply: no 「秒后再问」
+    again = await bot.say(group, bob, "/ask 金水区科技资金惠及多少家企业")
+    assert "秒后再问" in again["text"]  # but an answer does start Bob's cooldown
 
 
 # --------------------------------------------------------------------------- inline mode
@@ -584,28 +752,95 @@ async def test_inline_query_offers_articles_and_always_answers(bot: Harness) -> 
 # --------------------------------------------------------------------------- limits and faults
 
 
-@pytest.mark.parametrize("bot", [{"flood_max_messages": 5, "flood_window_seconds": 10}], indirect=True)
-async def test_flood_guard_sends_one_notice_then_silence_until_the_window_passes(bot: Harness) -> None:
+@pytest.mark.parametrize("bot", [shipped_limits()], indirect=True)
+async def test_eight_quick_menu_taps_in_a_private_chat_are_not_a_flood(bot: Harness) -> None:
+    user, chat = bot.private()
+    assert "郑州区县新闻助手" in (await bot.say(chat, user, "/start"))["text"]
+    assert ANSWER_TEXT in (await bot.say(chat, user, QUESTION))["text"]
+    assert (await bot.say(chat, user, "/latest"))["text"].startswith("最新 5 篇新闻")
+    districts = await bot.say(chat, user, "/districts")
+    erqi = await bot.press(chat, user, districts, "d:二七区:0", wait_for="editMessageText")
+    assert erqi["text"].startswith("二七区的新闻")
+    article = await bot.press(chat, user, erqi, data_of(erqi, "r:")[0], wait_for="sendMessage")
+    assert "二七区" in article["text"]
+    assert (await bot.say(chat, user, "/district 金水区"))["text"].startswith("金水区的新闻")
+    assert "5000万科技资金" in (await bot.say(chat, user, "金水区科技资金惠及多少家企业"))["text"]
+    await bot.settle()
+    assert not any("请稍后再试" in m["text"] for m in bot.emu.sent_messages(user["id"]))
+    assert not any("请稍后再试" in (a.get("text") or "") for a in bot.emu.callback_answers)
+
+
+@pytest.mark.parametrize("bot", [{"flood_burst": 3, "flood_rate_per_minute": 1}], indirect=True)
+async def test_button_presses_draw_from_the_same_bucket_as_messages(bot: Harness) -> None:
+    emu = bot.emu
+    user, chat = bot.private()
+    await bot.say(chat, user, "/start")
+    districts = await bot.say(chat, user, "/districts")
+    await bot.press(chat, user, districts, "d:二七区:0", wait_for="editMessageText")  # the third: fine
+    mark = emu.mark()
+    emu.press_button(chat, user, districts["message_id"], "do")  # the fourth: one alert, no edit
+    call = await emu.wait_for_call("answerCallbackQuery", since=mark, ok=True)
+    assert "请稍后再试" in call.params["text"] and call.params["show_alert"] is True
+    emu.press_button(chat, user, districts["message_id"], "do", check_markup=False)
+    emu.send_text(chat, user, QUESTION)  # told in this chat already: silence
+    await bot.settle()
+    assert len(emu.calls_to("answerCallbackQuery")) == 2  # the fifth press is not even answered
+    assert len(emu.calls_to("editMessageText")) == 1
+    assert len(emu.sent_messages(user["id"])) == 2
+
+    other, other_chat = bot.private(5151)  # other residents' presses are not affected
+    card = await bot.say(other_chat, other, QUESTION)
+    full = await bot.press(other_chat, other, card, f"r:{QINGHUA_ID}", wait_for="sendMessage")
+    assert full["text"].startswith(HEADLINE)
+
+
+@pytest.mark.parametrize("bot", [shipped_limits()], indirect=True)
+async def test_a_sustained_flood_gets_one_notice_then_silence_until_the_bucket_refills(bot: Harness) -> None:
     now = [1000.0]
-    bot.app.bot_data["services"].flood = FloodGuard(5, 10, clock=lambda: now[0])
+    bot.app.bot_data["services"].flood = FloodGuard(*bot.config.telegram.flood_bucket(), clock=lambda: now[0])
     user, chat = bot.private()
     for _ in range(20):
         bot.emu.send_text(chat, user, QUESTION)
-    await bot.sent_to(user["id"], count=6)
-    await bot.settle()  # and nothing after those six
+    await bot.sent_to(user["id"], count=9)
+    await bot.settle()  # and nothing after those nine
     texts = [m["text"] for m in bot.emu.sent_messages(user["id"])]
-    assert sum(HEADLINE in t for t in texts) == 5
+    assert sum(HEADLINE in t for t in texts) == 8  # the burst
     assert sum("请稍后再试" in t for t in texts) == 1
-    assert len(texts) == 6
+    assert len(texts) == 9
     other, other_chat = bot.private(5151)  # other residents are not affected
     bot.emu.send_text(other_chat, other, QUESTION)
     await bot.sent_to(other["id"])
 
-    now[0] += 10.5
+    now[0] += 12  # half refilled: still silent, no second notice
+    for _ in range(3):
+        bot.emu.send_text(chat, user, QUESTION)
+    await bot.settle()
+    assert len(bot.emu.sent_messages(user["id"])) == 9
+    now[0] += 12.5  # full again
     bot.emu.send_text(chat, user, QUESTION)
     await bot.settle()
     assert HEADLINE in bot.emu.sent_messages(user["id"])[-1]["text"]
-    assert len(bot.emu.sent_messages(user["id"])) == 7
+    assert len(bot.emu.sent_messages(user["id"])) == 10
+
+
+@pytest.mark.parametrize("bot", [{"flood_burst": 3, "flood_rate_per_minute": 1}], indirect=True)
+async def test_flooded_in_a_group_the_user_is_told_in_private_too_once(bot: Harness) -> None:
+    emu = bot.emu
+    group = emu.group_chat(GROUP, "二七区居民群")
+    user, chat = bot.private()
+    for _ in range(6):
+        emu.send_text(group, user, f"/ask {QUESTION}")
+    await bot.sent_to(GROUP, count=4)
+    await bot.settle()
+    assert sum("请稍后再试" in m["text"] for m in emu.sent_messages(GROUP)) == 1
+
+    notice = await bot.say(chat, user, QUESTION)  # ignored in private now, so told in private
+    assert "请稍后再试" in notice["text"]
+    for _ in range(3):
+        emu.send_text(chat, user, QUESTION)
+    await bot.settle()
+    assert len(emu.sent_messages(user["id"])) == 1  # once, then silence
+    assert len(emu.sent_messages(GROUP)) == 4
 
 
 async def test_retry_after_then_bad_gateway_then_success_answers_exactly_once(bot: Harness) -> None:

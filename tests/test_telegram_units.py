@@ -16,7 +16,7 @@ from telegram.ext import Application, ApplicationBuilder
 
 from bot.article import Article
 from bot.cli import open_library
-from bot.config import Config
+from bot.config import Config, ConfigError, TelegramSettings, load_config
 from bot.intent import Act, classify
 from bot.library import Catalog, Library
 from bot.render import TELEGRAM_LIMIT
@@ -25,13 +25,18 @@ from bot.telegram import keyboards, views
 from bot.telegram.app import _file_url, _Redact, build_application, protect_logs, run_bot, webhook_url
 from bot.telegram.context import BotData
 from bot.telegram.guards import (
+    PRUNE_AT,
     Cooldown,
     FloodGuard,
+    GroupBudget,
+    Once,
+    RecentPosts,
     Verdict,
     addressed_to_bot,
     command_for_bot,
     mentions_bot,
     replies_to_bot,
+    sender_key,
     strip_mentions,
 )
 from bot.telegram.handlers import flood_gate
@@ -39,6 +44,7 @@ from bot.telegram.notices import render_article_list
 from bot.telegram.subscriptions import register
 
 BOT = SimpleNamespace(id=123456, username="DistrictNewsBot")
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -59,43 +65,154 @@ class Clock:
 # --------------------------------------------------------------------------- guards
 
 
-def test_flood_guard_one_notice_then_silence_until_the_window_passes() -> None:
+def test_flood_guard_a_burst_is_fine_then_one_notice_and_silence_until_the_bucket_refills() -> None:
     clock = Clock()
-    guard = FloodGuard(5, 10.0, clock=clock)
+    guard = FloodGuard(8, 20.0, clock=clock)  # 8 at once, one more every 3 s
     verdicts = [guard.check(1) for _ in range(20)]
-    assert verdicts[:5] == [Verdict.OK] * 5
-    assert verdicts[5] is Verdict.NOTIFY
-    assert set(verdicts[6:]) == {Verdict.DROP}
+    assert verdicts[:8] == [Verdict.OK] * 8
+    assert verdicts[8] is Verdict.NOTIFY
+    assert set(verdicts[9:]) == {Verdict.DROP}
     assert guard.check(2) is Verdict.OK  # other users are unaffected
-    clock.now += 9.9
+    clock.now += 23.9  # refilling: still silent, though a token or more is back
     assert guard.check(1) is Verdict.DROP
-    clock.now += 0.2
-    assert [guard.check(1) for _ in range(5)] == [Verdict.OK] * 5  # a clean slate
+    clock.now += 0.2  # full again (8 tokens take 24 s)
+    assert [guard.check(1) for _ in range(8)] == [Verdict.OK] * 8  # a clean slate
+    assert guard.check(1) is Verdict.NOTIFY
 
 
-def test_flood_guard_counts_a_sliding_window() -> None:
+def test_flood_notice_once_in_each_chat_where_the_sender_is_ignored() -> None:
     clock = Clock()
-    guard = FloodGuard(3, 10.0, clock=clock)
-    for _ in range(10):  # three a window is fine, forever
-        assert [guard.check(7) for _ in range(3)] == [Verdict.OK] * 3
-        clock.now += 10.0
-    assert FloodGuard(0, 10.0).check(7) is Verdict.OK  # 0 turns it off
+    guard = FloodGuard(2, 20.0, clock=clock)
+    group, private = -100, 1
+    assert [guard.check(1, group) for _ in range(4)] == [Verdict.OK, Verdict.OK, Verdict.NOTIFY, Verdict.DROP]
+    assert guard.check(1, private) is Verdict.NOTIFY  # ignored in private too: told there, once
+    assert guard.check(1, private) is Verdict.DROP
+    assert guard.check(1, group) is Verdict.DROP
+    clock.now += 6.0  # full again: a new block is a new round of notices
+    assert [guard.check(1, private) for _ in range(3)] == [Verdict.OK, Verdict.OK, Verdict.NOTIFY]
+    assert guard.check(1, group) is Verdict.NOTIFY
 
 
-def test_group_cooldown_answers_once_a_period_with_one_notice() -> None:
+def test_flood_guard_sustained_use_at_the_refill_rate_is_never_a_flood() -> None:
+    clock = Clock()
+    guard = FloodGuard(3, 20.0, clock=clock)
+    assert [guard.check(7) for _ in range(3)] == [Verdict.OK] * 3
+    for _ in range(50):  # then one every 3 s, forever
+        clock.now += 3.0
+        assert guard.check(7) is Verdict.OK
+    assert guard.check(7) is Verdict.NOTIFY  # one more at once is too many
+    assert FloodGuard(0, 20.0).check(7) is Verdict.OK  # 0 turns it off
+    assert all(FloodGuard(5, 0).check(7) is Verdict.OK for _ in range(20))
+
+
+def test_flood_guard_forgets_settled_senders() -> None:
+    clock = Clock()
+    guard = FloodGuard(2, 60.0, clock=clock)
+    for key in range(PRUNE_AT):
+        guard.check(key)
+    clock.now += 2.0  # everyone's bucket is full again
+    guard.check("new")
+    assert len(guard._buckets) == 1
+
+
+def test_flood_settings_new_keys_old_keys_and_both(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    def loaded(yaml_text: str) -> tuple[int, float]:
+        path = tmp_path / "bot.yaml"
+        path.write_text(yaml_text, encoding="utf-8")
+        return load_config(path).telegram.flood_bucket()
+
+    assert TelegramSettings().flood_bucket() == (8, 20.0)
+    assert loaded("telegram:\n  flood_burst: 4\n  flood_rate_per_minute: 6\n") == (4, 6.0)
+    assert loaded("telegram:\n  flood_max_messages: 5\n  flood_window_seconds: 10\n") == (5, 30.0)  # same rate
+    assert loaded("telegram:\n  flood_max_messages: 0\n") == (0, 0.0)  # 0 still turns it off
+    with caplog.at_level(logging.WARNING):
+        assert loaded("telegram:\n  flood_burst: 6\n  flood_max_messages: 5\n") == (6, 20.0)
+    assert "flood_max_messages" in caplog.text
+    with pytest.raises(ConfigError, match="flood_window_seconds"):
+        loaded("telegram:\n  flood_window_seconds: soon\n")
+    assert TelegramSettings(flood_max_messages=1000).flood_bucket() == (1000, 6000.0)  # in code, too
+    assert load_config(ROOT / "config" / "bot.yaml").telegram.flood_bucket() == (8, 20.0)  # the shipped file
+
+
+def test_group_cooldown_is_per_asker_with_one_notice_a_period() -> None:
     clock = Clock()
     cooldown = Cooldown(20.0, clock=clock)
-    assert cooldown.check(-100) is Verdict.OK
+    alice, bob = (-100, 1), (-100, 2)
+    assert cooldown.check(alice) is Verdict.OK
+    cooldown.arm(alice)  # Alice was answered
     clock.now += 5
-    assert cooldown.check(-100) is Verdict.NOTIFY
-    assert cooldown.remaining(-100) == 15
-    assert cooldown.check(-100) is Verdict.DROP
-    assert cooldown.check(-200) is Verdict.OK  # per group
+    assert cooldown.check(bob) is Verdict.OK  # another resident of the same group is not held up
+    cooldown.arm(bob)
+    assert cooldown.check(alice) is Verdict.NOTIFY
+    assert cooldown.remaining(alice) == 15
+    assert cooldown.check(alice) is Verdict.DROP
+    assert cooldown.check((-200, 1)) is Verdict.OK  # Alice in another group
     clock.now += 15
-    assert cooldown.check(-100) is Verdict.OK
+    assert cooldown.check(alice) is Verdict.OK
+    assert cooldown.check(alice) is Verdict.OK  # checking does not start a cooldown ...
+    cooldown.arm(alice)  # ... an answer does
     clock.now += 1
-    assert cooldown.check(-100) is Verdict.NOTIFY  # a new period gets its own notice
-    assert all(Cooldown(0).check(-100) is Verdict.OK for _ in range(5))
+    assert cooldown.check(alice) is Verdict.NOTIFY  # a new period gets its own notice
+    assert all(Cooldown(0).check(alice) is Verdict.OK for _ in range(5))
+
+
+def test_group_budget_queues_briefly_then_refuses_with_one_notice_per_asker() -> None:
+    clock = Clock()
+    budget = GroupBudget(3, 15.0, clock=clock, period=60.0)
+    group = -100
+    assert [budget.book(group, asker) for asker in (1, 2, 3)] == [(Verdict.OK, 0.0)] * 3
+    assert budget.book(-200, 1) == (Verdict.OK, 0.0)  # per group
+    clock.now += 50
+    assert budget.book(group, 4) == (Verdict.OK, 10.0)  # queued for the first turn to free up
+    assert budget.book(group, 5) == (Verdict.OK, 10.0)
+    assert budget.book(group, 6) == (Verdict.OK, 10.0)
+    assert budget.book(group, 7) == (Verdict.NOTIFY, 70.0)  # too far off: refused, told once
+    assert budget.book(group, 7) == (Verdict.DROP, 70.0)
+    assert budget.book(group, 8)[0] is Verdict.NOTIFY  # another asker is told too
+    clock.now += 70  # the turns at 60 s have left the window
+    assert budget.book(group, 7) == (Verdict.OK, 0.0)
+
+
+def test_group_budget_keeps_any_minute_under_the_limit_and_no_asker_takes_more_than_half() -> None:
+    clock = Clock()
+    budget = GroupBudget(18, 15.0, clock=clock)
+    assert budget.share == 9
+    booked: list[float] = []
+    for step in range(600):  # ten minutes of someone asking every second, four askers taking turns
+        verdict, wait = budget.book(-100, step % 4)
+        if verdict is Verdict.OK:
+            booked.append(clock.now + wait)
+            assert wait <= 15.0
+        clock.now += 1.0
+    assert len(booked) >= 18 * 9  # the budget is used ...
+    assert all(sum(t <= at < t + 60 for at in booked) <= 18 for t in booked)  # ... never over it
+    alone = GroupBudget(18, 15.0, clock=clock)
+    assert [alone.book(-100, 1)[0] for _ in range(10)] == [Verdict.OK] * 9 + [Verdict.NOTIFY]
+    assert alone.book(-100, 2) == (Verdict.OK, 0.0)  # the others still have their turns
+    assert all(GroupBudget(0, 15.0).book(-100, 1) == (Verdict.OK, 0.0) for _ in range(50))
+
+
+def test_recent_posts_remember_what_went_out_for_a_while() -> None:
+    clock = Clock()
+    recent = RecentPosts(60.0, clock=clock)
+    assert not recent.seen((-100, ("read", "a1")))
+    recent.note((-100, ("read", "a1")))
+    clock.now += 59
+    assert recent.seen((-100, ("read", "a1")))
+    assert not recent.seen((-100, ("read", "a2"))) and not recent.seen((-200, ("read", "a1")))
+    clock.now += 1
+    assert not recent.seen((-100, ("read", "a1")))
+    off = RecentPosts(0, clock=clock)
+    off.note("latest")
+    assert not off.seen("latest")
+
+
+def test_once_is_true_the_first_time_only_and_forgets_the_oldest() -> None:
+    once = Once(limit=3)
+    assert once.first((10, 1)) and not once.first((10, 1))
+    assert once.first((10, 2)) and once.first((11, 1))  # another user, another card
+    assert once.first((12, 1))  # a fourth key: the oldest is forgotten
+    assert once.first((10, 1))
 
 
 # --------------------------------------------------------------------------- addressing filters
@@ -152,6 +269,21 @@ def test_group_messages_are_addressed_only_by_command_mention_or_reply() -> None
     assert mentions_bot(message("新闻助手 清华附中", entities=[mention]))
     assert not command_for_bot(message("请看 /ask"))  # a command must open the message
     assert not replies_to_bot(message("hi"))
+
+
+def test_limits_count_a_message_against_the_chat_it_was_sent_for_else_the_user() -> None:
+    group = Chat(-1001, Chat.SUPERGROUP)
+    anonymous = User(1087968824, "Group", True, username="GroupAnonymousBot")
+    channel_bot = User(136817688, "Channel", True, username="Channel_Bot")
+    now = dtm.datetime.now(dtm.UTC)
+    assert sender_key(message("/ask 问题")) == 1  # a user: their id
+    assert sender_key(Message(3, now, group, from_user=anonymous, sender_chat=group, text="/ask")) == -1001
+    other_group = Chat(-1002, Chat.SUPERGROUP)
+    assert sender_key(Message(3, now, other_group, from_user=anonymous, sender_chat=other_group)) == -1002
+    channel = Chat(-1003, Chat.CHANNEL)
+    assert sender_key(Message(4, now, group, from_user=channel_bot, sender_chat=channel, text="/ask")) == -1003
+    assert sender_key(Message(5, now, channel, sender_chat=channel)) == -1003  # a channel post: no from
+    assert sender_key(Message(6, now, group)) is None
 
 
 def test_mentions_are_removed_from_the_question() -> None:
@@ -395,8 +527,9 @@ def test_build_application_wiring(library: Library, tmp_path: Path, monkeypatch:
     services = app.bot_data["services"]
     assert services.library is library
     assert services.extra_commands == []  # no store: no subscription commands
-    [gate] = app.handlers[-1]
-    assert gate.callback is flood_gate
+    gates = app.handlers[-1]  # before everything: messages meant for the bot, and button presses
+    assert [type(g).__name__ for g in gates] == ["MessageHandler", "CallbackQueryHandler"]
+    assert all(g.callback is flood_gate for g in gates)
     assert app.bot.rate_limiter is not None and app.bot.defaults.link_preview_options.is_disabled
     assert app.error_handlers
 

@@ -4,7 +4,7 @@ app.py        build_application() and run_bot(): handlers, menus, polling or web
 handlers.py   update callbacks: questions, commands, buttons, inline mode, errors
 views.py      what the bot says (Chinese copy, escaped HTML)
 keyboards.py  inline keyboards and their callback data
-guards.py     group addressing filters, per-user flood guard, per-group cooldown
+guards.py     group addressing filters, flood guard, per-asker cooldown, group budget
 retry.py      AIORateLimiter plus retries of 5xx and network errors
 context.py    the typed bot_data (BotData) and the PTB context types
 

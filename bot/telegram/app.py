@@ -24,6 +24,7 @@ from telegram import (
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     Application,
+    CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
     Defaults,
@@ -37,7 +38,7 @@ from ..intent import COMMANDS
 from ..library import Library
 from . import buttons, handlers, inline, views
 from .context import CONTEXT_TYPES
-from .guards import ADDRESSED, MENTIONS_BOT, REPLIES_TO_BOT, Cooldown, FloodGuard
+from .guards import ADDRESSED, MENTIONS_BOT, REPLIES_TO_BOT, Cooldown, FloodGuard, GroupBudget, RecentPosts
 from .handlers import Services
 from .retry import RetryingRateLimiter
 
@@ -118,8 +119,10 @@ def build_application(
         library=library,
         config=config,
         store=store,
-        flood=FloodGuard(settings.flood_max_messages, settings.flood_window_seconds),
+        flood=FloodGuard(*settings.flood_bucket()),
         cooldown=Cooldown(settings.group_cooldown_seconds),
+        budget=GroupBudget(settings.group_messages_per_minute, settings.group_queue_seconds),
+        recent=RecentPosts(settings.group_repeat_seconds),
         username=(settings.bot_username or "").lstrip("@") or None,
     )
     application.bot_data["services"] = s
@@ -129,6 +132,7 @@ def build_application(
 
 def _register(application: Application, s: Services, subscriptions: Any, store: Any, config: Config) -> None:
     application.add_handler(MessageHandler(NEW & ADDRESSED, handlers.flood_gate), group=-1)
+    application.add_handler(CallbackQueryHandler(handlers.flood_gate), group=-1)  # buttons count too
     # The intent layer reads these commands (bot/intent.py), like everything else said to the bot.
     application.add_handler(CommandHandler(list(COMMANDS), handlers.on_command, filters=NEW))
     if subscriptions is not None:

@@ -7,11 +7,12 @@ who may be answered (flood guard, group cooldown), where to reply, and how a `Re
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import logging
+import math
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -26,7 +27,7 @@ from ..intent import Act
 from ..library import Conversation, Library
 from ..reply import Kind, Reply
 from . import keyboards, views
-from .guards import Cooldown, FloodGuard, Verdict, mentions_bot, strip_mentions
+from .guards import Cooldown, FloodGuard, GroupBudget, RecentPosts, Verdict, mentions_bot, sender_key, strip_mentions
 from .sending import reply
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,6 @@ log = logging.getLogger(__name__)
 GROUPS = (Chat.GROUP, Chat.SUPERGROUP)
 REMEMBERED_QUESTIONS = 200  # per chat: card message id → question, for the feedback log
 CONVERSATION_SECONDS = 600.0  # a chat's context is forgotten after this long without an answer
-
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
 
 @dataclass
@@ -45,8 +44,11 @@ class Services:
     library: Library
     config: Config
     store: Any = None  # bot.store.Store, or None to log nothing
-    flood: FloodGuard = field(default_factory=lambda: FloodGuard(5, 10.0))
+    flood: FloodGuard = field(default_factory=lambda: FloodGuard(8, 20.0))
     cooldown: Cooldown = field(default_factory=lambda: Cooldown(20.0))
+    budget: GroupBudget = field(default_factory=lambda: GroupBudget(18, 15.0))
+    recent: RecentPosts = field(default_factory=lambda: RecentPosts(60.0))  # what buttons just posted in groups
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # waiting for a group's turn (tests: no wait)
     username: str | None = None
     extra_commands: list[tuple[str, str]] = field(default_factory=list)  # e.g. /subscribe
     admin_commands: list[tuple[str, str]] = field(default_factory=list)  # e.g. /reload
@@ -81,51 +83,52 @@ def services(context: ContextTypes.DEFAULT_TYPE) -> Services:
 # ------------------------------------------------------------------ who is answered
 
 
-def _cooldown_verdict(message: Message, s: Services) -> Verdict:
-    if message.chat.type not in GROUPS:
-        return Verdict.OK
-    if s.is_admin(message.from_user.id if message.from_user else None):
-        return Verdict.OK
-    return s.cooldown.check(message.chat.id)
+def _cooldown_key(message: Message, s: Services) -> tuple[int, int | None] | None:
+    """The group cooldown is per asker in a group (None: not limited — a private chat, an operator):
+    one resident's question does not hold up another's."""
+    if message.chat.type not in GROUPS or s.is_admin(message.from_user.id if message.from_user else None):
+        return None
+    return message.chat.id, sender_key(message)
 
 
-async def cooled(message: Message, s: Services) -> bool:
-    """Apply the per-group cooldown; True means go ahead."""
-    verdict = _cooldown_verdict(message, s)
-    if verdict is Verdict.NOTIFY:
-        await reply(message, views.esc(views.GROUP_COOLDOWN.format(seconds=s.cooldown.remaining(message.chat.id))))
-    return verdict is Verdict.OK
-
-
-def answers(callback: Handler) -> Handler:
-    """For handlers that post content: skip when the group is cooling down."""
-
-    @functools.wraps(callback)
-    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if message is None or not await cooled(message, services(context)):
-            return
-        await callback(update, context)
-
-    return wrapper
+def book_turn(chat: Chat, asker: Hashable, s: Services) -> tuple[Verdict, float]:
+    """A turn in a group's budget for a post or an edit (GroupBudget.book); free elsewhere."""
+    if chat.type not in GROUPS:
+        return Verdict.OK, 0.0
+    return s.budget.book(chat.id, asker)
 
 
 async def flood_gate(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Runs before every handler (group -1) for messages meant for the bot."""
-    message = update.effective_message
-    user = update.effective_user
+    """Runs before every handler (group -1) for messages meant for the bot and for button
+    presses: both draw from the sender's one bucket. A refused press hears the notice as an
+    alert (nothing is posted); a message, as a reply."""
     s = services(context)
-    if message is None or user is None or s.is_admin(user.id):
-        return
-    verdict = s.flood.check(user.id)
-    if verdict is Verdict.OK:
-        return
-    if verdict is Verdict.NOTIFY:
-        try:
-            await reply(message, views.esc(views.FLOOD_NOTICE))
-        except TelegramError as exc:
-            log.warning("could not send the flood notice: %s", exc.message)
-    raise ApplicationHandlerStop
+    query = update.callback_query
+    if query is not None:
+        if s.is_admin(query.from_user.id):
+            return
+        chat = query.message.chat.id if query.message is not None else None
+        verdict = s.flood.check(query.from_user.id, chat)
+        if verdict is Verdict.NOTIFY:
+            await _tell(query.answer(views.FLOOD_NOTICE, show_alert=True))
+    else:
+        message = update.effective_message
+        user = update.effective_user
+        if message is None or user is None or s.is_admin(user.id):
+            return
+        verdict = s.flood.check(sender_key(message), message.chat.id)
+        if verdict is Verdict.NOTIFY:
+            await _tell(reply(message, views.esc(views.FLOOD_NOTICE)))
+    if verdict is not Verdict.OK:
+        raise ApplicationHandlerStop
+
+
+async def _tell(notice: Awaitable[object]) -> None:
+    """Send a notice; one that fails is logged, never raised (it was a courtesy)."""
+    try:
+        await notice
+    except TelegramError as exc:
+        log.warning("could not send a notice: %s", exc.message)
 
 
 # ------------------------------------------------------------------ replies
@@ -154,12 +157,28 @@ def _conversation(message: Message, context: ContextTypes.DEFAULT_TYPE) -> Conve
 
 
 async def respond(message: Message, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
-    """Whatever was said to the bot: ask the library, send its reply."""
+    """Whatever was said to the bot: ask the library, send its reply (in a group, within the
+    asker's cooldown; the checks and the booking run without a pause, so concurrent updates
+    cannot both slip through)."""
     s = services(context)
-    if not await cooled(message, s):
+    key = _cooldown_key(message, s)
+    if key is not None:
+        verdict = s.cooldown.check(key)
+        if verdict is Verdict.NOTIFY:
+            await _tell(reply(message, views.esc(views.GROUP_COOLDOWN.format(seconds=s.cooldown.remaining(key)))))
+        if verdict is not Verdict.OK:
+            return
+    verdict, wait = book_turn(message.chat, sender_key(message), s)
+    if verdict is not Verdict.OK:
+        if verdict is Verdict.NOTIFY:
+            await _tell(reply(message, views.esc(views.GROUP_BUSY.format(seconds=math.ceil(wait)))))
         return
     conversation = _conversation(message, context)
     result = s.library.ask(text, conversation)
+    if key is not None and result.intent.act is not Act.ASK_USAGE:  # a bare /ask asks for a reply: answer it
+        s.cooldown.arm(key)
+    if wait > 0:  # the group's budget is spent for now: queue briefly rather than refuse
+        await s.sleep(wait)
     await send_reply(message, context, result, conversation)
 
 
