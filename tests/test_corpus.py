@@ -148,6 +148,34 @@ def test_a_sidecar_year_dates_the_month_days_of_its_page(tmp_path: Path):
     assert [a.date for a in load_page(tmp_path / "p.txt")] == ["2020-04-01", "2020-04-01"]
 
 
+# The seed articles that get a date, each checked by reading its text; every other one has none
+# (a day alone like 27日上午, a month alone, or no year the page or the article states).
+SEED_DATES = {
+    ("001_a6d616cd7f86b238.txt", "关心群众身边事"): "2022-04-09",  # 4月9日上午; sidecar year 2022
+    ("001_a6d616cd7f86b238.txt", "招募社区“小主任”"): "2022-04-10",  # 记者4月10日获悉
+    ("002_2b01c980be82a8c7.txt", "中原区义务植树绿化忙"): "2020-03-12",  # 3月12日…植树节; sidecar year 2020
+    ("002_2b01c980be82a8c7.txt", "中原区领导到企业"): "2020-03-12",
+    ("002_2b01c980be82a8c7.txt", "走访重点企业听诉求"): "2020-03-12",
+    ("002_2b01c980be82a8c7.txt", "中原区领导暗访"): "2020-03-14",
+    ("002_2b01c980be82a8c7.txt", "结对帮扶工作推进会"): "2020-03-11",
+    ("003_025b878e24418e70.txt", "区长杯"): "2023-12-05",  # 12月5日…2023金水区: the one year it states
+    ("004_ebf3f8854f9f44c2.txt", "今年,郑港办事处"): "2020-04-26",  # sidecar year 2020
+    ("004_ebf3f8854f9f44c2.txt", "观摩学习党建"): "2020-04-26",
+    ("004_ebf3f8854f9f44c2.txt", "线上配送8万多单"): "2020-04-15",  # 截至4月15日
+    ("004_ebf3f8854f9f44c2.txt", "戴口罩抓经济"): "2020-04-13",
+    ("004_ebf3f8854f9f44c2.txt", "合法用工"): "2020-04-22",
+}
+
+
+def test_seed_articles_are_dated_only_by_what_their_pages_say():
+    for name in EXPECTED_COUNTS:
+        articles = page(name)
+        want = {
+            by_title(articles, fragment).id: day for (source, fragment), day in SEED_DATES.items() if source == name
+        }
+        assert {a.id: a.date for a in articles if a.date} == want, name
+
+
 def test_a_sidecar_date_that_is_no_day_is_dropped_with_a_warning(tmp_path: Path):
     (tmp_path / "p.txt").write_text(PAGE_WITH_DAYS, encoding="utf-8")
     (tmp_path / "p.yaml").write_text("date: 上周三\nyear: twenty\n", encoding="utf-8")
