@@ -1,5 +1,5 @@
 """An article, the unit of everything downstream, and what identifies and places it: its id, the
-districts it is about, a date it states, a link that is safe to show."""
+districts it is about, a link that is safe to show (its date: bot/dates.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 from .text import normalize
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_FULL_DATE_RE = re.compile(r"(20\d\d|19\d\d)年(\d{1,2})月(\d{1,2})日")
 
 
 class CorpusError(ValueError):
@@ -38,7 +37,7 @@ class Article:
     subtitle: str = ""
     byline: Byline = field(default_factory=Byline)
     districts: tuple[str, ...] = ()
-    date: str | None = None
+    date: str | None = None  # YYYY-MM-DD, or None when nothing says which day (bot/dates.py)
     url: str | None = None
     source: str = ""
     kind: str = "article"  # "article" or "caption"
@@ -70,12 +69,14 @@ class Article:
 
 @dataclass(frozen=True)
 class PageMeta:
-    """What a sidecar `NAME.yaml` says of a page: paper, page, date, url."""
+    """What a sidecar `NAME.yaml` says of a page: paper, page, date (YYYY-MM-DD), or only the
+    year its articles' month-days are in, url."""
 
     paper: str | None = None
     page: str | None = None
     date: str | None = None
     url: str | None = None
+    year: int | None = None
 
 
 def safe_url(value: object) -> str | None:
@@ -122,13 +123,3 @@ def make_id(source: str, title: str, body: str) -> str:
     """Short ASCII id, stable across rebuilds and additions: a hash of what the article says."""
     digest = hashlib.blake2b(f"{Path(source).stem[:40]}\n{title}\n{body[:400]}".encode(), digest_size=8).hexdigest()
     return f"a{digest[:11]}"
-
-
-def date_in(text: str) -> str | None:
-    match = _FULL_DATE_RE.search(text)
-    if not match:
-        return None
-    year, month, day = (int(g) for g in match.groups())
-    if 1 <= month <= 12 and 1 <= day <= 31:
-        return f"{year:04d}-{month:02d}-{day:02d}"
-    return None

@@ -1,5 +1,5 @@
 """Corpus files → `Article`s: newspaper pages (`NAME.txt`, with an optional sidecar `NAME.yaml`
-giving its paper, page, date and URL) and JSONL feeds (an article a line).
+giving its paper, page, date — or only its `year` — and URL) and JSONL feeds (an article a line).
 
 Loading is lenient (a bad feed line is skipped with a warning naming it, a broken file is
 reported and the rest load); `strict=True` is for ingest, which refuses a batch with any fault.
@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import yaml
 
-from .article import ID_RE, Article, CorpusError, PageMeta, date_in, find_districts, has_text, make_id, safe_url
+from .article import ID_RE, Article, CorpusError, PageMeta, find_districts, has_text, make_id, safe_url
+from .dates import article_date, parse_date, parse_year
 from .page import parse_page
 
 LINE_WARNINGS_MAX = 20  # bad lines of one feed reported one by one; the rest are counted
@@ -53,8 +55,21 @@ def _warn(path: Path, notes: list[str], warnings: list[str] | None) -> None:
         warnings.extend(shown)
 
 
+def _checked_date(value: object, where: str, notes: list[str]) -> tuple[str | None, int | None]:
+    """(day, year) of a sidecar's or a feed line's `date`: a day (2020-03-30, 2020年3月30日, …) or a
+    year alone (2020); anything else is dropped, noted in `notes`."""
+    if value in (None, ""):
+        return None, None
+    day, year = parse_date(value), parse_year(value)
+    if day is None and year is None:
+        shown = str(value) if len(str(value)) <= 40 else str(value)[:37] + "…"
+        notes.append(f"{where}: date {shown!r} dropped: not a day (YYYY-MM-DD) nor a year")
+    return day, year
+
+
 def read_sidecar(path: Path, warnings: list[str] | None = None) -> PageMeta:
-    """What a page's sidecar says; a `url` that is not http(s) is dropped with a warning."""
+    """What a page's sidecar says; a `url` that is not http(s), or a `date` or `year` that names
+    no day or year, is dropped with a warning."""
     sidecar = path.with_suffix(".yaml")
     if not sidecar.exists():
         return PageMeta()
@@ -64,13 +79,20 @@ def read_sidecar(path: Path, warnings: list[str] | None = None) -> PageMeta:
         raise CorpusError(f"{sidecar}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise CorpusError(f"{sidecar}: expected a mapping of paper/page/date/url")
-    date = data.get("date")
     notes: list[str] = []
+    day, year = _checked_date(data.get("date"), str(sidecar), notes)
+    stated = data.get("year")
+    if stated not in (None, ""):
+        if parse_year(stated) is None:
+            notes.append(f"{sidecar}: year {stated!r} dropped: not a year such as 2020")
+        else:
+            year = parse_year(stated)
     meta = PageMeta(
         paper=_opt_str(data.get("paper")),
         page=_opt_str(data.get("page")),
-        date=str(date) if date else None,
+        date=day,
         url=_checked_url(data.get("url"), str(sidecar), notes),
+        year=year,
     )
     _warn(sidecar, notes, warnings)
     return meta
@@ -112,7 +134,8 @@ def load_jsonl(
 
     A bad line (not JSON, not an object, no string title and body, no text in either) is skipped
     with a warning naming the file and line (logged, and added to `warnings` when given); the
-    other lines load. A `url` that is not http(s) is dropped from its article, with a warning.
+    other lines load. A `url` that is not http(s), or a `date` that is no day nor year, is dropped
+    from its article, with a warning; without a `date` the article's own text may give one.
     `strict` (ingest) raises a CorpusError at the first bad line instead. A feed with no good
     line at all is a CorpusError either way.
     """
@@ -158,13 +181,16 @@ def _record_article(path: Path, number: int, line: str, places: dict[str, str] |
     districts += tuple(d for d in find_districts(f"{title}\n{body}", places or {}) if d not in districts)
     if not has_text(title):  # a rule like ===== is no headline: the first paragraph stands in
         title = next((p[:30] for p in paragraphs if has_text(p)), article_id)
+    where = f"{path}:{number}"
+    day, year = _checked_date(record.get("date"), where, notes)
+    url = _checked_url(record.get("url"), where, notes)
     return Article(
         id=article_id,
         title=title.strip(),
         paragraphs=paragraphs,
         districts=districts,
-        date=_opt_str(record.get("date")) or date_in(body),
-        url=_checked_url(record.get("url"), f"{path}:{number}", notes),
+        date=article_date(f"{title}\n{body}", today=date.today(), given=day, year=year, url=url),
+        url=url,
         source=_opt_str(record.get("source")) or path.name,
         order=number,
     )

@@ -29,7 +29,7 @@ from .article import Article
 from .passages import Layout, LayoutBuilder, Layouts, concat_layouts
 from .text import Analyzer, Term
 
-INDEX_VERSION = "6"  # bump when segmentation, the segment layout or the cache format changes
+INDEX_VERSION = "7"  # bump when segmentation, the segment layout, the cache format or what an article holds changes
 TITLE_WEIGHT = 3  # a headline term counts as this many body occurrences
 K1 = 1.2
 B = 0.75

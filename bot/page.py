@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
-from .article import Article, Byline, PageMeta, date_in, find_districts, has_text, make_id
+from .article import Article, Byline, PageMeta, find_districts, has_text, make_id
+from .dates import article_date
 from .text import is_sentence_end
 
 _NAME = r"[\u4e00-\u9fff·]{2,4}"
@@ -319,8 +321,13 @@ def _caption_title(paragraphs: list[str]) -> str:
 def parse_page(
     text: str, source: str, meta: PageMeta | None = None, places: dict[str, str] | None = None
 ) -> list[Article]:
-    """All articles of one newspaper page, in printed order."""
+    """All articles of one newspaper page, in printed order.
+
+    An article's date is the page's (`meta.date`), else one its text gives (bot/dates.py), its
+    month-days read in the year `meta.year` gives when the text does not say.
+    """
     meta = meta or PageMeta()
+    today = date.today()
     # Rules and separators (=====, ——, * * *) carry no text: they are not headlines or paragraphs.
     lines = [_classify(raw, n) for n, raw in enumerate(text.splitlines(), 1) if has_text(raw)]
     articles: list[Article] = []
@@ -342,6 +349,7 @@ def parse_page(
             ]
         )
         body = "\n".join(paragraphs)
+        headline = " ".join(p for p in (kicker, title, subtitle) if p)
         article_id = make_id(source, title, body)
         if article_id in seen:
             continue
@@ -355,7 +363,7 @@ def parse_page(
                 paragraphs=tuple(paragraphs),
                 byline=byline,
                 districts=find_districts(f"{kicker}{title}{subtitle}\n{body}", places or {}),
-                date=meta.date or date_in(body),
+                date=article_date(f"{headline}\n{body}", today=today, given=meta.date, year=meta.year, url=meta.url),
                 url=meta.url,
                 source=source,
                 kind=kind,

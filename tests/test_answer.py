@@ -119,6 +119,7 @@ def test_deep_link_when_the_bot_name_is_known(engine: Engine):
 
 
 def test_add_articles_swaps_in_new_news(warm_cache: Path):
+    from bot.article import PageMeta
     from bot.page import parse_page
 
     from .conftest import SEEDS
@@ -126,12 +127,13 @@ def test_add_articles_swaps_in_new_news(warm_cache: Path):
     library = Library.open(SEEDS, cache_dir=warm_cache)  # not the shared one
     old = library.engine
     before = len(old.articles)
-    new = parse_page("金水区新建智慧停车场\n\n本报讯(记者 王红)金水区新建的智慧停车场共有车位880个。\n", "new.txt")
+    text = "金水区新建智慧停车场\n\n本报讯(记者 王红)金水区新建的智慧停车场共有车位880个。\n"
+    new = parse_page(text, "new.txt", PageMeta(date="2024-03-01"))
     added = library.add(new)
     assert len(added) == 1 and len(library.articles) == before + 1
     assert len(old.articles) == before  # a question in flight keeps the snapshot it started with
     assert "880个" in library.engine.answer("金水区智慧停车场有多少个车位").snippet.text
-    assert library.latest(1) == added  # undated: the newest arrival comes first
+    assert library.latest(1) == added  # dated after every seed article: it comes first
     assert library.add(new) == []  # the same article twice is skipped
     coined = parse_page("管城区推出“夜市通”\n\n本报讯 管城区推出“夜市通”服务,首批覆盖12条街道。\n", "coined.txt")
     library.add(coined)

@@ -53,6 +53,21 @@ def test_ask_batch_writes_one_json_line_per_question_in_order(tmp_path: Path):
     assert "3月12日" in lines[2]["answer"]["snippet"]
 
 
+def test_answers_and_lists_carry_the_article_date(tmp_path: Path):
+    """002's sidecar gives 2020 and the article says 3月12日: the card and the JSON show the day,
+    and /latest lists the dated articles newest first."""
+    batch = tmp_path / "q.txt"
+    batch.write_text("中原区义务植树是哪天\n/latest 3\n", encoding="utf-8")
+    result = run("ask", "--batch", str(batch), "--json")
+    assert result.returncode == 0, result.stderr
+    answer, latest = (json.loads(line) for line in result.stdout.splitlines())
+    assert answer["answer"]["title"].startswith("中原区义务植树绿化忙") and answer["answer"]["date"] == "2020-03-12"
+    assert [a["date"] for a in latest["articles"]] == ["2023-12-05", "2022-04-10", "2022-04-09"]
+    card = run("ask", "中原区义务植树是哪天")
+    assert card.returncode == 0, card.stderr
+    assert "中原区 · 2020-03-12" in card.stdout
+
+
 def test_articles_json_lists_every_article():
     result = run("articles", "--json")
     rows = [json.loads(line) for line in result.stdout.splitlines()]

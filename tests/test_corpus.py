@@ -131,6 +131,76 @@ def test_sidecar_adds_metadata(tmp_path: Path):
     assert article.url == "https://example.org/p"
 
 
+PAGE_WITH_DAYS = (
+    "会议召开\n\n本报讯(记者 王红)3月30日,记者从会议上获悉,项目已复工。\n\n"
+    "活动举办\n\n本报讯(记者 王红)27日上午,签约活动成功举办。\n"
+)
+
+
+def test_a_sidecar_year_dates_the_month_days_of_its_page(tmp_path: Path):
+    (tmp_path / "p.txt").write_text(PAGE_WITH_DAYS, encoding="utf-8")
+    assert [a.date for a in load_page(tmp_path / "p.txt")] == [None, None]  # no year: never guessed
+    (tmp_path / "p.yaml").write_text("year: 2020\n", encoding="utf-8")
+    assert [a.date for a in load_page(tmp_path / "p.txt")] == ["2020-03-30", None]  # 27日 names no month
+    (tmp_path / "p.yaml").write_text("date: 2020-3-31\n", encoding="utf-8")  # the page's date first
+    assert [a.date for a in load_page(tmp_path / "p.txt")] == ["2020-03-31", "2020-03-31"]
+    (tmp_path / "p.yaml").write_text("url: https://example.org/html/2020-04/01/node_2.htm\n", encoding="utf-8")
+    assert [a.date for a in load_page(tmp_path / "p.txt")] == ["2020-04-01", "2020-04-01"]
+
+
+# The seed articles that get a date, each checked by reading its text; every other one has none
+# (a day alone like 27日上午, a month alone, or no year the page or the article states).
+SEED_DATES = {
+    ("001_a6d616cd7f86b238.txt", "关心群众身边事"): "2022-04-09",  # 4月9日上午; sidecar year 2022
+    ("001_a6d616cd7f86b238.txt", "招募社区“小主任”"): "2022-04-10",  # 记者4月10日获悉
+    ("002_2b01c980be82a8c7.txt", "中原区义务植树绿化忙"): "2020-03-12",  # 3月12日…植树节; sidecar year 2020
+    ("002_2b01c980be82a8c7.txt", "中原区领导到企业"): "2020-03-12",
+    ("002_2b01c980be82a8c7.txt", "走访重点企业听诉求"): "2020-03-12",
+    ("002_2b01c980be82a8c7.txt", "中原区领导暗访"): "2020-03-14",
+    ("002_2b01c980be82a8c7.txt", "结对帮扶工作推进会"): "2020-03-11",
+    ("003_025b878e24418e70.txt", "区长杯"): "2023-12-05",  # 12月5日…2023金水区: the one year it states
+    ("004_ebf3f8854f9f44c2.txt", "今年,郑港办事处"): "2020-04-26",  # sidecar year 2020
+    ("004_ebf3f8854f9f44c2.txt", "观摩学习党建"): "2020-04-26",
+    ("004_ebf3f8854f9f44c2.txt", "线上配送8万多单"): "2020-04-15",  # 截至4月15日
+    ("004_ebf3f8854f9f44c2.txt", "戴口罩抓经济"): "2020-04-13",
+    ("004_ebf3f8854f9f44c2.txt", "合法用工"): "2020-04-22",
+}
+
+
+def test_seed_articles_are_dated_only_by_what_their_pages_say():
+    for name in EXPECTED_COUNTS:
+        articles = page(name)
+        want = {
+            by_title(articles, fragment).id: day for (source, fragment), day in SEED_DATES.items() if source == name
+        }
+        assert {a.id: a.date for a in articles if a.date} == want, name
+
+
+def test_a_sidecar_date_that_is_no_day_is_dropped_with_a_warning(tmp_path: Path):
+    (tmp_path / "p.txt").write_text(PAGE_WITH_DAYS, encoding="utf-8")
+    (tmp_path / "p.yaml").write_text("date: 上周三\nyear: twenty\n", encoding="utf-8")
+    warnings: list[str] = []
+    assert [a.date for a in load_page(tmp_path / "p.txt", warnings=warnings)] == [None, None]
+    assert len(warnings) == 2 and all("p.yaml" in w and "dropped" in w for w in warnings)
+
+
+def test_a_feed_line_is_dated_by_its_date_its_url_or_its_text(tmp_path: Path):
+    lines = [
+        {"title": "一", "body": "正文。", "date": "2024-11-21 09:30"},
+        {"title": "二", "body": "正文。", "url": "https://example.org/zw/202411/t20241122_1.html"},
+        {"title": "三", "body": "发布时间：2024-11-23 10:00\n正文。"},
+        {"title": "四", "body": "3月30日,项目复工。", "date": "2020"},  # a year alone dates the month-day
+        {"title": "五", "body": "3月30日,项目复工。"},  # nothing gives the year
+        {"title": "六", "body": "正文。", "date": "next week"},
+    ]
+    feed = tmp_path / "f.jsonl"
+    feed.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), encoding="utf-8")
+    warnings: list[str] = []
+    dates = [a.date for a in load_jsonl(feed, warnings=warnings)]
+    assert dates == ["2024-11-21", "2024-11-22", "2024-11-23", "2020-03-30", None, None]
+    assert len(warnings) == 1 and "f.jsonl:6" in warnings[0] and "next week" in warnings[0]
+
+
 def test_jsonl_articles_load_and_errors_name_the_line(tmp_path: Path):
     good = tmp_path / "a.jsonl"
     good.write_text(

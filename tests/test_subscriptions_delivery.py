@@ -5,6 +5,7 @@ a group upgraded to a supergroup keeps its subscriptions."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -122,6 +123,32 @@ async def test_digest_without_subscriptions_lists_everything_new_and_nothing_twi
     clock[0] += 86400
     assert await data.notifier.run_digest(app.bot, GROUP) is Delivery.NOTHING
     assert len(sent_to(emu, GROUP)) == 1
+
+
+async def test_digest_lists_newest_first_by_date_then_arrival(bot_app):
+    emu, app, data, config = bot_app
+    clock = [1_700_000_000.0]
+    data.notifier.clock = data.watcher.clock = lambda: clock[0]
+    data.store.set_digest(GROUP, True, "08:00", now=clock[0])
+
+    def feed(name: str, *items: tuple[str, str | None]) -> None:
+        lines = [
+            json.dumps({"title": title, "body": f"{title}的消息。", "date": day}, ensure_ascii=False)
+            for title, day in items
+        ]
+        (config.corpus / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    clock[0] += 60
+    feed("201_first.jsonl", ("三月甲", "2024-03-01"), ("无日期", None))
+    await reload_and_notify(data, app.bot)
+    clock[0] += 60
+    feed("202_second.jsonl", ("一月", "2024-01-01"), ("三月乙", "2024-03-01"))
+    await reload_and_notify(data, app.bot)
+    clock[0] += 60
+    assert await data.notifier.run_digest(app.bot, GROUP) is Delivery.SENT
+    [text] = sent_to(emu, GROUP)
+    places = [text.index(title) for title in ("三月乙", "三月甲", "一月", "无日期")]
+    assert places == sorted(places)  # not as they arrived: 三月甲, 无日期, 一月, 三月乙
 
 
 async def test_a_vanished_corpus_keeps_the_old_index(bot_app):

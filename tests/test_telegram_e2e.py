@@ -421,7 +421,8 @@ async def test_district_names_with_typos_and_browsing(bot: Harness) -> None:
 async def test_latest_and_about(bot: Harness) -> None:
     user, chat = bot.private()
     three = await bot.say(chat, user, "/latest 3")
-    newest = [a.id for a in bot.engine.articles[::-1]]  # seeds carry no dates: corpus order
+    articles = bot.engine.articles  # newest first: by date, then later in the corpus (undated last)
+    newest = [articles[i].id for i in sorted(range(len(articles)), key=lambda i: (articles[i].date or "", i))[::-1]]
     assert data_of(three, "r:") == [f"r:{i}" for i in newest[:3]]
     default = await bot.say(chat, user, "/latest")
     assert len(data_of(default, "r:")) == 5  # latest_default

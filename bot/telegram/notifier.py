@@ -144,6 +144,8 @@ class Notifier:
         arrivals = [a for a in self.store.new_articles(since=setting.since) if a.first_seen <= now]
         subs = self.store.subscriptions(chat_id)
         due = due_articles(subs, arrivals, self.engine.get, self.matcher, everything_after=setting.since)
+        # Newest first, as /latest: by the article's date, then by arrival (undated ones last).
+        due = [a for _, a in sorted(enumerate(due), key=lambda pair: (pair[1].date or "", pair[0]), reverse=True)]
         day = dtm.datetime.fromtimestamp(now, self.tz).strftime("%Y-%m-%d")
 
         def header(chosen: list[Article]) -> str:
