@@ -9,16 +9,19 @@ layer says what a message is, the library answers it with a `Reply`.
 
 from __future__ import annotations
 
+import datetime as dtm
 import threading
 import time
 from bisect import insort
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from .article import Article, CorpusError
 from .config import Config, EngineSettings
 from .corpus import load_file
+from .dates import time_range
 from .engine import Engine
 from .intent import Act, Intent, classify
 from .loader import Progress, load_engine
@@ -121,8 +124,10 @@ class Library:
     """The one owner of the live corpus; safe to read from many threads, one writer at a time."""
 
     def __init__(self, engine: Engine, *, corpus: Path | None = None, config_dir: Path = CONFIG_DIR,
-                 cache_dir: Path | None = None, latest_default: int = 5) -> None:  # fmt: skip
+                 cache_dir: Path | None = None, latest_default: int = 5,
+                 today: Callable[[], dtm.date] = dtm.date.today) -> None:  # fmt: skip
         self.corpus = corpus
+        self.today = today  # what 今天 / 这周 / 3月 mean
         self.config_dir = config_dir
         self.cache_dir = cache_dir
         self.latest_default = latest_default
@@ -132,10 +137,11 @@ class Library:
     @classmethod
     def open(cls, corpus: Path, *, config_dir: Path = CONFIG_DIR, cache_dir: Path | None = None,
              settings: EngineSettings | None = None, progress: Progress | None = None,
-             latest_default: int = 5) -> Library:  # fmt: skip
+             latest_default: int = 5, today: Callable[[], dtm.date] = dtm.date.today) -> Library:  # fmt: skip
         """Load a corpus folder or `.jsonl` file through the cache (see bot/loader.py)."""
         engine = load_engine(corpus, config_dir=config_dir, cache_dir=cache_dir, settings=settings, progress=progress)
-        return cls(engine, corpus=corpus, config_dir=config_dir, cache_dir=cache_dir, latest_default=latest_default)
+        return cls(engine, corpus=corpus, config_dir=config_dir, cache_dir=cache_dir, latest_default=latest_default,
+                   today=today)  # fmt: skip
 
     @classmethod
     def from_config(cls, config: Config, corpus: Path | None = None, *, progress: Progress | None = None) -> Library:
@@ -146,6 +152,7 @@ class Library:
             settings=config.engine,
             progress=progress,
             latest_default=config.telegram.latest_default,
+            today=lambda: dtm.datetime.now(ZoneInfo(config.timezone)).date(),
         )
 
     # ------------------------------------------------------------ reading
@@ -242,6 +249,14 @@ class Library:
             conversation.updated = time.time()
         return reply
 
+    def _when(self, intent: Intent, keys: Sequence[tuple[str, int]]) -> Sequence[tuple[str, int]]:
+        """The keys of a list limited to the days a time phrase names (今年, 3月, 这周); 最近 limits
+        nothing: lists are newest first anyway. An undated article is in no span."""
+        span = time_range(intent.when, self.today()) if intent.when else None
+        if span is None or span.recent:
+            return keys
+        return [key for key in keys if span.contains(key[0] or None)]
+
     def reply_to(self, intent: Intent, text: str = "", snapshot: Snapshot | None = None) -> Reply:
         """The reply to an intent already known (a button: this district's list, the latest)."""
         snapshot = snapshot or self._snapshot
@@ -253,20 +268,24 @@ class Library:
             return Reply(text, intent, Kind.ANSWER if answer.found else Kind.ABSTAIN, answer=answer)
         if act is Act.LATEST:
             limit = min(max(intent.count or self.latest_default, 1), LATEST_MAX)
-            listing = Listing(catalog.order, engine.articles, limit=limit)
+            keys = self._when(intent, catalog.order)
+            if keys is catalog.order:
+                listing = Listing(keys, engine.articles, limit=limit)
+            else:  # a time-limited list is every article of those days, paged
+                listing = Listing(keys, engine.articles, when=intent.when)
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
         if act is Act.TOPIC and intent.topic:
             found = articles_about(engine, intent.topic, district=intent.district)
-            keys = sorted(_newness(engine.articles[n], n) for n in found)
-            listing = Listing(keys, engine.articles, district=intent.district, topic=intent.topic)
+            keys = self._when(intent, sorted(_newness(engine.articles[n], n) for n in found))
+            listing = Listing(keys, engine.articles, district=intent.district, topic=intent.topic, when=intent.when)
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
         if act is Act.DEFINE:
             answer = engine.answer(intent.text)
             return Reply(text, intent, Kind.ANSWER if answer.found else Kind.ABSTAIN, answer=answer)
         if act is Act.DISTRICT:
             district = intent.district
-            keys = catalog.by_district.get(district, []) if district else []
-            listing = Listing(keys, engine.articles, district=district, counts=catalog.counts())
+            keys = self._when(intent, catalog.by_district.get(district, []) if district else [])
+            listing = Listing(keys, engine.articles, district=district, counts=catalog.counts(), when=intent.when)
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
         if act is Act.DISTRICTS:
             listing = Listing((), engine.articles, counts=catalog.counts())

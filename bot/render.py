@@ -173,8 +173,9 @@ def listing_plain(reply: Reply, listing: Listing) -> str:
         if not listing.counts:
             return "资料库里还没有标明区县的新闻。"
         return "有新闻的区县：" + _counts_line(listing.counts) + "\n发送 /district 名称 查看某个区县的新闻。"
+    when = listing.when or ""
     if listing.topic is not None:
-        about = f"{listing.district or ''}关于「{_short(listing.topic)}」的新闻"
+        about = f"{when}{listing.district or ''}关于「{_short(listing.topic)}」的新闻"
         if not listing.total:
             return f"没有找到{about}。可以换个说法，或发送 /latest 看最新新闻。"
         rows = [_article_row(a) for a in listing.page(0, LIST_LINES)]
@@ -185,12 +186,18 @@ def listing_plain(reply: Reply, listing: Listing) -> str:
             head = f"没有找到叫「{_short(intent.text)}」的区县。"
             return head + ("有新闻的区县：" + _counts_line(listing.counts) if listing.counts else "")
         if not listing.total:
-            return f"暂时没有{listing.district}的新闻。" + (
+            return f"暂时没有{when}{listing.district}的新闻。" + (
                 "有新闻的区县：" + _counts_line(listing.counts) if listing.counts else ""
             )
         rows = [_article_row(a) for a in listing.page(0, LIST_LINES)]
         more = f"\n……另有 {listing.total - len(rows)} 篇" if listing.total > len(rows) else ""
-        return f"{listing.district}的新闻（{listing.total} 篇）：\n" + "\n".join(rows) + more
+        return f"{when}{listing.district}的新闻（{listing.total} 篇）：\n" + "\n".join(rows) + more
+    if listing.when is not None:
+        if not listing.total:
+            return f"资料库里没有{listing.when}的新闻。发送 /latest 看最新新闻。"
+        rows = [_article_row(a) for a in listing.page(0, LIST_LINES)]
+        more = f"\n……另有 {listing.total - len(rows)} 篇" if listing.total > len(rows) else ""
+        return f"{listing.when}的新闻（{listing.total} 篇）：\n" + "\n".join(rows) + more
     if not listing.total:
         return "资料库里还没有新闻。"
     rows = [_article_row(a) for a in listing.articles]
@@ -269,6 +276,8 @@ def reply_json(reply: Reply) -> dict:
         data["district"] = listing.district
         if listing.topic is not None:
             data["topic"] = listing.topic
+        if listing.when is not None:
+            data["when"] = listing.when
         if listing.counts:
             data["district_counts"] = [{"district": d, "count": n} for d, n in listing.counts]
     if reply.kind is Kind.ARTICLE and reply.article is not None:

@@ -31,6 +31,7 @@ class Listing:
     source: Sequence[Article]  # the snapshot's articles, by number
     district: str | None = None  # a district's list (or the district a topic list is limited to)
     topic: str | None = None  # a topic's list: what the articles are about
+    when: str | None = None  # the time phrase the list is limited to (今年, 3月)
     counts: tuple[tuple[str, int], ...] = ()  # districts with news (the overview, or no news here)
     limit: int | None = None  # how many the resident asked to see (/latest 10)
 

@@ -68,3 +68,20 @@ def test_topic_lists_hold_the_articles_about_it(library: Library) -> None:
     about = library.ask("有关三送一强的新闻").listing
     assert about is not None and 0 < about.total <= len(mentioned_once)
     assert library.ask("火星有什么新闻").listing.total == 0
+
+
+def test_time_phrases_limit_lists_to_their_days(tmp_path) -> None:
+    import datetime as dtm
+
+    from .conftest import SEEDS
+
+    library = Library.open(SEEDS, cache_dir=tmp_path / "cache", today=lambda: dtm.date(2020, 4, 30))
+    this_year = library.ask("今年有什么新闻").listing
+    assert this_year is not None and this_year.total > 0
+    assert all(a.date is not None and a.date.startswith("2020-") for a in this_year.articles)
+    march = library.ask("中原区3月的新闻").listing
+    assert march is not None and march.total > 0 and march.district == "中原区"
+    assert all(a.date.startswith("2020-03") and "中原区" in a.districts for a in march.articles)
+    assert library.ask("今天有什么新闻").listing.total == 0  # nothing dated that day: an empty list, said so
+    latest = library.ask("最近有什么新闻").listing  # 最近 limits nothing: newest first anyway
+    assert latest is not None and latest.total == len(library.articles)

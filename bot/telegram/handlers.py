@@ -255,6 +255,11 @@ def list_message(result: Reply, number: int = 0) -> tuple[str, InlineKeyboardMar
     listing = result.listing
     assert listing is not None
     act = result.intent.act
+    if act is Act.LATEST and listing.when is not None:  # every article of those days, paged
+        if not listing.total:
+            return views.no_news_when_html(listing.when), keyboards.abstain_keyboard()
+        page, chunk = views.district_page(listing, number)
+        return page.text, keyboards.latest_keyboard(chunk)
     if act is Act.LATEST:
         articles = listing.articles
         return views.latest_html(articles, listing.total), keyboards.latest_keyboard(articles)

@@ -242,16 +242,21 @@ def district_page(listing: Listing, number: int) -> tuple[Page, list[Article]]:
     total = max(1, -(-listing.total // LIST_PAGE))
     number = min(max(number, 0), total - 1)
     chunk = listing.page(number * LIST_PAGE, LIST_PAGE)
+    when = esc(listing.when or "")
     if listing.topic is not None:
         within = f"<b>{esc(listing.district)}</b>" if listing.district else ""
-        head = f"{within}关于「<b>{esc(short(listing.topic, ECHO_CHARS))}</b>」的新闻（{listing.total} 篇）"
+        head = f"{when}{within}关于「<b>{esc(short(listing.topic, ECHO_CHARS))}</b>」的新闻（{listing.total} 篇）"
     else:
-        head = f"<b>{esc(listing.district or '')}</b>的新闻（{listing.total} 篇）"
+        head = f"{when}<b>{esc(listing.district or '')}</b>的新闻（{listing.total} 篇）"
     lines = [head, ""]
     lines += [_article_line(number * LIST_PAGE + i, a) for i, a in enumerate(chunk, 1)]
     if total > 1:
         lines += ["", f"<i>第 {number + 1}/{total} 页</i>"]
     return Page("\n".join(lines), number, total), chunk
+
+
+def no_news_when_html(when: str) -> str:
+    return f"资料库里没有{esc(short(when, ECHO_CHARS))}的新闻。可以看看最新新闻，或按区县浏览。"
 
 
 def no_topic_html(topic: str, district: str | None) -> str:
