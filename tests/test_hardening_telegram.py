@@ -4,12 +4,21 @@ what users type, secrets and noise kept out of the log, PTB deprecations, a refu
 from __future__ import annotations
 
 import datetime as dtm
+import json
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
+import pytest
 from telegram.error import RetryAfter
 
 import bot.telegram  # noqa: F401  (opts in to PTB's timedelta time periods)
+from bot.store import FRESH_ENV
 from bot.telegram.notifier import _retry_seconds
+
+from .conftest import ROOT
 
 # ---------------------------------------------------------------- 15. PTB's retry_after deprecation
 
@@ -21,3 +30,26 @@ def test_retry_after_is_a_timedelta_and_reading_it_warns_nothing() -> None:
         assert exc.retry_after == dtm.timedelta(seconds=3)
         assert _retry_seconds(exc) == 3.0
         assert _retry_seconds(RetryAfter(dtm.timedelta(seconds=2.5))) == 2.5
+
+
+# ---------------------------------------------------------------- a refused state file
+
+
+@pytest.mark.slow
+def test_run_on_an_empty_state_file_says_what_to_do_without_a_traceback(tmp_path: Path) -> None:
+    state = tmp_path / "state" / "bot.sqlite3"
+    state.parent.mkdir()
+    state.write_bytes(b"")
+    settings = tmp_path / "bot.yaml"
+    settings.write_text(json.dumps({"corpus": str(ROOT / "seeds"), "state_db": str(state)}), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "PORT")) and k != FRESH_ENV}
+    env.update(TELEGRAM_BOT_TOKEN="987654:never-used", DISTRICT_NEWS_CONFIG=str(settings))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]  # (the store also logged it, for the log's reader)
+    assert last.startswith("error: ") and "empty (0 bytes)" in last and FRESH_ENV in last
+    assert "never-used" not in result.stderr
+    assert state.stat().st_size == 0

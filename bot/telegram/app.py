@@ -254,10 +254,10 @@ def run_bot(config: Config) -> int:
     hook = config.telegram.webhook
     secret = (hook.secret_token or secrets.token_urlsafe(32)) if hook.url else ""
     protect_logs(token, secret)
-    library = _open_library(config)
-    log.info("corpus: %d articles from %s", len(library.articles), config.corpus)
-    store = _open_store(config)
+    store = _open_store(config)  # first: a refused state file stops the bot before the corpus loads
     try:
+        library = _open_library(config)
+        log.info("corpus: %d articles from %s", len(library.articles), config.corpus)
         application = build_application(config, library, store=store, token=token)
         if hook.url:
             log.info("webhook mode on %s:%s/%s", hook.listen, hook.port, hook.path.strip("/"))
