@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dtm
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -15,10 +16,12 @@ import pytest
 from telegram.error import RetryAfter
 
 import bot.telegram  # noqa: F401  (opts in to PTB's timedelta time periods)
+from bot.library import Library
 from bot.store import FRESH_ENV
 from bot.telegram.notifier import _retry_seconds
+from bot.watch import CorpusWatcher
 
-from .conftest import ROOT
+from .conftest import ROOT, copy_corpus
 
 # ---------------------------------------------------------------- 15. PTB's retry_after deprecation
 
@@ -53,3 +56,26 @@ def test_run_on_an_empty_state_file_says_what_to_do_without_a_traceback(tmp_path
     assert last.startswith("error: ") and "empty (0 bytes)" in last and FRESH_ENV in last
     assert "never-used" not in result.stderr
     assert state.stat().st_size == 0
+
+
+# ---------------------------------------------------------------- 13. the corpus watcher's log
+
+
+@pytest.mark.asyncio
+async def test_a_rebuild_that_keeps_failing_is_logged_once(
+    tmp_path: Path, warm_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    corpus, cache = copy_corpus(tmp_path, warm_cache)
+    library = Library.open(corpus, cache_dir=cache)
+    watcher = CorpusWatcher(library, corpus)
+    corpus.rename(tmp_path / "moved")  # the operator moved the folder: every tick fails to rebuild
+    with caplog.at_level(logging.DEBUG, logger="bot.watch"):
+        results = [await watcher.reload() for _ in range(4)]
+    assert all(r.errors and not r.rebuilt for r in results)
+    assert [r.levelno for r in caplog.records] == [logging.WARNING] + [logging.DEBUG] * 3
+    caplog.clear()
+    (tmp_path / "moved").rename(corpus)
+    with caplog.at_level(logging.INFO, logger="bot.watch"):
+        assert not (await watcher.reload()).errors  # back as it was: nothing to rebuild
+        assert not (await watcher.reload()).errors
+    assert [r.getMessage() for r in caplog.records] == ["reload: the corpus folder is readable again"]

@@ -227,6 +227,9 @@ def protect_logs(*secrets: str) -> None:
     # httpx logs every request URL at INFO, and the Bot API puts the token in the URL
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # APScheduler (PTB's job queue) logs two INFO lines per job run: the corpus watcher alone
+    # would write thousands a day; our jobs log what they did when they did something.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def webhook_url(url: str, path: str) -> str:
