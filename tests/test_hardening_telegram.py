@@ -18,6 +18,7 @@ from telegram.error import RetryAfter
 import bot.telegram  # noqa: F401  (opts in to PTB's timedelta time periods)
 from bot.library import Library
 from bot.store import FRESH_ENV
+from bot.telegram.app import _Redact
 from bot.telegram.notifier import _retry_seconds
 from bot.watch import CorpusWatcher
 
@@ -79,3 +80,21 @@ async def test_a_rebuild_that_keeps_failing_is_logged_once(
         assert not (await watcher.reload()).errors  # back as it was: nothing to rebuild
         assert not (await watcher.reload()).errors
     assert [r.getMessage() for r in caplog.records] == ["reload: the corpus folder is readable again"]
+
+
+# ---------------------------------------------------------------- 11. the webhook path is a secret
+
+
+def test_the_webhook_path_and_url_are_redacted_where_they_name_the_webhook() -> None:
+    redact = _Redact("123:token", "https://bot.example/telegram", paths=["/telegram/"])
+    record = logging.LogRecord(
+        "telegram.Bot", logging.DEBUG, __file__, 1, "Calling `%s` with `%s`", ("setWebhook", {}), None
+    )
+    record.args = ("setWebhook", {"url": "https://bot.example/telegram", "secret_token": "x"})
+    assert redact.filter(record)
+    assert record.getMessage() == "Calling `setWebhook` with `{'url': '<secret>', 'secret_token': 'x'}`"
+    clean = redact._clean
+    assert clean("POST /telegram (127.0.0.1)") == "POST /<secret> (127.0.0.1)"
+    assert clean("http://0.0.0.0:8443/telegram?x=1") == "http://0.0.0.0:8443/<secret>?x=1"
+    assert clean('File "/venv/site-packages/telegram/_bot.py"') == 'File "/venv/site-packages/telegram/_bot.py"'
+    assert clean("/telegram_bot and /telegram.ext") == "/telegram_bot and /telegram.ext"
