@@ -18,8 +18,10 @@ from telegram.error import RetryAfter
 import bot.telegram  # noqa: F401  (opts in to PTB's timedelta time periods)
 from bot.library import Library
 from bot.store import FRESH_ENV
+from bot.subscriptions import Matcher, Topic, parse_topic, split_topics
 from bot.telegram.app import _Redact
 from bot.telegram.notifier import _retry_seconds
+from bot.text import strip_invisible
 from bot.watch import CorpusWatcher
 
 from .conftest import ROOT, copy_corpus
@@ -98,3 +100,49 @@ def test_the_webhook_path_and_url_are_redacted_where_they_name_the_webhook() -> 
     assert clean("http://0.0.0.0:8443/telegram?x=1") == "http://0.0.0.0:8443/<secret>?x=1"
     assert clean('File "/venv/site-packages/telegram/_bot.py"') == 'File "/venv/site-packages/telegram/_bot.py"'
     assert clean("/telegram_bot and /telegram.ext") == "/telegram_bot and /telegram.ext"
+
+
+# ---------------------------------------------------------------- 3. invisible characters in what users type
+
+ZW = "\u200b"  # zero-width space; also U+200C/D joiners, U+2060 word joiner, U+FEFF, U+00AD, bidi marks
+
+
+def test_strip_invisible_drops_format_characters_only() -> None:
+    assert strip_invisible(f"{ZW}樱\u00ad桃\u2060沟\ufeff\u200e") == "樱桃沟"
+    assert strip_invisible("郑州 ６０００ ＡＢＣ！") == "郑州 ６０００ ＡＢＣ！"  # normalize's business, not this
+    assert strip_invisible("plain ascii") == "plain ascii"
+
+
+@pytest.mark.parametrize(
+    "typed,expected",
+    [
+        (f"{ZW}樱桃沟{ZW}", Topic("keyword", "樱桃沟")),
+        ("樱\u200d桃沟", Topic("keyword", "樱桃沟")),
+        (f"二七{ZW}区", Topic("district", "二七区")),
+        ("\ufeff清华附中\u2060", Topic("keyword", "清华附中")),
+        (f"{ZW}{ZW}", None),
+    ],
+)
+def test_parse_topic_stores_no_invisible_characters(library: Library, typed: str, expected: Topic | None) -> None:
+    assert parse_topic(library.engine.analyzer, typed) == expected
+
+
+def test_split_topics_drops_invisible_characters() -> None:
+    assert split_topics(f"{ZW}樱桃沟{ZW} 二七\u2060区、{ZW}") == ["樱桃沟", "二七区"]
+
+
+def test_a_keyword_stored_with_invisible_characters_still_matches(library: Library) -> None:
+    matcher = Matcher(library.engine.analyzer)
+    article = next(a for a in library.articles if "樱桃沟" in a.body)
+    assert matcher.matches(article, Topic("keyword", f"{ZW}樱桃沟{ZW}"))
+
+
+def test_questions_with_invisible_characters_are_answered_like_without(library: Library) -> None:
+    plain = library.ask("清华附中什么时候投入使用")
+    assert plain.found
+    for typed in (f"清华{ZW}附中什么时候投入使用", f"\ufeff清华附中\u2060什么时候\u00ad投入使用{ZW}"):
+        reply = library.ask(typed)
+        assert reply.intent.text == plain.intent.text
+        assert reply.answer is not None and plain.answer is not None
+        assert reply.answer.article == plain.answer.article
+    assert library.ask(f"/district 二七{ZW}区").intent.district == "二七区"

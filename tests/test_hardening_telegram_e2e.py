@@ -54,3 +54,23 @@ async def test_an_idle_corpus_watcher_logs_nothing(
             idle = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.INFO]
     assert len(ticks) >= 4 and not any(t.changed for t in ticks)  # the watcher did run, idle
     assert idle == []
+
+
+# ---------------------------------------------------------------- 3. invisible characters in keywords
+
+ZW = "\u200b"
+
+
+async def test_subscribe_stores_the_keyword_without_invisible_characters(library: Library) -> None:
+    async with running_bot(library) as bot:
+        user, chat = bot.private()
+        reply = await bot.say(chat, user, f"/subscribe {ZW}樱桃沟{ZW} \u2060二七{ZW}区")
+        assert "已订阅：「樱桃沟」（关键词）、二七区（区县）" in reply["text"]
+        assert {(s.kind, s.value) for s in bot.store.subscriptions(chat["id"])} == {
+            ("keyword", "樱桃沟"),
+            ("district", "二七区"),
+        }
+        bot.store.subscribe(chat["id"], "keyword", f"{ZW}清华附中{ZW}")  # stored before the fix
+        reply = await bot.say(chat, user, "/unsubscribe 清华附中 樱桃沟")
+        assert "已取消订阅：「清华附中」、「樱桃沟」" in reply["text"].replace(ZW, "")
+        assert [s.value for s in bot.store.subscriptions(chat["id"])] == ["二七区"]
