@@ -4,6 +4,7 @@ what users type, secrets and noise kept out of the log, PTB deprecations, a refu
 from __future__ import annotations
 
 import datetime as dtm
+import html
 import json
 import logging
 import os
@@ -13,6 +14,8 @@ import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from telegram.error import RetryAfter
 
 import bot.telegram  # noqa: F401  (opts in to PTB's timedelta time periods)
@@ -20,10 +23,13 @@ from bot.library import Library
 from bot.store import FRESH_ENV
 from bot.subscriptions import Matcher, Topic, parse_topic, split_topics
 from bot.telegram.app import _Redact
+from bot.telegram.notices import ECHO_ITEMS, echo_list
 from bot.telegram.notifier import _retry_seconds
+from bot.telegram.sending import CUT_MARK, fit_html, fit_plain, plain, utf16_len
 from bot.text import strip_invisible
 from bot.watch import CorpusWatcher
 
+from .botapi_emulator import parse_formatted_text
 from .conftest import ROOT, copy_corpus
 
 # ---------------------------------------------------------------- 15. PTB's retry_after deprecation
@@ -146,3 +152,56 @@ def test_questions_with_invisible_characters_are_answered_like_without(library: 
         assert reply.answer is not None and plain.answer is not None
         assert reply.answer.article == plain.answer.article
     assert library.ask(f"/district 二七{ZW}区").intent.district == "二七区"
+
+
+# ---------------------------------------------------------------- 2. replies within Telegram's limit
+
+
+def test_echo_list_names_a_few_shortened_items_and_counts_them_all() -> None:
+    assert echo_list(["a<b", "甲"]) == "a&lt;b、甲"
+    long = echo_list([str(n) * 100 for n in range(2000)])
+    assert long.endswith(" 等 2000 项") and long.count("、") == ECHO_ITEMS - 1 and len(long) < 600
+
+
+def _visible(html_text: str) -> str:
+    text, _ = parse_formatted_text(html_text, "HTML")
+    return text
+
+
+def test_fit_html_leaves_a_message_that_fits_as_it_is() -> None:
+    text = "<b>标题</b>\n" + "正文&amp;" * 100
+    assert fit_html(text) is text
+
+
+def test_fit_html_cuts_between_characters_and_closes_open_tags() -> None:
+    text = '<b>头</b><a href="https://example.com/?a=1&amp;b=2">' + "&lt;😀" * 10 + "</a>尾"
+    cut = fit_html(text, limit=9)  # 头 + three of "<😀" (3 units each) do not fit; two do
+    assert cut == '<b>头</b><a href="https://example.com/?a=1&amp;b=2">&lt;😀&lt;😀&lt;…</a>'
+    assert _visible(cut) == "头<😀<😀<…" and utf16_len(_visible(cut)) == 9
+    assert fit_plain("ab😀cd", limit=4) == "ab…"
+
+
+# Telegram HTML as the views write it: nested known tags around escaped text (emoji included).
+_TEXT = st.text(alphabet=st.sampled_from([*"ab 郑州\n<>&\"'", "😀", "é"]), max_size=40).map(html.escape)
+
+
+def _element(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    tags = st.sampled_from(["b", "i", "u", "s", "code", "tg-spoiler", 'a href="https://t.me/x?start=a&amp;b"'])
+    return st.builds(lambda tag, inner: f"<{tag}>{inner}</{tag.split()[0]}>", tags, children)
+
+
+_HTML = st.recursive(_TEXT, lambda inner: _element(st.lists(inner, max_size=4).map("".join)), max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_HTML, min_size=1, max_size=8).map("".join), st.integers(min_value=1, max_value=120))
+def test_fit_html_always_parses_within_the_limit_and_keeps_a_prefix(text: str, limit: int) -> None:
+    visible = _visible(text)
+    cut = fit_html(text, limit)
+    shown = _visible(cut)  # raises EntityParseError where Telegram would refuse the markup
+    assert utf16_len(shown) <= limit
+    if cut is text:
+        assert utf16_len(plain(text)) <= limit
+    else:
+        assert shown.endswith(CUT_MARK)
+        assert visible.startswith(shown[: -len(CUT_MARK)].rstrip()) or not shown[: -len(CUT_MARK)].strip()

@@ -14,6 +14,7 @@ from bot.telegram.app import protect_logs
 from bot.telegram.context import BotData
 from bot.watch import ReloadResult
 
+from .botapi_emulator import utf16_len
 from .test_telegram_e2e import running_bot
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
@@ -74,3 +75,52 @@ async def test_subscribe_stores_the_keyword_without_invisible_characters(library
         reply = await bot.say(chat, user, "/unsubscribe 清华附中 樱桃沟")
         assert "已取消订阅：「清华附中」、「樱桃沟」" in reply["text"].replace(ZW, "")
         assert [s.value for s in bot.store.subscriptions(chat["id"])] == ["二七区"]
+
+
+# ---------------------------------------------------------------- 2. replies within Telegram's limit
+
+
+def _unknown_words_message(command: str) -> str:
+    """`command` and 2,000 different one-character words (none a topic), filled up to 4096
+    characters with one over-long word: the most a user can send."""
+    words = " ".join(chr(0x4E00 + n) for n in range(2000))
+    head = f"{command} {words} "
+    return head + "长" * (4096 - len(head))
+
+
+@pytest.mark.parametrize("command", ["/subscribe", "/unsubscribe"])
+async def test_subscribe_with_thousands_of_unknown_words_gets_a_short_reply(library: Library, command: str) -> None:
+    async with running_bot(library) as bot:
+        user, chat = bot.private()
+        text = _unknown_words_message(command)
+        assert len(text) == 4096
+        reply = await bot.say(chat, user, text)
+        assert ("无法识别：" if command == "/subscribe" else "没有这项订阅：") in reply["text"]
+        assert "等 2001 项" in reply["text"] and len(reply["text"]) < 1000
+        assert "出了点问题" not in reply["text"]
+        assert [c.status for c in bot.emu.calls_to("sendMessage")] == [200]
+
+
+async def test_an_over_long_reply_or_edit_is_cut_not_refused(
+    library: Library, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The last resort in sending.reply/edit, should a view ever write too much."""
+    from bot.telegram import views
+
+    too_long = "<b>很长的回答</b>\n" + "<i>&lt;清华附中&gt; 😀</i>" * 700  # ~7,700 characters shown
+    monkeypatch.setattr(views, "abstain_html", lambda question: too_long)
+    monkeypatch.setattr(views, "article_page", lambda article, number: views.Page(too_long + "页", 1, 2))
+    caplog.set_level(logging.WARNING, logger="bot.telegram.sending")
+    async with running_bot(library) as bot:
+        user, chat = bot.private()
+        reply = await bot.say(chat, user, "火星上有什么新闻吗")
+        text = reply["text"]
+        assert text.startswith("很长的回答\n<清华附中> 😀") and text.endswith("…")
+        assert utf16_len(text) <= 4096 and utf16_len(text) > 4000
+        assert reply["entities"][-1]["type"] == "italic"  # the cut <i> was closed, not dropped
+        mark = bot.emu.mark()
+        bot.emu.press_button(chat, user, reply["message_id"], f"p:{library.articles[0].id}:1", check_markup=False)
+        edited = await bot.emu.wait_for_call("editMessageText", since=mark, ok=True)
+        assert edited.response["result"]["text"].endswith("…")
+        assert all(c.status == 200 for c in bot.emu.calls_to("sendMessage") + bot.emu.calls_to("editMessageText"))
+    assert sum("was cut to Telegram's limit" in r.getMessage() for r in caplog.records) == 2
