@@ -108,12 +108,12 @@ async def test_an_over_long_reply_or_edit_is_cut_not_refused(
     from bot.telegram import views
 
     too_long = "<b>很长的回答</b>\n" + "<i>&lt;清华附中&gt; 😀</i>" * 700  # ~7,700 characters shown
-    monkeypatch.setattr(views, "abstain_html", lambda question: too_long)
+    monkeypatch.setattr(views, "help_html", lambda username: too_long)
     monkeypatch.setattr(views, "article_page", lambda article, number: views.Page(too_long + "页", 1, 2))
     caplog.set_level(logging.WARNING, logger="bot.telegram.sending")
     async with running_bot(library) as bot:
         user, chat = bot.private()
-        reply = await bot.say(chat, user, "火星上有什么新闻吗")
+        reply = await bot.say(chat, user, "/help")
         text = reply["text"]
         assert text.startswith("很长的回答\n<清华附中> 😀") and text.endswith("…")
         assert utf16_len(text) <= 4096 and utf16_len(text) > 4000
