@@ -156,9 +156,14 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     if not config.token:
         print("TELEGRAM_BOT_TOKEN is not set; starting the terminal chat instead.", file=sys.stderr)
         return cmd_chat(args, config)
+    from .store import StoreError
     from .telegram.app import run_bot
 
-    return run_bot(config)
+    try:
+        return run_bot(config)
+    except StoreError as exc:  # an empty or damaged state file: the message says what to do
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_default(args: argparse.Namespace, config: Config) -> int:

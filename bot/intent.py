@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .question import MAX_QUESTION_CHARS
-from .text import Analyzer, normalize
+from .text import Analyzer, normalize, strip_invisible
 
 
 class Act(StrEnum):
@@ -76,7 +76,7 @@ _WORDY_RE = re.compile(r"[\w\u4e00-\u9fff]")
 
 def classify(message: str, analyzer: Analyzer) -> Intent:
     """What the message asks for; never raises, whatever it holds."""
-    text = " ".join((message if isinstance(message, str) else "").split())
+    text = " ".join(strip_invisible(message if isinstance(message, str) else "").split())
     if not _WORDY_RE.search(text):
         return Intent(Act.EMPTY, "")
     command = _COMMAND_RE.match(text)

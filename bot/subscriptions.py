@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .article import Article
-from .text import Analyzer, Lexicon, normalize
+from .text import Analyzer, Lexicon, normalize, strip_invisible
 
 if TYPE_CHECKING:
     from .store import KnownArticle, Subscription
@@ -52,7 +52,7 @@ def district_names(lexicon: Lexicon) -> set[str]:
 
 def split_topics(text: str) -> list[str]:
     """`/subscribe 二七区 金水区、清华附中` → the three things typed, in order, without repeats."""
-    parts = (p.strip(_EDGE_PUNCT) for p in _SPLIT_RE.split(text or ""))
+    parts = (p.strip(_EDGE_PUNCT) for p in _SPLIT_RE.split(strip_invisible(text or "")))
     return list(dict.fromkeys(p for p in parts if p))
 
 
@@ -61,7 +61,7 @@ def parse_topic(analyzer: Analyzer, text: str) -> Topic | None:
 
     Returns None for nothing usable (punctuation only, a single character, too long).
     """
-    cleaned = (text or "").strip().strip(_EDGE_PUNCT).strip()
+    cleaned = strip_invisible(text or "").strip().strip(_EDGE_PUNCT).strip()
     if not cleaned or not _WORDY_RE.search(cleaned):
         return None
     lexicon = analyzer.lexicon
@@ -110,7 +110,8 @@ class Matcher:
         if topic.kind == "district":
             return topic.value in article.districts
         text = self.text(article)
-        if topic.value in text or topic.value.replace(" ", "") in text:
+        value = strip_invisible(topic.value)  # a keyword stored before they were stripped on input
+        if value in text or value.replace(" ", "") in text:
             return True
         # 清华附中 is written 清华大学附属中学 in the paper: the configured aliases count too.
         return any(alias in text for alias in self.analyzer.lexicon.aliases.get(topic.value, ()))

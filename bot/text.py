@@ -148,6 +148,27 @@ def _code_tables() -> _CodeTables:
     return _CodeTables()
 
 
+class _InvisibleTable(dict):
+    """Code point → None for format characters (category Cf), itself otherwise; learnt on sight."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.category(chr(code)) == "Cf" else code
+        self[code] = kept
+        return kept
+
+
+_INVISIBLE_TABLE = _InvisibleTable()
+
+
+def strip_invisible(text: str) -> str:
+    """`text` without format characters (Unicode category Cf): zero-width spaces and joiners, word
+    joiners, soft hyphens, bidi marks, byte-order marks. A chat shows none of them, but they split
+    words, so 「\u200b樱桃沟」 would never match 樱桃沟. For what users type (questions, keywords),
+    before `normalize`, which cannot drop them: it keeps every length for highlight offsets.
+    """
+    return text if text.isascii() else text.translate(_INVISIBLE_TABLE)
+
+
 def normalize(text: str) -> str:
     """Full-width → half-width, case-folded, Simplified; the length never changes.
 

@@ -102,6 +102,7 @@ class CorpusWatcher:
         sources = {a.source for a in library.engine.articles}
         self._files = {p: sig for p, sig in snapshot(corpus).items() if p.suffix != ".txt" or p.name in sources}
         self._lock = asyncio.Lock()
+        self._failing: str | None = None  # the last failed rebuild, told once, not every tick
 
     async def record_loaded(self) -> list[str]:
         """Record the corpus the bot starts with; the ids returned arrived while it was down."""
@@ -132,12 +133,17 @@ class CorpusWatcher:
             if changed or removed:
                 fresh = await self._rebuild(result)
                 if fresh is None:  # keep serving the old index, and try again next time
-                    log.warning("reload: %s", result.errors[-1])
+                    failure = result.errors[-1]
+                    log.log(logging.DEBUG if failure == self._failing else logging.WARNING, "reload: %s", failure)
+                    self._failing = failure
                     return result
             elif new:
                 fresh = await self._add(new, result)
             else:
                 fresh = []
+            if self._failing is not None:
+                log.info("reload: the corpus folder is readable again")
+                self._failing = None
             self._files = current
             if fresh and self.arrivals is not None:
                 known = set(self.arrivals.record_articles(((a.id, a.source) for a in fresh), self.clock()))

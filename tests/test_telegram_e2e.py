@@ -1081,7 +1081,7 @@ async def test_python_m_bot_run_answers_and_never_logs_the_token(tmp_path: Path,
                 url = f"http://127.0.0.1:{port}/hook-7f3a"
                 assert await _post_update(url, update, "not-the-secret") == 403
                 assert await _post_update(url, update, secret) == 200
-                secrets_ = [token, secret]
+                secrets_ = [token, secret, "hook-7f3a"]  # the path is as secret (README: unguessable)
             call = await emu.wait_for_call("sendMessage", ok=True, timeout=10)
             assert ANSWER_TEXT in call.response["result"]["text"]
             assert f"https://t.me/{USERNAME}?start={QINGHUA_ID}" in call.params["text"]
@@ -1095,6 +1095,8 @@ async def test_python_m_bot_run_answers_and_never_logs_the_token(tmp_path: Path,
     assert len(emu.calls_to("sendMessage")) == 1
     log = out.decode() + err.decode()
     assert "Application started" in log  # -v: it logged plenty ...
-    assert all(secret not in log for secret in secrets_)  # ... but never the token or webhook secret
+    assert all(secret not in log for secret in secrets_)  # ... but never the token, webhook secret or path
+    if mode == "webhook":
+        assert "setWebhook" in log and "<secret>" in log  # PTB did log setWebhook's parameters, redacted
     assert "SECRET-never" not in log
     assert (tmp_path / "state" / "bot.sqlite3").exists()

@@ -14,6 +14,13 @@ notifier.py               who hears about which new article: notices, digests, t
 notices.py                what the bot says about subscriptions
 """
 
+import os
+
+# PTB 22.2+ turns time periods (RetryAfter.retry_after among them) into datetime.timedelta in its
+# next major version and warns on every read until a program opts in; this one reads timedeltas.
+# Set before any of them is read (an operator's explicit PTB_TIMEDELTA is left alone).
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
 from .app import build_application, run_bot
 
 __all__ = ["build_application", "run_bot"]

@@ -7,6 +7,7 @@ run_bot(config)                                                         # `pytho
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import sys
 from collections.abc import Sequence
@@ -200,16 +201,25 @@ async def _post_init(application: Application) -> None:
 
 
 class _Redact(logging.Filter):
-    """Belt and braces: whatever a library logs (PTB logs request parameters at DEBUG), the
-    token and the webhook secret never reach the log."""
+    """Belt and braces: whatever a library logs (PTB logs request parameters at DEBUG, setWebhook's
+    URL among them), the token, the webhook secret and the webhook's URL path never reach the log.
 
-    def __init__(self, *secrets: str) -> None:
+    A path is redacted where it ends a URL path (`/hook-7f3a`, not `/hook-7f3a/more`): the default
+    `telegram` must not blank out `site-packages/telegram/_bot.py` in a traceback.
+    """
+
+    def __init__(self, *secrets: str, paths: Sequence[str] = ()) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)  # a URL before its parts
+        self.paths = [
+            re.compile(re.escape("/" + path.strip("/")) + r"(?![\w.~%/-])") for path in paths if path.strip("/")
+        ]
 
     def _clean(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "<secret>")
+        for path in self.paths:
+            text = path.sub("/<secret>", text)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -222,15 +232,20 @@ class _Redact(logging.Filter):
         return True
 
 
-def protect_logs(*secrets: str) -> None:
+def protect_logs(*secrets: str, paths: Sequence[str] = ()) -> None:
+    """Redact `secrets` (and URL `paths`) from every record the root handlers write; quiet the
+    libraries that log too much or too much detail."""
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in root.handlers:
-        handler.addFilter(_Redact(*secrets))
+        handler.addFilter(_Redact(*secrets, paths=paths))
     # httpx logs every request URL at INFO, and the Bot API puts the token in the URL
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # APScheduler (PTB's job queue) logs two INFO lines per job run: the corpus watcher alone
+    # would write thousands a day; our jobs log what they did when they did something.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def webhook_url(url: str, path: str) -> str:
@@ -257,18 +272,20 @@ def run_bot(config: Config) -> int:
         return 2
     hook = config.telegram.webhook
     secret = (hook.secret_token or secrets.token_urlsafe(32)) if hook.url else ""
-    protect_logs(token, secret)
-    library = _open_library(config)
-    log.info("corpus: %d articles from %s", len(library.articles), config.corpus)
-    store = _open_store(config)
+    url_path = hook.path.strip("/") if hook.url else ""
+    # The README asks to keep the webhook path unguessable: it is as secret as the token.
+    protect_logs(token, secret, webhook_url(hook.url, hook.path) if hook.url else "", paths=[url_path])
+    store = _open_store(config)  # first: a refused state file stops the bot before the corpus loads
     try:
+        library = _open_library(config)
+        log.info("corpus: %d articles from %s", len(library.articles), config.corpus)
         application = build_application(config, library, store=store, token=token)
         if hook.url:
-            log.info("webhook mode on %s:%s/%s", hook.listen, hook.port, hook.path.strip("/"))
+            log.info("webhook mode on %s:%s (the URL path is not logged)", hook.listen, hook.port)
             application.run_webhook(
                 listen=hook.listen,
                 port=hook.port,
-                url_path=hook.path.strip("/"),
+                url_path=url_path,
                 webhook_url=webhook_url(hook.url, hook.path),
                 secret_token=secret,
                 allowed_updates=Update.ALL_TYPES,

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 
 from ..article import Article
 from ..subscriptions import Topic
-from .views import article_link
+from .views import ECHO_CHARS, article_link, short
 
 if TYPE_CHECKING:
     from ..store import DigestSetting, Subscription
     from ..watch import ReloadResult
 
 MESSAGE_BUDGET = 3800  # Telegram's limit is 4096 characters; leave room for the tail line
+ECHO_ITEMS = 10  # what a command did not understand: at most this many named back, each shortened
 
 
 def render_article_list(
@@ -85,6 +86,13 @@ def describe(topic: Topic) -> str:
     return f"{html.escape(topic.label)}（{kind}）"
 
 
+def echo_list(typed: Sequence[str]) -> str:
+    """What the user typed and we could not use, quoted back within a message: the first few,
+    each cut to ECHO_CHARS, escaped, and how many there were when not all are shown."""
+    shown = "、".join(html.escape(short(item, ECHO_CHARS)) for item in typed[:ECHO_ITEMS])
+    return shown + (f" 等 {len(typed)} 项" if len(typed) > ECHO_ITEMS else "")
+
+
 def thread_note(in_topic: bool, what: str = "新文章通知") -> str:
     """Where a forum group's notices go from now on."""
     return f"{what}会发到本话题。" if in_topic else f"{what}会发到 General 话题。"
@@ -110,7 +118,7 @@ def subscribed_html(
     if already:
         lines.append("已经订阅过：" + "、".join(html.escape(t.label) for t in already))
     if unknown:
-        lines.append("无法识别：" + "、".join(html.escape(u) for u in unknown) + "（关键词至少两个字，最多三十个字）")
+        lines.append("无法识别：" + echo_list(unknown) + "（关键词至少两个字，最多三十个字）")
     return "\n".join(lines)
 
 
@@ -123,7 +131,7 @@ def unsubscribed_html(removed: Sequence[Topic], missing: Sequence[str], listing:
     if removed:
         lines.append("已取消订阅：" + "、".join(html.escape(t.label) for t in removed))
     if missing:
-        lines.append("没有这项订阅：" + "、".join(html.escape(m) for m in missing))
+        lines.append("没有这项订阅：" + echo_list(missing))
     lines.append("")
     lines.append(listing)
     return "\n".join(lines).strip()

@@ -21,7 +21,6 @@ import datetime as dtm
 import logging
 import re
 import time
-import warnings
 from collections.abc import Callable
 from enum import Enum
 from zoneinfo import ZoneInfo
@@ -58,9 +57,9 @@ class Delivery(Enum):
 
 
 def _retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns that the type becomes timedelta; both are handled
-        warnings.simplefilter("ignore", DeprecationWarning)
-        value = exc.retry_after
+    """How long Telegram asked to wait: a timedelta (PTB_TIMEDELTA, set by bot.telegram), or the
+    number of seconds of PTB's older form should an operator have turned that off."""
+    value = exc.retry_after
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
 
 

@@ -18,6 +18,7 @@ from telegram.error import TelegramError
 
 from ..store import Store
 from ..subscriptions import Topic, parse_time, parse_topic, split_topics
+from ..text import strip_invisible
 from . import notices
 from .context import BotContext
 from .handlers import reply
@@ -148,7 +149,8 @@ async def unsubscribe(update: Update, context: BotContext) -> None:
     for part in parts:
         topic = parse_topic(context.bot_data.library.engine.analyzer, part)
         candidates = [topic] if topic is not None else []
-        candidates += [Topic(s.kind, s.value) for s in current if s.value in (part, part.lower())]
+        # as stored (a keyword stored with zero-width characters, before input was cleaned, too)
+        candidates += [Topic(s.kind, s.value) for s in current if strip_invisible(s.value) in (part, part.lower())]
         gone = [t for t in dict.fromkeys(candidates) if store.unsubscribe(chat.id, t.kind, t.value)]
         if gone:
             removed.extend(gone)
