@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .text import normalize
+from .normalize import normalize
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 

@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .normalize import normalize, strip_invisible
 from .question import MAX_QUESTION_CHARS
-from .text import Analyzer, normalize, strip_invisible
+from .text import Analyzer
 
 
 class Act(StrEnum):

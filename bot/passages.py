@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .text import normalize
+from .normalize import normalize
 
 SENTENCE_END_RE = re.compile(r"[。！？!?；;\n]")
 

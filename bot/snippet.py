@@ -11,11 +11,12 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .normalize import normalize
 from .passages import ArticleText
 from .question import PLACE_NAME_RE, counted_noun, unit_asked, unit_number_re
 from .question import counted_re as counted_number_re
 from .results import Snippet
-from .text import Term, normalize
+from .text import Term
 
 SNIPPET_MAX = 200
 

@@ -21,8 +21,8 @@ from typing import Any, TextIO
 from .article import CorpusError
 from .config import Config
 from .library import Library
+from .normalize import normalize
 from .store import Store, StoreError
-from .text import normalize
 
 TOP_UNANSWERED = 15
 TOP_FEEDBACK = 10

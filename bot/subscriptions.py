@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .article import Article
-from .text import Analyzer, Lexicon, normalize, strip_invisible
+from .normalize import normalize, strip_invisible
+from .text import Analyzer, Lexicon
 
 if TYPE_CHECKING:
     from .store import KnownArticle, Subscription

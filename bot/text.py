@@ -2,6 +2,7 @@
 
 Everything that turns characters into search terms lives here, so that an article and a
 question always go through the very same steps (a mismatch here is a silent recall bug).
+The Unicode folding is bot/normalize.py's, the repair of mistyped names bot/typos.py's.
 Order matters: Unicode normalisation, Traditional→Simplified, typo repair of known names,
 segmentation with a gazetteer user dictionary, then stopwords, numerals and aliases.
 """
@@ -9,16 +10,15 @@ segmentation with a gazetteer user dictionary, then stopwords, numerals and alia
 from __future__ import annotations
 
 import re
-import threading
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
+
+from .normalize import normalize
+from .typos import NameVariants
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -62,151 +62,6 @@ def is_sentence_end(line: str) -> bool:
             return len(stripped) > 1 and stripped[-2] in SENTENCE_END
         stripped = stripped[:-1]
     return bool(stripped) and stripped[-1] in SENTENCE_END
-
-
-# ---------------------------------------------------------------- normalisation
-
-
-@lru_cache(maxsize=1)
-def _t2s():
-    """OpenCC's Traditional→Simplified converter, loaded once (it reads its tables from disk)."""
-    try:
-        import opencc
-    except ImportError:  # pragma: no cover - OpenCC is a declared dependency
-        return None
-    return opencc.OpenCC("t2s")
-
-
-def _char_fold(ch: str) -> str:
-    folded = unicodedata.normalize("NFKC", ch)
-    if len(folded) != 1:
-        return ch
-    lowered = folded.lower()
-    return lowered if len(lowered) == 1 else folded
-
-
-class _FoldTable(dict):
-    """Code point → its folded character, filled in on first sight (for `str.translate`)."""
-
-    def __missing__(self, code: int) -> str:
-        ch = chr(code)
-        folded = _char_fold(ch) if code > 0x7F or ch.isupper() else ch
-        self[code] = folded
-        return folded
-
-
-_FOLD_TABLE = _FoldTable()
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
-VECTOR_MIN_CHARS = 64  # shorter texts (questions, headlines) fold faster with str.translate
-
-
-class _CodeTables:
-    """Per code point, learnt on first sight: its folded form and whether OpenCC changes it.
-
-    `str.translate` looks every character up in a dict (~75 µs for an 800-character article);
-    a numpy gather over the UTF-32 code units does the same fold in ~6 µs, and a text without a
-    single Traditional character (nearly all news) skips OpenCC altogether.
-    """
-
-    def __init__(self) -> None:
-        self.fold = np.arange(0x110000, dtype=np.uint32)
-        self.known = np.zeros(0x110000, dtype=bool)
-        self.traditional = np.zeros(0x110000, dtype=bool)
-        self._lock = threading.Lock()
-        self._learn_ideographs()
-
-    def _learn_ideographs(self) -> None:
-        """The CJK Unified Ideographs all at once (one OpenCC call, a few ms): news uses
-        thousands of them, and learning each on first sight slowed a fresh process's first
-        hundred questions. NFKC leaves them as they are; OpenCC says which are Traditional."""
-        converter = _t2s()
-        if converter is None:  # pragma: no cover - OpenCC is a declared dependency
-            return
-        first, last = 0x4E00, 0x9FFF
-        chars = [chr(code) for code in range(first, last + 1)]
-        converted = converter.convert("\n".join(chars)).split("\n")
-        if len(converted) != len(chars):  # pragma: no cover - learnt one by one instead
-            return
-        changed = [a != b for a, b in zip(chars, converted, strict=True)]
-        self.traditional[first : last + 1] = np.array(changed, dtype=bool)
-        self.known[first : last + 1] = True
-
-    def learn(self, codes: np.ndarray) -> None:
-        converter = _t2s()
-        with self._lock:
-            for code in np.unique(codes).tolist():
-                folded = ord(_FOLD_TABLE[code])
-                self.fold[code] = folded
-                if converter is not None:
-                    char = chr(folded)
-                    self.traditional[folded] = converter.convert(char) != char
-                self.known[code] = True
-
-
-@lru_cache(maxsize=1)
-def _code_tables() -> _CodeTables:
-    return _CodeTables()
-
-
-class _InvisibleTable(dict):
-    """Code point → None for format characters (category Cf), itself otherwise; learnt on sight."""
-
-    def __missing__(self, code: int) -> int | None:
-        kept = None if unicodedata.category(chr(code)) == "Cf" else code
-        self[code] = kept
-        return kept
-
-
-_INVISIBLE_TABLE = _InvisibleTable()
-
-
-def strip_invisible(text: str) -> str:
-    """`text` without format characters (Unicode category Cf): zero-width spaces and joiners, word
-    joiners, soft hyphens, bidi marks, byte-order marks. A chat shows none of them, but they split
-    words, so 「\u200b樱桃沟」 would never match 樱桃沟. For what users type (questions, keywords),
-    before `normalize`, which cannot drop them: it keeps every length for highlight offsets.
-    """
-    return text if text.isascii() else text.translate(_INVISIBLE_TABLE)
-
-
-def normalize(text: str) -> str:
-    """Full-width → half-width, case-folded, Simplified; the length never changes.
-
-    Keeping one output character per input character lets offsets found in the normalised
-    text (matched terms, snippets) point straight back into the original text for display.
-    """
-    if text.isascii():
-        return text.lower()
-    converter = _t2s()
-    if converter is None:  # pragma: no cover - OpenCC is a declared dependency
-        return text.translate(_FOLD_TABLE)
-    try:
-        return _fold_and_simplify(text, converter)
-    except UnicodeEncodeError:  # a lone surrogate (broken input): U+FFFD stands in for it
-        return _fold_and_simplify(_SURROGATE_RE.sub("\ufffd", text), converter)
-
-
-def _fold_and_simplify(text: str, converter) -> str:
-    if len(text) < VECTOR_MIN_CHARS:
-        folded = text.translate(_FOLD_TABLE)
-    else:
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        tables = _code_tables()
-        unknown = codes[~tables.known[codes]]
-        if len(unknown):
-            tables.learn(unknown)
-        folded_codes = tables.fold[codes]
-        folded = folded_codes.tobytes().decode("utf-32-le")
-        # No character OpenCC would change: its phrase tables have nothing to do either.
-        if not tables.traditional[folded_codes].any():
-            return folded
-    if folded.isascii():
-        return folded
-    simplified = converter.convert(folded)
-    if len(simplified) == len(folded):
-        return simplified
-    # A phrase conversion changed the length: fall back to character by character.
-    return "".join(c if len(s := converter.convert(c)) != 1 else s for c in folded)
 
 
 def cn_numeral_value(numeral: str) -> int | None:
@@ -420,7 +275,7 @@ class Analyzer:
         self.extra_words = tuple(extra_words)
         vocabulary = set(lexicon.names) | set(self.extra_words)
         self.segmenter = Segmenter(vocabulary)
-        self._fuzzy = _NameVariants(vocabulary | set(lexicon.places))
+        self._fuzzy = NameVariants(vocabulary | set(lexicon.places))
 
     def add_words(self, words: Iterable[str]) -> list[str]:
         """Teach the segmenter words a newly added page brings (its quoted coinages).
@@ -540,99 +395,3 @@ def _numeral_token(token: str, protected: frozenset[str]) -> str:
         if value is not None:
             return f"{value}{match.group(2)}"
     return token
-
-
-class _NameVariants:
-    """Finds known names typed with one wrong character (二七去, 清华付中, 上街去).
-
-    Every name of three or more characters is indexed under each of its one-wildcard
-    variants, so a window of the question is checked with a few dictionary look-ups
-    instead of a fuzzy scan over all names. Input-method typos are homophones, so a
-    substitution is accepted when the typed character sounds like the name's (去/区, 付/附);
-    names of five or more characters accept any one substitution.
-    """
-
-    def __init__(self, names: Iterable[str]) -> None:
-        self.names: set[str] = set()
-        self.variants: dict[str, set[str]] = {}
-        # A window one character off a name keeps the name's first two or last two characters
-        # (or, three long with the middle one wrong, its first and last), so the windows worth
-        # the variant look-ups are found from each position's pair of characters, and a
-        # question costs a few dictionary look-ups per character instead of one per window.
-        self.heads: dict[str, set[int]] = {}  # first two characters -> lengths of such names
-        self.tails: dict[str, set[int]] = {}  # last two characters -> lengths
-        self.rims: set[str] = set()  # first + last character of three-character names
-        self.add(names)
-
-    def add(self, names: Iterable[str]) -> None:
-        for name in names:
-            if name in self.names or not (3 <= len(name) <= 12 and re.fullmatch(rf"[{_CJK}0-9]+", name)):
-                continue
-            self.names.add(name)
-            self.heads.setdefault(name[:2], set()).add(len(name))
-            self.tails.setdefault(name[-2:], set()).add(len(name))
-            if len(name) == 3:
-                self.rims.add(name[0] + name[2])
-            for i in range(len(name)):
-                self.variants.setdefault(name[:i] + "\0" + name[i + 1 :], set()).add(name)
-
-    def _windows(self, text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """(exact names, windows that may be one character off a name) as (begin, length)."""
-        exact: list[tuple[int, int]] = []
-        near: set[tuple[int, int]] = set()
-        size = len(text)
-        for begin in range(size - 1):
-            pair = text[begin : begin + 2]
-            for length in self.heads.get(pair, ()):
-                if begin + length <= size:
-                    if text[begin : begin + length] in self.names:
-                        exact.append((begin, length))
-                    else:
-                        near.add((begin, length))
-            for length in self.tails.get(pair, ()):  # the pair ends a window here
-                start = begin + 2 - length
-                if start >= 0:
-                    near.add((start, length))
-            if begin + 2 < size and text[begin] + text[begin + 2] in self.rims:
-                near.add((begin, 3))
-        near.difference_update(exact)
-        return exact, sorted(near, key=lambda w: (-w[1], w[0]))
-
-    def repair(self, text: str) -> str:
-        if not self.names or len(text) > 400:
-            return text
-        exact, near = self._windows(text)
-        if not near:
-            return text
-        covered = [False] * len(text)
-        for begin, length in exact:  # exact names are left alone
-            covered[begin : begin + length] = [True] * length
-        chars = list(text)
-        for begin, length in near:  # longest first, then left to right
-            end = begin + length
-            if any(covered[begin:end]):
-                continue
-            name = self._match(text[begin:end])
-            if name:
-                chars[begin:end] = list(name)
-                covered[begin:end] = [True] * length
-        return "".join(chars)
-
-    def _match(self, window: str) -> str | None:
-        found: set[str] = set()
-        for i, typed in enumerate(window):
-            if not "\u4e00" <= typed <= "\u9fff":  # only CJK substitutions are name typos
-                continue
-            for name in self.variants.get(window[:i] + "\0" + window[i + 1 :], ()):
-                if len(name) >= 5 or _sounds_alike(typed, name[i]):
-                    found.add(name)
-        return found.pop() if len(found) == 1 else None
-
-
-@lru_cache(maxsize=65536)
-def _sounds_alike(a: str, b: str) -> bool:
-    try:
-        from pypinyin import lazy_pinyin
-    except ImportError:  # pragma: no cover
-        return False
-    return lazy_pinyin(a) == lazy_pinyin(b)

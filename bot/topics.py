@@ -9,7 +9,7 @@ one search and a scan of a few hundred candidate texts at most.
 from __future__ import annotations
 
 from .engine import Engine
-from .text import normalize
+from .normalize import normalize
 
 CANDIDATES = 300  # BM25 candidates checked for aboutness: more than any real topic list needs
 

@@ -20,13 +20,13 @@ from telegram.error import RetryAfter
 
 import bot.telegram  # noqa: F401  (opts in to PTB's timedelta time periods)
 from bot.library import Library
+from bot.normalize import strip_invisible
 from bot.store import FRESH_ENV
 from bot.subscriptions import Matcher, Topic, parse_topic, split_topics
 from bot.telegram.app import _Redact
 from bot.telegram.notices import ECHO_ITEMS, echo_list
 from bot.telegram.notifier import _retry_seconds
 from bot.telegram.sending import CUT_MARK, fit_html, fit_plain, plain, utf16_len
-from bot.text import strip_invisible
 from bot.watch import CorpusWatcher
 
 from .botapi_emulator import parse_formatted_text

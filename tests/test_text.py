@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import Analyzer, cn_numeral_value, is_sentence_end, load_lexicon, normalize
+from bot.normalize import normalize
+from bot.text import Analyzer, cn_numeral_value, is_sentence_end, load_lexicon
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ def test_sentence_end():
 
 def _normalize_slowly(text: str) -> str:
     """The reference: one character at a time, folded, then OpenCC over the whole text."""
-    from bot.text import _FOLD_TABLE, _t2s
+    from bot.normalize import _FOLD_TABLE, _t2s
 
     folded = "".join(_FOLD_TABLE[ord(c)] if ord(c) < 0xD800 or ord(c) > 0xDFFF else "\ufffd" for c in text)
     converted = _t2s().convert(folded)

@@ -16,9 +16,9 @@ from telegram import Chat, Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 
+from ..normalize import strip_invisible
 from ..store import Store
 from ..subscriptions import Topic, parse_time, parse_topic, split_topics
-from ..text import strip_invisible
 from . import notices
 from .context import BotContext
 from .handlers import reply
