@@ -8,6 +8,10 @@ segment never leaves stale weights behind.
 
 Scale (see `python -m benchmarks`): a large batch is segmented on worker processes (one per core)
 and the chunks merged without a global sort. The cache file format is bot/cache.py's.
+
+Why one module of ~490 lines: building, merging and searching a segment all read and write the
+same array layout (term ids, offsets, doc numbers, tf, impacts); kept together, that layout is
+defined and checked in one place.
 """
 
 from __future__ import annotations
