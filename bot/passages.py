@@ -46,6 +46,8 @@ FACTS: dict[str, re.Pattern[str]] = {
         r"|(?<=[\u4e00-\u9fff]{2})(?:说|表示|介绍)",
     ),
     "where": re.compile(PLACE_WORDS),
+    "why": _leading("因由所为故于从导以之", r"因为|由于|因此|所以|为了|故而|于是|从而|导致|以便|之所以|因而"),
+    "define": _leading("即是指也意分", r"即|是指|指的是|也就是|意思是|意为|分别是"),
     "list": _leading("即包分是:：、", r"即|包括|分别|是指|[:：]|、[^、，,。!?;\n]{1,14}、"),
 }
 FACT_BITS = {kind: 1 << number for number, kind in enumerate(FACTS)}
@@ -164,6 +166,10 @@ class ArticleText:
         if found is None:
             found = self._memo[("all", pattern)] = list(self._matches(pattern))
         return found
+
+    def scan(self, pattern: re.Pattern[str]) -> Iterator[tuple[int, str]]:
+        """(sentence, text) of every match in the body, not kept: for a pattern of one question."""
+        return self._matches(pattern)
 
     def _matches(self, pattern: re.Pattern[str]) -> Iterator[tuple[int, str]]:
         return _matches(pattern, self.norm, self.body_start, self.starts, self.ends)

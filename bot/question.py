@@ -5,6 +5,7 @@ for a how-many question, the unit and the thing counted. Pure functions over the
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 MAX_QUESTION_CHARS = 300
 
@@ -13,7 +14,7 @@ MARKUP_RE = re.compile(r"</?[a-zA-Z][^<>]{0,200}>|[*_`~]{1,3}")
 # What kind of fact the question asks for (the sentences holding each: passages.FACTS).
 ASKS = {
     "number": re.compile(
-        r"how many|how much|多少|几[个家所人次天年名项条座万亿十百千位户辆台种]|多大|多长|多高|多远|多重|数量|比例|百分之"
+        r"how many|how much|多少|(?<!哪)几[个家所人次天年名项条座万亿十百千位户辆台种]|多大|多长|多高|多远|多重|数量|比例|百分之"
     ),
     "date": re.compile(
         r"\bwhen\b|what time|which day|什么时候|啥时候|何时|哪天|哪一天|几号|几月|哪年|哪一年|时间|日期|多久|几点|什么时间|啥时"
@@ -25,13 +26,15 @@ ASKS = {
         r"\bwhere\b|哪里|哪儿|在哪|什么地方|啥地方|地点|位置|地址|打哪|哪个(?:院|村|镇|乡|小区|学校|街道|社区|路)"
         r"|哪些(?:院|村|镇|乡|小区|学校|街道|社区|地方)|哪[两几]个(?:乡镇|村|镇|乡|社区|街道|小区)"
     ),
-    "list": re.compile(
-        r"是啥|是什么|指什么|什么意思|啥意思|包括|有哪些|有啥|都有|哪[几两]?[个种项样类]|都.{0,4}[啥哪什]"
+    "why": re.compile(r"\bwhy\b|为什么|为何|为啥|怎么会|原因|缘故|理由|背景|由来|来历|怎么来的|怎么死"),
+    "define": re.compile(
+        r"是啥|指什么|什么意思|啥意思|是指|指的是|什么是|什么叫|何谓|含义|定义|\bwhat is\b|\bmeaning\b"
     ),
+    "list": re.compile(r"包括|有哪些|有啥|都有|哪[几两]?[个种项样类]|都.{0,4}[啥哪什]"),
 }
 # 多少人 / 几家 / 多少米: a number with the very unit asked for is the strongest sign of an answer.
 _UNIT_ASK_RE = re.compile(
-    r"(?:多少|几)([个家所人次天年名项条座位户辆台种单元米亩岁分钟小时公里平方吨件份批场届期点"
+    r"(?:多少|(?<!哪)几)([个家所人次天年名项条座位户辆台种单元米亩岁分钟小时公里平方吨件份批场届期点"
     r"支棵株只间栋张本块篇首部门处斤])([\u4e00-\u9fff]{0,2})"
 )
 # Not the thing counted: 有多少个的 / 几个了 / 多少人在.
@@ -39,7 +42,20 @@ _NOT_COUNTED = set("的了是呢吗啊呀吧在有和与被把就都还又也")
 _AGE_ASK_RE = re.compile(r"多大(?:的)?(?:孩子|年纪|岁数|年龄)|几岁|年龄")
 _MONEY_ASK_RE = re.compile(r"多少钱|多少资金|多少经费|多少投资|投资多少|投了多少|花了多少|多少补贴|多少奖补|发了多少")
 # A place the question does not already name: the new information a where-question wants.
-PLACE_NAME_RE = re.compile(r"[\u4e00-\u9fff]{2}(?:区|县|镇|乡|村|路|街|院|小区|社区|公园|学校|中心)")
+# The two characters before the place word are a name, not a count or a pointer (两个乡, 该村).
+PLACE_NAME_RE = re.compile(
+    r"(?:(?![两几个各该本全这那每此等和与及的在到了])[\u4e00-\u9fff]){2}"
+    r"(?:区|县|镇|乡|村|路|街|院|小区|社区|公园|学校|中心)"
+)
+# Saying where outright: 来自中牟, 位于…, 在…举行.
+WHERE_SAID_RE = re.compile(r"来自|位于|坐落|地处|落户|产自|源自|发源|生于|在[^，。,；;]{2,12}(?:举行|举办|召开|开展)")
+# 哪个学校 / 什么剧团 / 哪位皇帝: the thing asked for by name, right after the question word.
+_ASKED_NOUN_RE = re.compile(
+    r"(?:哪|什么|啥)(?:一|两|几)?(?:个|家|所|位|座|条|支|种|部|本|项|只|间|张|款)?的?([\u4e00-\u9fff]{1,4})"
+)
+# Before the thing asked, a name: two characters that are not a count, a pointer or a verb of
+# going (两个村, 该村, 走进社区 name nothing).
+NAME_CHARS = r"(?:(?![两几个各该本全这那每此等和与及的在到了进入往赴至回去来走])[\u4e00-\u9fff]){2}"
 # 个 is the generic classifier: 几个孩子 is answered by 20名青少年, 几个项目 by 79个.
 _UNIT_SYNONYMS = {"个": "个名人位家所座项条户只次台辆种", "人": "人名位", "名": "名人位", "位": "位名人"}
 
@@ -47,6 +63,22 @@ _UNIT_SYNONYMS = {"个": "个名人位家所座项条户只次台辆种", "人":
 def asks_of(text: str) -> list[str]:
     """The kinds of fact a question asks for, in `ASKS` order."""
     return [kind for kind, ask in ASKS.items() if ask.search(text)]
+
+
+def asked_noun(question: str, words: Iterable[str]) -> str | None:
+    """The thing a which-question asks to name (哪个学校 → 学校, 什么剧团 → 剧团): the longest of
+    the question's words that starts right after the question word."""
+    match = _ASKED_NOUN_RE.search(question)
+    if match is None:
+        return None
+    after = match.group(1)
+    found = [w for w in words if after.startswith(w) and not w.isascii()]
+    return max(found, key=len) if found else None
+
+
+def named_re(noun: str) -> re.Pattern[str]:
+    """A name ending in the noun asked for: 田种湾村, 诚亿豫剧团, 郑州幼儿师范高等专科学校."""
+    return re.compile(NAME_CHARS + re.escape(noun))
 
 
 def unit_asked(question: str) -> str | None:

@@ -1,7 +1,12 @@
-"""Choosing the snippet: the sentence of an article, with a neighbour or two, that answers.
+"""Choosing the snippet: the sentence of an article that answers, first, and little else.
 
 `QuestionView` holds what every candidate's scoring needs from the question, worked out once;
-`best_snippet` scores the sentences of one analysed article (`passages.ArticleText`).
+`best_snippet` scores the sentences of one analysed article (`passages.ArticleText`) and cuts
+the snippet: it starts with the best sentence (a long one at the clause holding the question's
+words), so that the answer is within the first 100 characters a phone shows, and it goes on
+past that only with sentences that hold more of the answer. The best sentence is read with the
+one before it only when it leans on it (a fragment starting 此后/因此, the effect a
+why-question asks the cause of).
 """
 
 from __future__ import annotations
@@ -12,12 +17,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .passages import ArticleText
-from .question import PLACE_NAME_RE, counted_noun, unit_asked, unit_number_re
+from .question import PLACE_NAME_RE, WHERE_SAID_RE, asked_noun, counted_noun, named_re, unit_asked, unit_number_re
 from .question import counted_re as counted_number_re
 from .results import Snippet
-from .text import Term, normalize
+from .text import QUESTION_WORD_RE, Term, normalize
 
 SNIPPET_MAX = 200
+SNIPPET_TARGET = 100  # past this a snippet grows only with sentences that hold some of the answer
+FIRST_CHARS = 100  # what a phone shows first: the answer should be in it
+LEANING_MAX = 40  # a sentence this short that starts 此后/因此/这 is read with the one before…
+LEAD_IN_MAX = 60  # …when that one is this short
+LEANS_BACK_RE = re.compile(
+    r"(?:[^，,。]{1,5}[，,])?(?:此|这|该|其|因此|所以|于是|但|而|并且|同时|随后|之后|后来|对此|为此|他|她|它)"
+)
+CONSEQUENCE_RE = re.compile(r"(?:因此|所以|于是|因而|故而|从而|遂|结果|此后|之后|后来|在此背景下|这|此|该)")
+CUT_TITLE_CLOSERS = "》〉‧·)）"
+STRAY_CLOSERS = "”’」』\"'"
+CLAUSE_BREAK_RE = re.compile(r"[，,；;：:]")
 
 
 def _bigrams(text: str) -> set[str]:
@@ -25,15 +41,78 @@ def _bigrams(text: str) -> set[str]:
     return {chars[i : i + 2] for i in range(len(chars) - 1)}
 
 
-TOPIC_DISCOUNT = 0.35
+_PIECE_BREAK_RE = re.compile(rf"[^\w\u4e00-\u9fff]+|{QUESTION_WORD_RE.pattern}")
+
+
+def _wording_bigrams(text: str, terms: Sequence[Term]) -> set[str]:
+    """The question's character bigrams that are not inside one of its words nor its question
+    words: the wording around the words (以什么为食, 位于), which the words' own weights do not
+    already count. A sentence repeating 两个乡镇 of 哪两个乡镇 refers to the answer, not gives it."""
+    words = [t.text for t in terms if len(t.text) > 1 and not t.text.isascii()]
+    single = {t.text for t in terms if _is_single_han(t.text)}
+    found: set[str] = set()
+    for chars in _PIECE_BREAK_RE.split(text):
+        inside = [False] * len(chars)
+        for word in words:
+            start = chars.find(word)
+            while start >= 0:
+                for k in range(start, start + len(word) - 1):
+                    inside[k] = True
+                start = chars.find(word, start + 1)
+        for k in range(len(chars) - 1):
+            if chars[k] in single and chars[k + 1] in single:
+                inside[k] = True
+        found.update(chars[k : k + 2] for k in range(len(chars) - 1) if not inside[k])
+    return found
+
+
+TOPIC_DISCOUNT = 0.2
 PART_OF_WORD = 0.6
-UNIT_BONUS = 3.5
-COUNTED_BONUS = 2.0  # and the number counts the very thing asked about
 SINGLE_CHAR_CAP = 1.5
+# How much each kind of evidence (sentence_features) counts for a sentence.
+WEIGHTS = {
+    "words": 1.0,  # the question's words it holds, by idf (the headline's count for less)
+    "wording": 6.0,  # share of the question's wording (character bigrams) it repeats
+    "kind": 1.0,  # holds the kind of fact asked (a number, a date, a place, …)
+    "named": 3.0,  # a new name ending in the thing asked (哪个村 → 田种湾村)
+    "places": 0.5,  # where-questions: place names the question does not say (up to 2)
+    "where_said": 2.0,  # where-questions: 来自, 位于, 在…举行
+    "unit": 3.5,  # a number with the unit asked (多少人 → 300人)
+    "counted": 2.0,  # and the number counts the very thing asked about
+}
+OTHER_COUNT_SHARE = 0.5
 
 
 def _is_single_han(term: str) -> bool:
     return len(term) == 1 and "\u4e00" <= term <= "\u9fff"
+
+
+def _word_groups(text: str, terms: Sequence[Term]) -> dict[str, int]:
+    """Each term's word, for scoring sentences: a run of single characters the segmenter could
+    not make a word of (斯氏腔吻鳕, 李晓雷) is one name, with the words it touches (芝麻街+双创园);
+    counted once, it no longer outweighs a sentence holding the rest of the question."""
+    groups = {t.text: t.group for t in terms}
+    single = {t.text for t in terms if _is_single_han(t.text)}
+    if len(single) < 2:
+        return groups
+    longer = [t.text for t in terms if len(t.text) > 1 and not t.text.isascii()]
+    i = 0
+    while i < len(text):
+        if text[i] not in single:
+            i += 1
+            continue
+        j = i
+        while j < len(text) and text[j] in single:
+            j += 1
+        if j - i >= 2:
+            group = groups[text[i]]
+            for char in text[i:j]:
+                groups[char] = group
+            for word in longer:
+                if text.startswith(word, j) or (i >= len(word) and text.startswith(word, i - len(word))):
+                    groups[word] = group
+        i = j
+    return groups
 
 
 @dataclass(frozen=True)
@@ -44,8 +123,11 @@ class QuestionView:
     terms: tuple[Term, ...]
     weights: dict[str, float]  # idf x question weight
     groups: dict[str, int]
+    words: dict[str, int]  # the group a term scores a sentence in: a name cut into characters is one
     asks: tuple[str, ...]
     bigrams: frozenset[str]
+    bigram_total: int  # all the question's bigrams, those inside its words too
+    named_re: re.Pattern[str] | None  # a name ending in the thing a which-question asks (…村, …剧团)
     unit_re: re.Pattern[str] | None
     counted_re: re.Pattern[str] | None
     latin: dict[str, re.Pattern[str]]  # ASCII terms match as whole words only (15 is not in 2015)
@@ -54,13 +136,17 @@ class QuestionView:
     def of(cls, text: str, terms: Sequence[Term], idf: dict[str, float], asks: Sequence[str]) -> QuestionView:
         unit = unit_asked(text)
         noun = counted_noun(text) if unit else None
+        noun_asked = asked_noun(text, [t.text for t in terms])
         return cls(
             text=text,
             terms=tuple(terms),
             weights={t.text: idf.get(t.text, 0.0) * t.weight for t in terms},
             groups={t.text: t.group for t in terms},
+            words=_word_groups(text, terms),
             asks=tuple(asks),
-            bigrams=frozenset(_bigrams(text)),
+            bigrams=frozenset(_wording_bigrams(text, terms)),
+            bigram_total=max(1, len(_bigrams(text))),
+            named_re=named_re(noun_asked) if noun_asked else None,
             unit_re=unit_number_re(unit) if unit else None,
             counted_re=counted_number_re(unit, noun) if unit and noun else None,
             latin={
@@ -139,38 +225,11 @@ def best_snippet(article_text: ArticleText, view: QuestionView, located: Located
     in_headline = article_text.headline_terms if any(t in headline for t in view.weights) else frozenset()
     topic = (in_headline & view.weights.keys()) | repeated
     focus = {t: (w * TOPIC_DISCOUNT if t in topic else w) for t, w in view.weights.items()}
-    best_of_group: dict[int, dict[int, float]] = {}  # sentence -> word of the question -> weight
-    for term, numbers in located.term_sentences.items():
-        # One word of the question counts once in a sentence, by its best-matching form; a
-        # single character may sit inside another word (唱 in 哼唱): it counts for less.
-        weight = min(SINGLE_CHAR_CAP, focus[term] * PART_OF_WORD) if _is_single_han(term) else focus[term]
-        group = view.groups[term]
-        for number in numbers:
-            weights = best_of_group.get(number)
-            if weights is None:
-                best_of_group[number] = {group: weight}
-            elif weight > weights.get(group, 0.0):
-                weights[group] = weight
-    scored = {number: sum(weights.values()) for number, weights in best_of_group.items()}
-    if view.bigrams:
-        for number, hits in located.bigram_counts.items():
-            scored[number] = scored.get(number, 0.0) + 2.0 * hits / len(view.bigrams)
-    for kind in view.asks:
-        for number in article_text.holds(kind):
-            scored[number] = scored.get(number, 0.0) + 1
-    if "where" in view.asks:
-        novel: dict[int, int] = {}
-        for number, name in article_text.matching(PLACE_NAME_RE):
-            if name not in view.text:
-                novel[number] = novel.get(number, 0) + 1
-        for number, names in novel.items():
-            scored[number] = scored.get(number, 0.0) + 0.75 * min(names, 2)
-    if view.unit_re is not None:
-        for number in article_text.flagged(view.unit_re):
-            scored[number] = scored.get(number, 0.0) + UNIT_BONUS
-    if view.counted_re is not None:
-        for number in article_text.flagged(view.counted_re):
-            scored[number] = scored.get(number, 0.0) + COUNTED_BONUS
+    scored: dict[int, float] = {}
+    for feature, values in sentence_features(article_text, view, located, focus).items():
+        weight = WEIGHTS[feature]
+        for number, value in values.items():
+            scored[number] = scored.get(number, 0.0) + weight * value
     top = max(scored.values(), default=0.0)
     best = min((n for n, s in scored.items() if s == top), default=0) if top > 0 else 0
     evidence = len(
@@ -180,47 +239,127 @@ def best_snippet(article_text: ArticleText, view: QuestionView, located: Located
             if best in numbers and (len(t) > 1 or t.isdigit())
         }
     )
-    start, end = best, best + 1
-    length = article_text.ends[best] - article_text.starts[best]
-    paragraph = article_text.paragraphs[best]
-    # Grow with the better-scoring neighbour of the same paragraph while it fits.
-    while True:
-        options = []
-        if start > 0 and article_text.paragraphs[start - 1] == paragraph:
-            options.append((scored.get(start - 1, 0.0) * 0.9, start - 1))
-        if end < count and article_text.paragraphs[end] == paragraph:
-            options.append((scored.get(end, 0.0), end))
-        options = [o for o in options if length + article_text.ends[o[1]] - article_text.starts[o[1]] <= SNIPPET_MAX]
-        if not options:
-            break
-        _, pick = max(options)
-        length += article_text.ends[pick] - article_text.starts[pick]
-        if pick < start:
-            start = pick
-        else:
-            end = pick + 1
-    text = "".join(article_text.sentence(n) for n in range(start, end)).strip()
-    if len(text) > SNIPPET_MAX:
-        text = _trim_window(text, focus)
+    text = _build(article_text, best, scored, focus, view)
     return Snippet(text, (), scored.get(best, 0.0), evidence, frozenset(topic))
 
 
-def _trim_window(text: str, weights: dict[str, float]) -> str:
-    """Cut a long sentence to the 200-character window holding most of the question's terms."""
-    norm = normalize(text)
-    positions = [(m.start(), weights[t]) for t in weights if len(t) > 1 for m in re.finditer(re.escape(t), norm)]
-    width = SNIPPET_MAX - 2
+def sentence_features(
+    article_text: ArticleText, view: QuestionView, located: Located, focus: dict[str, float]
+) -> dict[str, dict[int, float]]:
+    """What speaks for each sentence holding the answer, by kind of evidence (weighed by WEIGHTS)."""
+    features: dict[str, dict[int, float]] = {}
+    best_of_group: dict[int, dict[int, float]] = {}  # sentence -> word of the question -> weight
+    for term, numbers in located.term_sentences.items():
+        # One word of the question counts once in a sentence, by its best-matching form; a
+        # single character may sit inside another word (唱 in 哼唱): it counts for less.
+        weight = min(SINGLE_CHAR_CAP, focus[term] * PART_OF_WORD) if _is_single_han(term) else focus[term]
+        group = view.words[term]
+        for number in numbers:
+            weights = best_of_group.get(number)
+            if weights is None:
+                best_of_group[number] = {group: weight}
+            elif weight > weights.get(group, 0.0):
+                weights[group] = weight
+    features["words"] = {number: sum(weights.values()) for number, weights in best_of_group.items()}
+    if view.bigrams:
+        features["wording"] = {number: hits / view.bigram_total for number, hits in located.bigram_counts.items()}
+    kinds: dict[int, float] = {}
+    for kind in view.asks:
+        for number in article_text.holds(kind):
+            kinds[number] = kinds.get(number, 0.0) + 1
+    features["kind"] = kinds
+    if view.named_re is not None:
+        # A name the question does not already say.
+        features["named"] = {n: 1.0 for n, name in article_text.scan(view.named_re) if name[:2] not in view.text}
+    if "where" in view.asks:
+        novel: dict[int, float] = {}
+        for number, name in article_text.matching(PLACE_NAME_RE):
+            if name not in view.text:
+                novel[number] = min(2.0, novel.get(number, 0.0) + 1)
+        features["places"] = novel
+        features["where_said"] = dict.fromkeys(article_text.flagged(WHERE_SAID_RE), 1.0)
+    counted = article_text.flagged(view.counted_re) if view.counted_re is not None else frozenset()
+    if view.unit_re is not None:
+        # Where the article counts the very thing asked (6个方面), other counts (12家企业) are
+        # likely of something else: they count for less.
+        other = OTHER_COUNT_SHARE if counted else 1.0
+        features["unit"] = {n: 1.0 if n in counted else other for n in article_text.flagged(view.unit_re)}
+    features["counted"] = dict.fromkeys(counted, 1.0)
+    return features
+
+
+def _build(
+    article_text: ArticleText, best: int, scored: dict[int, float], focus: dict[str, float], view: QuestionView
+) -> str:
+    """The snippet around the best sentence: it starts with that sentence (or the clause of a long
+    one that holds the question's words), and goes on only while what follows helps."""
+    count = len(article_text.starts)
+    paragraph = article_text.paragraphs[best]
+    begin, stop = article_text.starts[best], article_text.ends[best]
+    raw = article_text.raw
+    prefix = ""
+    if best > 0 and article_text.paragraphs[best - 1] == paragraph and _leans_back(article_text, best, view):
+        begin = article_text.starts[best - 1]
+    elif stop - begin > FIRST_CHARS:
+        offset = _clause_offset(article_text.norm[begin:stop], focus, view)
+        begin += offset
+        prefix = "…" if offset else ""
+    while begin < stop and raw[begin] in STRAY_CLOSERS:  # the end of the quote before: not this sentence's
+        begin += 1
+    end = best + 1
+    length = stop - begin
+    # Grow with the sentences that follow in the paragraph while the snippet is short, or while
+    # they hold more of the answer (a list going on, a sentence with the question's words).
+    while end < count and article_text.paragraphs[end] == paragraph:
+        size = article_text.ends[end] - article_text.starts[end]
+        if length + size > SNIPPET_MAX:
+            break
+        if length >= SNIPPET_TARGET and scored.get(end, 0.0) <= 0:
+            break
+        length += size
+        stop = article_text.ends[end]
+        end += 1
+    text = prefix + raw[begin:stop].strip()
+    return text if len(text) <= SNIPPET_MAX else text[: SNIPPET_MAX - 1] + "…"
+
+
+def _leans_back(article_text: ArticleText, best: int, view: QuestionView) -> bool:
+    """Whether the best sentence is read with the one before it: it was cut out of a title
+    (…LIVE！‧台北‧我》是…), or it is short and starts with a word pointing back (此后, 因此,
+    这3个村), or it is the consequence whose cause a why-question asks (因此…, 于是…)."""
+    begin, stop = article_text.starts[best], article_text.ends[best]
+    before = article_text.ends[best - 1] - article_text.starts[best - 1]
+    if before + stop - begin > SNIPPET_MAX:
+        return False
+    sentence = article_text.norm[begin:stop].lstrip()
+    if sentence[:1] in CUT_TITLE_CLOSERS:
+        return True
+    if "why" in view.asks and CONSEQUENCE_RE.match(sentence):
+        return True
+    return stop - begin <= LEANING_MAX and before <= LEAD_IN_MAX and bool(LEANS_BACK_RE.match(sentence))
+
+
+def _clause_offset(norm: str, focus: dict[str, float], view: QuestionView) -> int:
+    """Where to start a long sentence: the clause from which the next FIRST_CHARS characters
+    hold the most of the question (its words, the number with the unit asked); 0 if the start."""
+    places = [
+        (m.start(), m.end(), focus[t])
+        for t in focus
+        if len(t) > 1 or t.isdigit()
+        for m in re.finditer(re.escape(t), norm)
+    ]
+    for pattern in (view.unit_re, view.counted_re):
+        if pattern is not None:
+            places.extend((m.start(), m.end(), WEIGHTS["unit"]) for m in pattern.finditer(norm))
+    if not places:
+        return 0
+    starts = [0] + [m.end() for m in CLAUSE_BREAK_RE.finditer(norm) if m.end() < len(norm)]
     best_start, best_value = 0, -1.0
-    for pos, _ in positions or [(0, 0.0)]:
-        start = max(0, min(pos - width // 3, len(text) - width))
-        value = sum(w for p, w in positions if start <= p < start + width)
-        if value > best_value:
+    for start in starts:
+        value = sum(w for a, b, w in places if a >= start and b <= start + FIRST_CHARS - 1)
+        if value > best_value + 1e-9:
             best_start, best_value = start, value
-    # Prefer starting right after a clause break close to the chosen start.
-    window = text[best_start : best_start + width]
-    prefix = "…" if best_start > 0 else ""
-    suffix = "…" if best_start + width < len(text) else ""
-    return prefix + window + suffix
+    return best_start
 
 
 def highlight_spans(snippet: str, weights: dict[str, float]) -> list[tuple[int, int]]:
