@@ -7,6 +7,7 @@ library's business (bot/library.py), so questions in flight keep the one they st
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -33,6 +34,8 @@ UNANCHORED_FACTOR = 0.6
 MIN_DOCS_FOR_IDF = 20
 ANALYSED_CACHE = 20000  # analysed articles kept (a few KB each): the hot part of a large archive
 ALTERNATIVE_SHARE = 0.5  # an alternative scores at least this share of the best answer
+NAMED_BONUS = 0.8  # the question names the article: its whole title, as an encyclopedia's entry
+_QUALIFIER_RE = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")  # 夜来香 (夹竹桃科): the name is 夜来香
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class _Ranked:
     snippet: Snippet
     coverage: float  # share of the question's weight the article holds
     matched_idf: float  # the weight of the most telling word it shares with the question
+    named: bool = False  # the question names the article (its whole title)
 
 
 class Engine:
@@ -135,7 +139,8 @@ class Engine:
         best = ranked[0]
         # idf says nothing in a corpus of a handful of articles; there coverage alone decides.
         weak = best.matched_idf < self.settings.min_matched_idf and index.size >= MIN_DOCS_FOR_IDF
-        if best.coverage < self.settings.abstain_below or weak:
+        # A question that names the article (蓍的叶子有什么特点) is about it, whatever else it says.
+        if (best.coverage < self.settings.abstain_below or weak) and not best.named:
             return Answer(
                 question,
                 Status.ABSTAIN,
@@ -179,6 +184,7 @@ class Engine:
         for term in terms:
             group_len[term.group] = max(group_len.get(term.group, 1), len(term.text))
         view = QuestionView.of(text, terms, idf, asks)
+        term_texts = frozenset(t.text for t in terms)
         for doc, bm25 in zip(hits.docs, hits.scores, strict=True):
             article = self.articles[int(doc)]
             if article.id in seen:
@@ -206,9 +212,22 @@ class Engine:
             title_sim = fuzz.partial_ratio(text, article_text.headline) / 100.0
             passage = snippet.score / total
             score = float(bm25) / top_bm25 + 0.6 * passage + 0.25 * title_sim * title_sim + 0.5 * coverage
-            ranked.append(_Ranked(article, score, snippet, coverage, matched_idf))
+            named = _names(text, article_text.headline, term_texts)
+            if named:
+                score += NAMED_BONUS
+            ranked.append(_Ranked(article, score, snippet, coverage, matched_idf, named))
         ranked.sort(key=lambda r: -r.score)
         return ranked
+
+
+def _names(question: str, headline: str, terms: frozenset[str]) -> bool:
+    """Whether the question names the article by its whole title (黄蝉的别称, not 软枝黄蝉's):
+    the title less a qualifier in brackets, two characters or more, or one the question holds
+    as a word of its own (蓍)."""
+    name = _QUALIFIER_RE.sub("", headline).strip()
+    if not name or name not in question:
+        return False
+    return len(name) >= 2 or name in terms
 
 
 def warm_in_background(index: SearchIndex) -> None:
