@@ -35,6 +35,7 @@ MIN_DOCS_FOR_IDF = 20
 ANALYSED_CACHE = 20000  # analysed articles kept (a few KB each): the hot part of a large archive
 ALTERNATIVE_SHARE = 0.5  # an alternative scores at least this share of the best answer
 NAMED_BONUS = 0.8  # the question names the article: its whole title, as an encyclopedia's entry
+_NAME_PARTS_RE = re.compile(r"[·・•‧]")
 _QUALIFIER_RE = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")  # 夜来香 (夹竹桃科): the name is 夜来香
 
 
@@ -225,9 +226,13 @@ def _names(question: str, headline: str, terms: frozenset[str]) -> bool:
     the title less a qualifier in brackets, two characters or more, or one the question holds
     as a word of its own (蓍)."""
     name = _QUALIFIER_RE.sub("", headline).strip()
-    if not name or name not in question:
+    if not name:
         return False
-    return len(name) >= 2 or name in terms
+    if name in question:
+        return len(name) >= 2 or name in terms
+    # 拉诺米 of 拉诺米·克罗莫维焦约: a foreign name is called by one of its parts.
+    parts = _NAME_PARTS_RE.split(name)
+    return len(parts) > 1 and any(len(part) >= 2 and part in question for part in parts)
 
 
 def warm_in_background(index: SearchIndex) -> None:

@@ -28,7 +28,7 @@ ASKS = {
     ),
     "why": re.compile(r"\bwhy\b|为什么|为何|为啥|怎么会|原因|缘故|理由|背景|由来|来历|怎么来的|怎么死"),
     "define": re.compile(
-        r"是啥|指什么|什么意思|啥意思|是指|指的是|什么是|什么叫|何谓|含义|定义|\bwhat is\b|\bmeaning\b"
+        r"^[^的]{1,20}是什么\W*$|是啥|指什么|什么意思|啥意思|是指|指的是|什么是|什么叫|何谓|含义|定义|\bwhat is\b|\bmeaning\b"
     ),
     "list": re.compile(r"包括|有哪些|有啥|都有|哪[几两]?[个种项样类]|都.{0,4}[啥哪什]"),
 }
@@ -56,8 +56,26 @@ _ASKED_NOUN_RE = re.compile(
 # Before the thing asked, a name: two characters that are not a count, a pointer or a verb of
 # going (两个村, 该村, 走进社区 name nothing).
 NAME_CHARS = r"(?:(?![两几个各该本全这那每此等和与及的在到了进入往赴至回去来走])[\u4e00-\u9fff]){2}"
+# 多长/多高/多重/多久: a measure, answered by a number with any unit of it (公里, 米; 吨, 公斤).
+_MEASURE_ASKS = (
+    ("时长", re.compile(r"多久|多长时间|多少时间|多长的时间")),
+    ("长度", re.compile(r"多长|多远|多高|多深|多宽|多厚|长度|高度|深度|宽度|海拔")),
+    ("重量", re.compile(r"多重|重量|体重")),
+    ("面积", re.compile(r"面积|占地多|多大的?(?:地方|面积|范围)")),
+)
 # 个 is the generic classifier: 几个孩子 is answered by 20名青少年, 几个项目 by 79个.
-_UNIT_SYNONYMS = {"个": "个名人位家所座项条户只次台辆种", "人": "人名位", "名": "名人位", "位": "位名人"}
+_UNIT_SYNONYMS = {
+    "个": "个名人位家所座项条户只次台辆种",
+    "人": "人名位",
+    "名": "名人位",
+    "位": "位名人",
+    "时长": "年月天周日时钟秒",
+    "长度": "米里尺",
+    "重量": "克斤吨磅",
+    "面积": "亩顷米里",
+}
+# A number as digits, or in characters from 两 up (一个 is as often "a" as "one").
+_NUMBER = r"(?:\d[\d.,，~\-—]*|[两二三四五六七八九十][零〇一二两三四五六七八九十百千]*|一[十百千][零〇一二两三四五六七八九十百千]*)"
 
 
 def asks_of(text: str) -> list[str]:
@@ -81,11 +99,28 @@ def named_re(noun: str) -> re.Pattern[str]:
     return re.compile(NAME_CHARS + re.escape(noun))
 
 
+def defining_re(subjects: Iterable[str]) -> re.Pattern[str] | None:
+    """A sentence that says what one of the subjects is: the subject then 是/即/是指/又称/a colon
+    (乙酰胺是由乙酸衍生出的酰胺), its expansion in brackets right after it (三送一强(送政策、
+    送服务、送要素、强信心)), or a list that it names (…、足球小镇板块“六个动力源”)."""
+    names = sorted({re.escape(s) for s in subjects if s}, key=len, reverse=True)
+    if not names:
+        return None
+    name = "(?:" + "|".join(names) + ")"
+    return re.compile(
+        rf"{name}[”\"」』]?\s*(?:[（(][^（）()]{{0,60}}[)）])?[，,]?\s*(?:是指|指的是|就是|也就是|意为|意思是|即|是|"
+        rf"又称|简称|或称|俗称|[:：])|{name}[”\"」』]?[（(][^（）()]{{2,60}}[)）]|、[^、，,。；;]{{1,20}}[“\"「]?{name}"
+    )
+
+
 def unit_asked(question: str) -> str | None:
     if _AGE_ASK_RE.search(question):
         return "岁"
     if _MONEY_ASK_RE.search(question):
         return "元"
+    for measure, ask in _MEASURE_ASKS:
+        if ask.search(question):
+            return measure
     match = _UNIT_ASK_RE.search(question)
     return match.group(1) if match else None
 
@@ -101,7 +136,7 @@ def counted_noun(question: str) -> str | None:
 
 def _number_with_unit(unit: str) -> str:
     units = _UNIT_SYNONYMS.get(unit, unit)
-    return rf"\d[\d.,，~\-—]*(?:余|多)?[万亿千百]?(?:余|多)?[{re.escape(units)}]"
+    return rf"{_NUMBER}(?:余|多)?[万亿千百]?(?:余|多)?[公千厘毫英平方个]{{0,3}}[{re.escape(units)}]"
 
 
 def unit_number_re(unit: str) -> re.Pattern[str]:

@@ -17,7 +17,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .passages import ArticleText
-from .question import PLACE_NAME_RE, WHERE_SAID_RE, asked_noun, counted_noun, named_re, unit_asked, unit_number_re
+from .question import (
+    PLACE_NAME_RE,
+    WHERE_SAID_RE,
+    asked_noun,
+    counted_noun,
+    defining_re,
+    named_re,
+    unit_asked,
+    unit_number_re,
+)
 from .question import counted_re as counted_number_re
 from .results import Snippet
 from .text import QUESTION_WORD_RE, Term, normalize
@@ -31,6 +40,9 @@ LEANS_BACK_RE = re.compile(
     r"(?:[^，,。]{1,5}[，,])?(?:此|这|该|其|因此|所以|于是|但|而|并且|同时|随后|之后|后来|对此|为此|他|她|它)"
 )
 CONSEQUENCE_RE = re.compile(r"(?:因此|所以|于是|因而|故而|从而|遂|结果|此后|之后|后来|在此背景下|这|此|该)")
+POINTS_BACK_RE = re.compile(
+    r"(?:[^，,。]{1,5}[，,])?(?:此后|之后|其后|随后|后来|当时|此时|同年|次年|翌年|当天|赛后|会后|会上|这|此|该|其|他|她|它)"
+)
 CUT_TITLE_CLOSERS = "》〉‧·)）"
 STRAY_CLOSERS = "”’」』\"'"
 CLAUSE_BREAK_RE = re.compile(r"[，,；;：:]")
@@ -74,6 +86,7 @@ WEIGHTS = {
     "words": 1.0,  # the question's words it holds, by idf (the headline's count for less)
     "wording": 6.0,  # share of the question's wording (character bigrams) it repeats
     "kind": 1.0,  # holds the kind of fact asked (a number, a date, a place, …)
+    "defines": 3.0,  # define-questions: says what the subject is (X是…, X（…）, a list naming X)
     "named": 3.0,  # a new name ending in the thing asked (哪个村 → 田种湾村)
     "places": 0.5,  # where-questions: place names the question does not say (up to 2)
     "where_said": 2.0,  # where-questions: 来自, 位于, 在…举行
@@ -81,6 +94,9 @@ WEIGHTS = {
     "counted": 2.0,  # and the number counts the very thing asked about
 }
 OTHER_COUNT_SHARE = 0.5
+# The kinds of fact whose sentence pattern (passages.FACTS) tells more or less than most: a
+# number is rarely there by chance; who (a title, 说) is in most news sentences.
+KIND_WEIGHTS = {"number": 3.0, "who": 0.0}
 
 
 def _is_single_han(term: str) -> bool:
@@ -115,6 +131,22 @@ def _word_groups(text: str, terms: Sequence[Term]) -> dict[str, int]:
     return groups
 
 
+def _subjects(text: str, terms: Sequence[Term]) -> list[str]:
+    """What a question may ask to define: its words of two characters or more, and the runs of
+    single characters the segmenter left (a coinage it does not know)."""
+    single = {t.text for t in terms if _is_single_han(t.text)}
+    found = [t.text for t in terms if len(t.text) > 1 and not t.text.isdigit()]
+    run = ""
+    for char in text + " ":
+        if char in single:
+            run += char
+            continue
+        if run:
+            found.append(run)
+        run = ""
+    return found
+
+
 @dataclass(frozen=True)
 class QuestionView:
     """What every candidate's passage scoring needs from the question, worked out once."""
@@ -127,6 +159,7 @@ class QuestionView:
     asks: tuple[str, ...]
     bigrams: frozenset[str]
     bigram_total: int  # all the question's bigrams, those inside its words too
+    defining_re: re.Pattern[str] | None  # define-questions: a sentence saying what the subject is
     named_re: re.Pattern[str] | None  # a name ending in the thing a which-question asks (…村, …剧团)
     unit_re: re.Pattern[str] | None
     counted_re: re.Pattern[str] | None
@@ -146,6 +179,7 @@ class QuestionView:
             asks=tuple(asks),
             bigrams=frozenset(_wording_bigrams(text, terms)),
             bigram_total=max(1, len(_bigrams(text))),
+            defining_re=defining_re(_subjects(text, terms)) if "define" in asks else None,
             named_re=named_re(noun_asked) if noun_asked else None,
             unit_re=unit_number_re(unit) if unit else None,
             counted_re=counted_number_re(unit, noun) if unit and noun else None,
@@ -172,16 +206,19 @@ class QuestionView:
         found: set[str] = set()
         term_sentences: dict[str, set[int]] = {}
         for term in self.weights:
-            places = self.positions(term, norm)
-            if not places:
-                continue
-            found.add(term)
-            size = len(term)
             numbers = set()
-            for place in places:
-                number = bisect_right(starts, place) - 1
-                if number >= 0 and place + size <= ends[number]:
-                    numbers.add(number)
+            for form in (term, _chinese_number(term)) if term.isdigit() else (term,):
+                if not form:
+                    continue
+                places = self.positions(form, norm)
+                if not places:
+                    continue
+                found.add(term)
+                size = len(form)
+                for place in places:
+                    number = bisect_right(starts, place) - 1
+                    if number >= 0 and place + size <= ends[number]:
+                        numbers.add(number)
             if numbers:
                 term_sentences[term] = numbers
         bigram_counts: dict[int, int] = {}
@@ -196,6 +233,18 @@ class QuestionView:
             for number in numbers:
                 bigram_counts[number] = bigram_counts.get(number, 0) + 1
         return Located(frozenset(found), term_sentences, bigram_counts)
+
+
+_DIGITS = "零一二三四五六七八九"
+
+
+def _chinese_number(digits: str) -> str:
+    """23 as the text may write it, 二十三 (10 to 99: ages, counts, days)."""
+    value = int(digits)
+    if not 10 <= value < 100 or digits.startswith("0"):  # 一 alone is in every other sentence
+        return ""
+    tens, ones = divmod(value, 10)
+    return ((_DIGITS[tens] if tens > 1 else "") + "十" if tens else "") + (_DIGITS[ones] if ones else "")
 
 
 @dataclass(frozen=True)
@@ -265,9 +314,12 @@ def sentence_features(
         features["wording"] = {number: hits / view.bigram_total for number, hits in located.bigram_counts.items()}
     kinds: dict[int, float] = {}
     for kind in view.asks:
+        weight = KIND_WEIGHTS.get(kind, 1.0)
         for number in article_text.holds(kind):
-            kinds[number] = kinds.get(number, 0.0) + 1
+            kinds[number] = kinds.get(number, 0.0) + weight
     features["kind"] = kinds
+    if view.defining_re is not None:
+        features["defines"] = {number: 1.0 for number, _ in article_text.scan(view.defining_re)}
     if view.named_re is not None:
         # A name the question does not already say.
         features["named"] = {n: 1.0 for n, name in article_text.scan(view.named_re) if name[:2] not in view.text}
@@ -335,6 +387,13 @@ def _leans_back(article_text: ArticleText, best: int, view: QuestionView) -> boo
     if sentence[:1] in CUT_TITLE_CLOSERS:
         return True
     if "why" in view.asks and CONSEQUENCE_RE.match(sentence):
+        return True
+    # 赛后，他正式结束运动生涯 for a when-question: the date is in the sentence before.
+    if POINTS_BACK_RE.match(sentence) and any(
+        best not in article_text.holds(kind) and best - 1 in article_text.holds(kind)
+        for kind in view.asks
+        if kind in ("date", "number", "where")
+    ):
         return True
     return stop - begin <= LEANING_MAX and before <= LEAD_IN_MAX and bool(LEANS_BACK_RE.match(sentence))
 
