@@ -6,7 +6,8 @@ the snippet: it starts with the best sentence (a long one at the clause holding 
 words), so that the answer is within the first 100 characters a phone shows, and it goes on
 past that only with sentences that hold more of the answer. The best sentence is read with the
 one before it only when it leans on it (a fragment starting 此后/因此, the effect a
-why-question asks the cause of).
+why-question asks the cause of). When the scores leave it unsure which sentence answers, the
+close runners-up follow the answer, after "…".
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ from .text import QUESTION_WORD_RE, Term, normalize
 
 SNIPPET_MAX = 200
 SNIPPET_TARGET = 100  # past this a snippet grows only with sentences that hold some of the answer
+RUNNER_SHARE = 0.5  # a runner-up this close to the best is shown after it…
+RUNNERS_UP = 2  # …up to this many
+SURE_KINDS = ("number", "date", "where")  # a best sentence holding one of these asked needs none
 FIRST_CHARS = 100  # what a phone shows first: the answer should be in it
 LEANING_MAX = 40  # a sentence this short that starts 此后/因此/这 is read with the one before…
 LEAD_IN_MAX = 60  # …when that one is this short
@@ -372,7 +376,21 @@ def _build(
         stop = article_text.ends[end]
         end += 1
     text = prefix + raw[begin:stop].strip()
-    return text if len(text) <= SNIPPET_MAX else text[: SNIPPET_MAX - 1] + "…"
+    if len(text) > SNIPPET_MAX:
+        return text[: SNIPPET_MAX - 1] + "…"
+    # Unsure which sentence answers: the next best score at least RUNNER_SHARE of the best,
+    # and the best does not hold the number, date or place asked. Then up to RUNNERS_UP of
+    # them follow the answer, "…" before each, each whole where it fits.
+    if any(best in article_text.holds(kind) for kind in view.asks if kind in SURE_KINDS):
+        return text
+    first = best - 1 if begin < article_text.starts[best] else best
+    floor = RUNNER_SHARE * scored.get(best, 0.0)
+    runners = sorted((n for n in scored if not first <= n < end and scored[n] >= floor), key=lambda n: (-scored[n], n))
+    for runner in runners[:RUNNERS_UP]:
+        more = article_text.sentence(runner).strip()
+        if len(text) + 1 + len(more) <= SNIPPET_MAX:
+            text += "…" + more
+    return text
 
 
 def _leans_back(article_text: ArticleText, best: int, view: QuestionView) -> bool:
