@@ -49,6 +49,7 @@ POINTS_BACK_RE = re.compile(
 )
 CUT_TITLE_CLOSERS = "》〉‧·)）"
 STRAY_CLOSERS = "”’」』\"'"
+_SPACE_RE = re.compile(r"\s+")
 CLAUSE_BREAK_RE = re.compile(r"[，,；;：:]")
 
 
@@ -258,8 +259,14 @@ class Located:
     bigram_counts: dict[int, int]  # sentence -> how many of the question's bigrams it repeats
 
 
-def best_snippet(article_text: ArticleText, view: QuestionView, located: Located | None = None) -> Snippet:
-    """The sentence (with neighbours, ≤ 200 characters) most likely to hold the answer.
+def best_snippet(
+    article_text: ArticleText,
+    view: QuestionView,
+    located: Located | None = None,
+    *,
+    shown: frozenset[int] = frozenset(),
+) -> Snippet:
+    """The snippet (≤ 200 characters) that starts with the sentence most likely to answer.
 
     A sentence scores by the idf of the question terms it contains, the question's wording it
     repeats (character bigrams: annotators and residents copy phrases), and whether it holds
@@ -267,6 +274,8 @@ def best_snippet(article_text: ArticleText, view: QuestionView, located: Located
     Terms of the headline, and terms most sentences repeat, count for less: every sentence of
     the article is about them, so they cannot tell which sentence answers.
     A sentence with none of these scores zero; only sentences with a hit are scored.
+    `shown`: sentences the resident has already seen (a follow-up question): never picked
+    again; when no other sentence scores, the snippet goes on where the shown ones stopped.
     """
     located = located or view.locate(article_text)
     count = len(article_text.starts)
@@ -283,8 +292,11 @@ def best_snippet(article_text: ArticleText, view: QuestionView, located: Located
         weight = WEIGHTS[feature]
         for number, value in values.items():
             scored[number] = scored.get(number, 0.0) + weight * value
+    for number in shown:
+        scored.pop(number, None)
     top = max(scored.values(), default=0.0)
-    best = min((n for n, s in scored.items() if s == top), default=0) if top > 0 else 0
+    # Nothing scores: the lead, or what comes after the sentences already shown.
+    best = min(n for n, s in scored.items() if s == top) if top > 0 else _next_unshown(len(article_text.starts), shown)
     evidence = len(
         {
             view.groups[t]
@@ -292,8 +304,24 @@ def best_snippet(article_text: ArticleText, view: QuestionView, located: Located
             if best in numbers and (len(t) > 1 or t.isdigit())
         }
     )
-    text = _build(article_text, best, scored, focus, view)
+    text = _build(article_text, best, scored, focus, view, shown)
     return Snippet(text, (), scored.get(best, 0.0), evidence, frozenset(topic))
+
+
+def _next_unshown(count: int, shown: frozenset[int]) -> int:
+    after = [*range(max(shown, default=-1) + 1, count), *range(count)]
+    return next((n for n in after if n not in shown), 0)
+
+
+def shown_sentences(article_text: ArticleText, snippet: str) -> frozenset[int]:
+    """The sentences of the article a snippet already showed (whole, or cut with "…")."""
+    seen = _SPACE_RE.sub("", normalize(snippet)).replace("…", "\n")
+    found = set()
+    for number in range(len(article_text.starts)):
+        sentence = _SPACE_RE.sub("", article_text.norm[article_text.starts[number] : article_text.ends[number]])
+        if len(sentence) >= 4 and (sentence in seen or sentence[:12] in seen or sentence[-12:] in seen):
+            found.add(number)
+    return frozenset(found)
 
 
 def sentence_features(
@@ -318,7 +346,9 @@ def sentence_features(
         features["wording"] = {number: hits / view.bigram_total for number, hits in located.bigram_counts.items()}
     kinds: dict[int, float] = {}
     for kind in view.asks:
-        weight = KIND_WEIGHTS.get(kind, 1.0)
+        # With no word to go by (那在哪; 谁负责的 of an article without 负责), the kind of fact
+        # asked is all there is.
+        weight = KIND_WEIGHTS.get(kind, 1.0) if located.term_sentences else 1.0
         for number in article_text.holds(kind):
             kinds[number] = kinds.get(number, 0.0) + weight
     features["kind"] = kinds
@@ -345,7 +375,12 @@ def sentence_features(
 
 
 def _build(
-    article_text: ArticleText, best: int, scored: dict[int, float], focus: dict[str, float], view: QuestionView
+    article_text: ArticleText,
+    best: int,
+    scored: dict[int, float],
+    focus: dict[str, float],
+    view: QuestionView,
+    shown: frozenset[int] = frozenset(),
 ) -> str:
     """The snippet around the best sentence: it starts with that sentence (or the clause of a long
     one that holds the question's words), and goes on only while what follows helps."""
@@ -354,7 +389,12 @@ def _build(
     begin, stop = article_text.starts[best], article_text.ends[best]
     raw = article_text.raw
     prefix = ""
-    if best > 0 and article_text.paragraphs[best - 1] == paragraph and _leans_back(article_text, best, view):
+    if (
+        best > 0
+        and best - 1 not in shown
+        and article_text.paragraphs[best - 1] == paragraph
+        and _leans_back(article_text, best, view)
+    ):
         begin = article_text.starts[best - 1]
     elif stop - begin > FIRST_CHARS:
         offset = _clause_offset(article_text.norm[begin:stop], focus, view)
@@ -366,7 +406,7 @@ def _build(
     length = stop - begin
     # Grow with the sentences that follow in the paragraph while the snippet is short, or while
     # they hold more of the answer (a list going on, a sentence with the question's words).
-    while end < count and article_text.paragraphs[end] == paragraph:
+    while end < count and article_text.paragraphs[end] == paragraph and end not in shown:
         size = article_text.ends[end] - article_text.starts[end]
         if length + size > SNIPPET_MAX:
             break
@@ -385,12 +425,51 @@ def _build(
         return text
     first = best - 1 if begin < article_text.starts[best] else best
     floor = RUNNER_SHARE * scored.get(best, 0.0)
-    runners = sorted((n for n in scored if not first <= n < end and scored[n] >= floor), key=lambda n: (-scored[n], n))
+    runners = sorted(
+        (n for n in scored if not first <= n < end and scored[n] >= floor and n not in shown),
+        key=lambda n: (-scored[n], n),
+    )
     for runner in runners[:RUNNERS_UP]:
         more = article_text.sentence(runner).strip()
         if len(text) + 1 + len(more) <= SNIPPET_MAX:
             text += "…" + more
     return text
+
+
+def defining_snippet(article_text: ArticleText, term: str) -> tuple[int, Snippet] | None:
+    """What the article says a term is: (2, the snippet from the sentence defining it) when a
+    sentence does (question.defining_re: X（…）, X是/即/是指…, a list naming X), (1, the
+    first sentence mentioning it) when one only mentions it; None when the article lacks it."""
+    norm, starts, ends = article_text.norm, article_text.starts, article_text.ends
+    if term not in norm:
+        return None
+    strength, anchor = 1, norm.find(term, article_text.body_start)
+    pattern = defining_re([term])
+    for match in pattern.finditer(norm, article_text.body_start) if pattern is not None else ():
+        number = bisect_right(starts, match.start()) - 1
+        if number >= 0 and match.end() <= ends[number]:
+            strength, anchor = 2, match.start()
+            break
+    best = bisect_right(starts, anchor) - 1 if anchor >= 0 else 0  # only in the headline: the lead
+    begin, stop = starts[best], ends[best]
+    prefix = ""
+    if anchor > begin and stop - begin > FIRST_CHARS:  # a long sentence: from the clause that defines
+        breaks = [m.end() for m in CLAUSE_BREAK_RE.finditer(norm, begin, anchor)]
+        if breaks:
+            begin, prefix = breaks[-1], "…"
+    end = best + 1
+    while (
+        end < len(starts)
+        and article_text.paragraphs[end] == article_text.paragraphs[best]
+        and stop - begin < SNIPPET_TARGET
+        and ends[end] - begin <= SNIPPET_MAX
+    ):
+        stop, end = ends[end], end + 1
+    text = prefix + article_text.raw[begin:stop].strip()
+    if len(text) > SNIPPET_MAX:
+        text = text[: SNIPPET_MAX - 1] + "…"
+    highlights = tuple(highlight_spans(text, {term: 1.0}))
+    return strength, Snippet(text, highlights, float(strength), 1, frozenset({term}))
 
 
 def _leans_back(article_text: ArticleText, best: int, view: QuestionView) -> bool:
