@@ -22,7 +22,15 @@ from .index import Hits, SearchIndex, build_segment
 from .passages import ArticleText, analyse
 from .question import MARKUP_RE, MAX_QUESTION_CHARS, asks_of
 from .results import Answer, Candidate, LoadReport, Snippet, Status
-from .snippet import QuestionView, best_snippet, defining_snippet, highlight_spans, shown_sentences
+from .snippet import (
+    Choice,
+    QuestionView,
+    best_snippet,
+    choose_sentence,
+    defining_snippet,
+    highlight_spans,
+    shown_sentences,
+)
 from .text import Analyzer, Term, corpus_words, normalize
 
 # Articles re-ranked by passage: the answer and its alternatives come from BM25's top few.
@@ -50,7 +58,7 @@ _QUALIFIER_RE = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")  # 夜来香 (夹
 class _Ranked:
     article: Article
     score: float
-    snippet: Snippet
+    choice: Choice  # its best sentence; the snippet is cut for the answer only
     coverage: float  # share of the question's weight the article holds
     matched_idf: float  # the weight of the most telling word it shares with the question
     named: bool = False  # the question names the article (its whole title)
@@ -237,7 +245,8 @@ class Engine:
         )[: self.settings.alternatives]
         # Highlights only for the snippet shown: marking every candidate's would be wasted work.
         weights = {t.text: idf[t.text] * t.weight for t in terms}
-        snippet = replace(best.snippet, highlights=tuple(highlight_spans(best.snippet.text, weights)))
+        snippet = best.choice.snippet()
+        snippet = replace(snippet, highlights=tuple(highlight_spans(snippet.text, weights)))
         return Answer(
             question,
             Status.ANSWER,
@@ -273,7 +282,7 @@ class Engine:
             seen.add(article.id)
             article_text = self._article_text(article, int(doc))
             located = view.locate(article_text)
-            snippet = best_snippet(article_text, view, located)
+            choice = choose_sentence(article_text, view, located)
             # Coverage: how much of the question (each word once, by its best form) the article has.
             got: dict[int, float] = {}
             for word in located.found:
@@ -284,19 +293,19 @@ class Engine:
             coverage = sum(got.values()) / total
             # Anchored: a word of the question is in the headline, or two meet in one sentence.
             # Scattered single matches are how unrelated questions find a random article.
-            anchored = snippet.evidence >= 2 or any(
-                t in snippet.topic and (len(t) > 1 or t.isdigit()) for t in view.weights
+            anchored = choice.evidence >= 2 or any(
+                t in choice.topic and (len(t) > 1 or t.isdigit()) for t in view.weights
             )
             if not anchored:
                 coverage *= UNANCHORED_FACTOR
             matched_idf = max(got.values(), default=0.0)
             title_sim = fuzz.partial_ratio(text, article_text.headline) / 100.0
-            passage = snippet.score / total
+            passage = choice.score / total
             score = float(bm25) / top_bm25 + 0.6 * passage + 0.25 * title_sim * title_sim + 0.5 * coverage
             named = _names(text, article_text.headline, term_texts)
             if named:
                 score += NAMED_BONUS
-            ranked.append(_Ranked(article, score, snippet, coverage, matched_idf, named))
+            ranked.append(_Ranked(article, score, choice, coverage, matched_idf, named))
         ranked.sort(key=lambda r: -r.score)
         return ranked
 

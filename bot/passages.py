@@ -12,7 +12,7 @@ import hashlib
 import re
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -160,16 +160,29 @@ class ArticleText:
             found = self._memo[pattern] = frozenset(number for number, _ in self._matches(pattern))
         return found
 
+    def holding(self, key: Hashable, spans: Callable[[str, int], Iterable[tuple[int, int]]]) -> frozenset[int]:
+        """The sentences holding a span that `spans(text, body_start)` finds, found once an
+        article and key (the numbers with a unit asked: the key names the unit)."""
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self.sentences_of(spans(self.norm, self.body_start))
+        return found
+
+    def sentences_of(self, spans: Iterable[tuple[int, int]]) -> frozenset[int]:
+        """The sentences the [start, end) spans of the text are in (a span across two: none)."""
+        numbers = set()
+        for start, end in spans:
+            number = bisect_right(self.starts, start) - 1
+            if number >= 0 and end <= self.ends[number]:
+                numbers.add(number)
+        return frozenset(numbers)
+
     def matching(self, pattern: re.Pattern[str]) -> list[tuple[int, str]]:
         """(sentence, text) of every match in the body, found once an article and pattern."""
         found = self._memo.get(("all", pattern))
         if found is None:
             found = self._memo[("all", pattern)] = list(self._matches(pattern))
         return found
-
-    def scan(self, pattern: re.Pattern[str]) -> Iterator[tuple[int, str]]:
-        """(sentence, text) of every match in the body, not kept: for a pattern of one question."""
-        return self._matches(pattern)
 
     def _matches(self, pattern: re.Pattern[str]) -> Iterator[tuple[int, str]]:
         return _matches(pattern, self.norm, self.body_start, self.starts, self.ends)

@@ -5,7 +5,7 @@ for a how-many question, the unit and the thing counted. Pure functions over the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 MAX_QUESTION_CHARS = 300
 
@@ -55,7 +55,7 @@ _ASKED_NOUN_RE = re.compile(
 )
 # Before the thing asked, a name: two characters that are not a count, a pointer or a verb of
 # going (两个村, 该村, 走进社区 name nothing).
-NAME_CHARS = r"(?:(?![两几个各该本全这那每此等和与及的在到了进入往赴至回去来走])[\u4e00-\u9fff]){2}"
+NOT_NAME_CHARS = frozenset("两几个各该本全这那每此等和与及的在到了进入往赴至回去来走")
 # 多长/多高/多重/多久: a measure, answered by a number with any unit of it (公里, 米; 吨, 公斤).
 _MEASURE_ASKS = (
     ("时长", re.compile(r"多久|多长时间|多少时间|多长的时间")),
@@ -94,23 +94,32 @@ def asked_noun(question: str, words: Iterable[str]) -> str | None:
     return max(found, key=len) if found else None
 
 
-def named_re(noun: str) -> re.Pattern[str]:
-    """A name ending in the noun asked for: 田种湾村, 诚亿豫剧团, 郑州幼儿师范高等专科学校."""
-    return re.compile(NAME_CHARS + re.escape(noun))
+# After a subject, what says what it is: 是/即/是指/又称/a colon (a bracket may come between:
+# 乙酰胺（…）是), or its expansion in brackets (三送一强(送政策、送服务、送要素、强信心)).
+_DEFINER_RE = re.compile(
+    r"[”\"」』]?\s*(?:[（(][^（）()]{0,60}[)）])?[，,]?\s*(?:是指|指的是|就是|也就是|意为|意思是|即|是|又称|简称|或称|俗称|[:：])"
+    r"|[”\"」』]?[（(][^（）()]{2,60}[)）]"
+)
+# Before it, a list it names: …、足球小镇板块“六个动力源”.
+_LIST_BEFORE_RE = re.compile(r"、[^、，,。；;]{1,20}[“\"「]?$")
 
 
-def defining_re(subjects: Iterable[str]) -> re.Pattern[str] | None:
-    """A sentence that says what one of the subjects is: the subject then 是/即/是指/又称/a colon
-    (乙酰胺是由乙酸衍生出的酰胺), its expansion in brackets right after it (三送一强(送政策、
-    送服务、送要素、强信心)), or a list that it names (…、足球小镇板块“六个动力源”)."""
-    names = sorted({re.escape(s) for s in subjects if s}, key=len, reverse=True)
-    if not names:
-        return None
-    name = "(?:" + "|".join(names) + ")"
-    return re.compile(
-        rf"{name}[”\"」』]?\s*(?:[（(][^（）()]{{0,60}}[)）])?[，,]?\s*(?:是指|指的是|就是|也就是|意为|意思是|即|是|"
-        rf"又称|简称|或称|俗称|[:：])|{name}[”\"」』]?[（(][^（）()]{{2,60}}[)）]|、[^、，,。；;]{{1,20}}[“\"「]?{name}"
-    )
+def defining_spans(text: str, subjects: Sequence[str], start: int = 0) -> list[tuple[int, int]]:
+    """[start, end) of each place in the text that says what one of the subjects is: the
+    subject with what follows it (_DEFINER_RE), or the list before it that it names."""
+    spans = []
+    for subject in subjects:
+        place = text.find(subject, start) if subject else -1
+        while place >= 0:
+            after = place + len(subject)
+            definer = _DEFINER_RE.match(text, after)
+            listed = _LIST_BEFORE_RE.search(text, max(start, place - 25), place)
+            if definer is not None:
+                spans.append((place, definer.end()))
+            elif listed is not None:
+                spans.append((listed.start(), after))
+            place = text.find(subject, place + 1)
+    return sorted(spans)
 
 
 def unit_asked(question: str) -> str | None:
@@ -134,16 +143,42 @@ def counted_noun(question: str) -> str | None:
     return noun[:1] if noun[1:] in _NOT_COUNTED else noun
 
 
-def _number_with_unit(unit: str) -> str:
+# A number, then the unit: one pattern for every unit (compiling one a unit cost ~1 ms each
+# the first time a question asked for it); the unit is checked after it.
+_NUMBER_RE = re.compile(rf"{_NUMBER}(?:余|多)?[万亿千百]?(?:余|多)?")
+_UNIT_PREFIXES = frozenset("公千厘毫英平方个")  # 公里, 千米, 平方米, 个月
+_BREAKS = frozenset("，。,；;！？!? \t\n")
+
+
+def unit_spans(text: str, unit: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """[start, end) of each number with the unit asked (300人, 2.3万人次, 两个, 1122米, 5个月)."""
     units = _UNIT_SYNONYMS.get(unit, unit)
-    return rf"{_NUMBER}(?:余|多)?[万亿千百]?(?:余|多)?[公千厘毫英平方个]{{0,3}}[{re.escape(units)}]"
+    stop = len(text) if end is None else end
+    spans = []
+    for match in _NUMBER_RE.finditer(text, start, stop):
+        place = match.end()
+        for _ in range(4):  # up to three prefixes (公, 平方), then the unit
+            if place >= stop:
+                break
+            char = text[place]
+            if char in units:
+                spans.append((match.start(), place + 1))
+                break
+            if char not in _UNIT_PREFIXES:
+                break
+            place += 1
+    return spans
 
 
-def unit_number_re(unit: str) -> re.Pattern[str]:
-    return re.compile(_number_with_unit(unit))
-
-
-def counted_re(unit: str, noun: str) -> re.Pattern[str]:
-    """The number with its unit next to the thing counted: 132个教学班, 33支队伍, 企业360家."""
-    number, noun = _number_with_unit(unit), re.escape(noun)
-    return re.compile(rf"{number}[^，。,；;！？!?\s]{{0,4}}?{noun}|{noun}[^，。,；;！？!?\s]{{0,2}}?{number}")
+def counted_spans(text: str, spans: list[tuple[int, int]], noun: str) -> list[tuple[int, int]]:
+    """Those numbers next to the thing counted: 132个教学班, 33支队伍 (within four characters
+    after), 企业360家 (within two before), no punctuation between."""
+    found = []
+    for start, end in spans:
+        after = text.find(noun, end, end + 4 + len(noun))
+        before = text.rfind(noun, max(0, start - 2 - len(noun)), start)
+        if (after >= 0 and not _BREAKS.intersection(text[end:after])) or (
+            before >= 0 and not _BREAKS.intersection(text[before + len(noun) : start])
+        ):
+            found.append((start, end))
+    return found

@@ -19,16 +19,16 @@ from dataclasses import dataclass
 
 from .passages import ArticleText
 from .question import (
+    NOT_NAME_CHARS,
     PLACE_NAME_RE,
     WHERE_SAID_RE,
     asked_noun,
     counted_noun,
-    defining_re,
-    named_re,
+    counted_spans,
+    defining_spans,
     unit_asked,
-    unit_number_re,
+    unit_spans,
 )
-from .question import counted_re as counted_number_re
 from .results import Snippet
 from .text import QUESTION_WORD_RE, Term, normalize
 
@@ -65,21 +65,16 @@ def _wording_bigrams(text: str, terms: Sequence[Term]) -> set[str]:
     """The question's character bigrams that are not inside one of its words nor its question
     words: the wording around the words (以什么为食, 位于), which the words' own weights do not
     already count. A sentence repeating 两个乡镇 of 哪两个乡镇 refers to the answer, not gives it."""
-    words = [t.text for t in terms if len(t.text) > 1 and not t.text.isascii()]
+    inside = {
+        t.text[k : k + 2] for t in terms if len(t.text) > 1 and not t.text.isascii() for k in range(len(t.text) - 1)
+    }
     single = {t.text for t in terms if _is_single_han(t.text)}
     found: set[str] = set()
     for chars in _PIECE_BREAK_RE.split(text):
-        inside = [False] * len(chars)
-        for word in words:
-            start = chars.find(word)
-            while start >= 0:
-                for k in range(start, start + len(word) - 1):
-                    inside[k] = True
-                start = chars.find(word, start + 1)
         for k in range(len(chars) - 1):
-            if chars[k] in single and chars[k + 1] in single:
-                inside[k] = True
-        found.update(chars[k : k + 2] for k in range(len(chars) - 1) if not inside[k])
+            pair = chars[k : k + 2]
+            if pair not in inside and not (pair[0] in single and pair[1] in single):
+                found.add(pair)
     return found
 
 
@@ -164,10 +159,10 @@ class QuestionView:
     asks: tuple[str, ...]
     bigrams: frozenset[str]
     bigram_total: int  # all the question's bigrams, those inside its words too
-    defining_re: re.Pattern[str] | None  # define-questions: a sentence saying what the subject is
-    named_re: re.Pattern[str] | None  # a name ending in the thing a which-question asks (…村, …剧团)
-    unit_re: re.Pattern[str] | None
-    counted_re: re.Pattern[str] | None
+    subjects: tuple[str, ...]  # define-questions: what it asks the meaning of (its words)
+    asked: str | None  # the thing a which-question asks to name (哪个村 → 村: 田种湾村 names one)
+    unit: str | None  # how-many: the unit asked (个, 人, 米 …, 长度 for 多长)
+    counted: str | None  # and the thing counted (多少个班 → 班)
     latin: dict[str, re.Pattern[str]]  # ASCII terms match as whole words only (15 is not in 2015)
 
     @classmethod
@@ -184,10 +179,10 @@ class QuestionView:
             asks=tuple(asks),
             bigrams=frozenset(_wording_bigrams(text, terms)),
             bigram_total=max(1, len(_bigrams(text))),
-            defining_re=defining_re(_subjects(text, terms)) if "define" in asks else None,
-            named_re=named_re(noun_asked) if noun_asked else None,
-            unit_re=unit_number_re(unit) if unit else None,
-            counted_re=counted_number_re(unit, noun) if unit and noun else None,
+            subjects=tuple(_subjects(text, terms)) if "define" in asks else (),
+            asked=noun_asked,
+            unit=unit,
+            counted=noun if unit else None,
             latin={
                 t.text: re.compile(rf"(?<![a-z0-9.]){re.escape(t.text)}(?![a-z0-9])") for t in terms if t.text.isascii()
             },
@@ -266,7 +261,42 @@ def best_snippet(
     *,
     shown: frozenset[int] = frozenset(),
 ) -> Snippet:
-    """The snippet (≤ 200 characters) that starts with the sentence most likely to answer.
+    """The snippet (≤ 200 characters) that starts with the sentence most likely to answer
+    (`choose_sentence`, then `Choice.snippet`)."""
+    return choose_sentence(article_text, view, located, shown=shown).snippet()
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The sentence of one article most likely to answer, before its snippet is cut: the
+    engine scores every candidate article and cuts the snippet of the one it answers with."""
+
+    article_text: ArticleText
+    view: QuestionView
+    best: int
+    scored: dict[int, float]
+    focus: dict[str, float]
+    shown: frozenset[int]
+    evidence: int  # distinct words of the question in the best sentence
+    topic: frozenset[str]
+
+    @property
+    def score(self) -> float:
+        return self.scored.get(self.best, 0.0)
+
+    def snippet(self) -> Snippet:
+        text = _build(self.article_text, self.best, self.scored, self.focus, self.view, self.shown)
+        return Snippet(text, (), self.score, self.evidence, self.topic)
+
+
+def choose_sentence(
+    article_text: ArticleText,
+    view: QuestionView,
+    located: Located | None = None,
+    *,
+    shown: frozenset[int] = frozenset(),
+) -> Choice:
+    """The sentence most likely to hold the answer.
 
     A sentence scores by the idf of the question terms it contains, the question's wording it
     repeats (character bigrams: annotators and residents copy phrases), and whether it holds
@@ -304,8 +334,7 @@ def best_snippet(
             if best in numbers and (len(t) > 1 or t.isdigit())
         }
     )
-    text = _build(article_text, best, scored, focus, view, shown)
-    return Snippet(text, (), scored.get(best, 0.0), evidence, frozenset(topic))
+    return Choice(article_text, view, best, scored, focus, shown, evidence, frozenset(topic))
 
 
 def _next_unshown(count: int, shown: frozenset[int]) -> int:
@@ -352,11 +381,11 @@ def sentence_features(
         for number in article_text.holds(kind):
             kinds[number] = kinds.get(number, 0.0) + weight
     features["kind"] = kinds
-    if view.defining_re is not None:
-        features["defines"] = {number: 1.0 for number, _ in article_text.scan(view.defining_re)}
-    if view.named_re is not None:
-        # A name the question does not already say.
-        features["named"] = {n: 1.0 for n, name in article_text.scan(view.named_re) if name[:2] not in view.text}
+    if view.subjects:
+        defining = defining_spans(article_text.norm, view.subjects, article_text.body_start)
+        features["defines"] = dict.fromkeys(article_text.sentences_of(defining), 1.0)
+    if view.asked:
+        features["named"] = _naming(article_text, view.asked, view.text)
     if "where" in view.asks:
         novel: dict[int, float] = {}
         for number, name in article_text.matching(PLACE_NAME_RE):
@@ -364,14 +393,36 @@ def sentence_features(
                 novel[number] = min(2.0, novel.get(number, 0.0) + 1)
         features["places"] = novel
         features["where_said"] = dict.fromkeys(article_text.flagged(WHERE_SAID_RE), 1.0)
-    counted = article_text.flagged(view.counted_re) if view.counted_re is not None else frozenset()
-    if view.unit_re is not None:
+    unit, noun = view.unit, view.counted
+    counted: frozenset[int] = frozenset()
+    if unit and noun:
+        counted = article_text.holding(
+            ("counted", unit, noun), lambda text, start: counted_spans(text, unit_spans(text, unit, start), noun)
+        )
+    if unit:
         # Where the article counts the very thing asked (6个方面), other counts (12家企业) are
         # likely of something else: they count for less.
         other = OTHER_COUNT_SHARE if counted else 1.0
-        features["unit"] = {n: 1.0 if n in counted else other for n in article_text.flagged(view.unit_re)}
+        with_unit = article_text.holding(("unit", unit), lambda text, start: unit_spans(text, unit, start))
+        features["unit"] = {n: 1.0 if n in counted else other for n in with_unit}
     features["counted"] = dict.fromkeys(counted, 1.0)
     return features
+
+
+def _naming(article_text: ArticleText, noun: str, question: str) -> dict[int, float]:
+    """The sentences naming a new one of the thing asked: two characters of a name the question
+    does not say, right before the noun (田种湾村 for 哪个村; not 两个村, 该村, 帮扶乡镇)."""
+    norm, starts, ends = article_text.norm, article_text.starts, article_text.ends
+    found: dict[int, float] = {}
+    place = norm.find(noun, article_text.body_start + 2)
+    while place >= 0:
+        name = norm[place - 2 : place]
+        if all("\u4e00" <= c <= "\u9fff" and c not in NOT_NAME_CHARS for c in name) and name not in question:
+            number = bisect_right(starts, place - 2) - 1
+            if number >= 0 and place + len(noun) <= ends[number]:
+                found[number] = 1.0
+        place = norm.find(noun, place + 1)
+    return found
 
 
 def _build(
@@ -438,17 +489,16 @@ def _build(
 
 def defining_snippet(article_text: ArticleText, term: str) -> tuple[int, Snippet] | None:
     """What the article says a term is: (2, the snippet from the sentence defining it) when a
-    sentence does (question.defining_re: X（…）, X是/即/是指…, a list naming X), (1, the
+    sentence does (question.defining_spans: X（…）, X是/即/是指…, a list naming X), (1, the
     first sentence mentioning it) when one only mentions it; None when the article lacks it."""
     norm, starts, ends = article_text.norm, article_text.starts, article_text.ends
     if term not in norm:
         return None
     strength, anchor = 1, norm.find(term, article_text.body_start)
-    pattern = defining_re([term])
-    for match in pattern.finditer(norm, article_text.body_start) if pattern is not None else ():
-        number = bisect_right(starts, match.start()) - 1
-        if number >= 0 and match.end() <= ends[number]:
-            strength, anchor = 2, match.start()
+    for start, end in defining_spans(norm, [term], article_text.body_start):
+        number = bisect_right(starts, start) - 1
+        if number >= 0 and end <= ends[number]:
+            strength, anchor = 2, start
             break
     best = bisect_right(starts, anchor) - 1 if anchor >= 0 else 0  # only in the headline: the lead
     begin, stop = starts[best], ends[best]
@@ -498,15 +548,18 @@ def _leans_back(article_text: ArticleText, best: int, view: QuestionView) -> boo
 def _clause_offset(norm: str, focus: dict[str, float], view: QuestionView) -> int:
     """Where to start a long sentence: the clause from which the next FIRST_CHARS characters
     hold the most of the question (its words, the number with the unit asked); 0 if the start."""
-    places = [
-        (m.start(), m.end(), focus[t])
-        for t in focus
-        if len(t) > 1 or t.isdigit()
-        for m in re.finditer(re.escape(t), norm)
-    ]
-    for pattern in (view.unit_re, view.counted_re):
-        if pattern is not None:
-            places.extend((m.start(), m.end(), WEIGHTS["unit"]) for m in pattern.finditer(norm))
+    places: list[tuple[int, int, float]] = []
+    for term, weight in focus.items():
+        if len(term) > 1 or term.isdigit():
+            start = norm.find(term)
+            while start >= 0:
+                places.append((start, start + len(term), weight))
+                start = norm.find(term, start + 1)
+    if view.unit:
+        numbers = unit_spans(norm, view.unit)
+        places.extend((start, end, WEIGHTS["unit"]) for start, end in numbers)
+        if view.counted:
+            places.extend((start, end, WEIGHTS["unit"]) for start, end in counted_spans(norm, numbers, view.counted))
     if not places:
         return 0
     starts = [0] + [m.end() for m in CLAUSE_BREAK_RE.finditer(norm) if m.end() < len(norm)]
