@@ -7,6 +7,8 @@ import statistics
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.engine import Engine
 from bot.evaluate import load_items
@@ -107,3 +109,12 @@ def test_tell_me_more_does_not_repeat_what_was_shown(engine: Engine):
 def test_follow_up_about_an_unknown_article_abstains(engine: Engine):
     assert engine.answer("那在哪", article_id="000000000000").status is Status.ABSTAIN
     assert engine.answer("那在哪", article_id="../etc").status is Status.ABSTAIN
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=120), st.one_of(st.none(), st.text(max_size=200)))
+def test_no_input_makes_define_or_a_follow_up_raise(engine: Engine, text: str, exclude: str | None):
+    assert engine.define(text).status in {Status.ANSWER, Status.ABSTAIN}
+    answer = engine.answer(text, article_id=QINGHUA, exclude=exclude)
+    assert answer.found and answer.article.id == QINGHUA
+    assert len(answer.snippet.text) <= SNIPPET_MAX
