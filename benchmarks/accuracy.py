@@ -1,5 +1,6 @@
 """Accuracy beside the speed figures: the CMRC trial (`--accuracy`), and the CMRC questions
-mixed into each synthetic corpus, graded by the answer in the snippet."""
+mixed into each synthetic corpus, graded by the answer in the snippet and within its first 100
+characters."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from .children import load_ours
 from .common import CMRC_CORPUS, CMRC_QA, log, read_jsonl
 from .synthetic import cmrc_questions
 
+FIRST_CHARS = 100  # bot.evaluate.FIRST_CHARS: what a phone shows of a snippet first
+
 
 def scale_accuracy(
     questions: list[str],
@@ -21,7 +24,8 @@ def scale_accuracy(
     picks: list[str | None],
     plain: Path,
 ) -> dict:
-    """Answer in snippet for the CMRC questions over this corpus: ours vs bm25s's best sentence.
+    """Answer in snippet, and within its first 100 characters, for the CMRC questions over this
+    corpus: ours vs bm25s's best sentence (cut to 100 characters for the second figure).
 
     There is no single right article in a recombined corpus (a sentence may be in several), so
     only the snippet is graded: does the text shown hold an acceptable answer.
@@ -38,11 +42,21 @@ def scale_accuracy(
         return any(answer in re.sub(r"\s+", "", text) for answer in gold[question])
 
     ours = sum(1 for i, text in zip(graded, snippets, strict=False) if holds(text, questions[i]))
-    base = 0
+    ours_first = sum(1 for i, text in zip(graded, snippets, strict=False) if holds(text[:FIRST_CHARS], questions[i]))
+    base = base_first = 0
     for i, pick in zip(graded, picks, strict=False):
         if pick in bodies:
-            base += holds(best_sentence(bodies[pick], set(jieba_tokenize(questions[i]))), questions[i])
-    return {"questions": len(graded), "ours": ours / len(graded), "bm25s": base / len(graded)}
+            sentence = best_sentence(bodies[pick], set(jieba_tokenize(questions[i])))
+            base += holds(sentence, questions[i])
+            base_first += holds(sentence[:FIRST_CHARS], questions[i])
+    count = len(graded)
+    return {
+        "questions": count,
+        "ours": ours / count,
+        "bm25s": base / count,
+        "ours_first_100": ours_first / count,
+        "bm25s_first_100": base_first / count,
+    }
 
 
 def bench_accuracy(out: Path, quiet: bool = False, engine: dict | None = None) -> dict:
@@ -60,7 +74,13 @@ def bench_accuracy(out: Path, quiet: bool = False, engine: dict | None = None) -
     log("[accuracy] CMRC trial: ours", quiet)
     ours = Library(load_ours({"cache": str(out / "cmrc" / "cache"), "engine": engine}, CMRC_CORPUS))
     figures = evaluate(ours, load_items(CMRC_QA)).figures()
-    result = {"ours": {"hit@1": figures["top1"], "answer_in_snippet": figures["answer_in_snippet"]}}
+    result = {
+        "ours": {
+            "hit@1": figures["top1"],
+            "answer_in_snippet": figures["answer_in_snippet"],
+            "answer_in_first_100": figures["answer_in_first_100"],
+        }
+    }
 
     log("[accuracy] CMRC trial: baselines", quiet)
     logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -72,7 +92,7 @@ def bench_accuracy(out: Path, quiet: bool = False, engine: dict | None = None) -
     retriever.index(tokens, show_progress=False)
     joined = [" ".join(t) for t in tokens]
     items = cmrc_questions()
-    scores = {"bm25s": [0, 0], "rapidfuzz": [0, 0]}
+    scores = {"bm25s": [0, 0, 0], "rapidfuzz": [0, 0, 0]}
     for question, gold, answers in items:
         q_tokens = jieba_tokenize(question)
         known = [t for t in q_tokens if t in retriever.vocab_dict and t]
@@ -84,10 +104,16 @@ def bench_accuracy(out: Path, quiet: bool = False, engine: dict | None = None) -
         for name, number in (("bm25s", top), ("rapidfuzz", fuzzy[2] if fuzzy else None)):
             if number is None:
                 continue
-            snippet = re.sub(r"\s+", "", best_sentence(records[number]["body"], set(q_tokens)))
+            sentence = best_sentence(records[number]["body"], set(q_tokens))
+            snippet, first = re.sub(r"\s+", "", sentence), re.sub(r"\s+", "", sentence[:FIRST_CHARS])
             scores[name][0] += ids[number] == gold
             scores[name][1] += any(a in snippet for a in answers)
-    for name, (hits, in_snippet) in scores.items():
-        result[name] = {"hit@1": round(hits / len(items), 4), "answer_in_snippet": round(in_snippet / len(items), 4)}
+            scores[name][2] += any(a in first for a in answers)
+    for name, (hits, in_snippet, in_first) in scores.items():
+        result[name] = {
+            "hit@1": round(hits / len(items), 4),
+            "answer_in_snippet": round(in_snippet / len(items), 4),
+            "answer_in_first_100": round(in_first / len(items), 4),
+        }
     result["questions"] = len(items)
     return result

@@ -28,8 +28,8 @@ characters). Questions: CMRC trial questions (their sentences are in the corpus)
 questions made from the synthetic articles' sentences and headlines.
 
 With `--accuracy` it also grades the CMRC trial (256 passages, 1002 questions) for the three
-systems in the same run: hit@1 and answer-in-snippet (baselines: the best sentence by token
-overlap). `--json` prints every figure as one JSON object. Files go to `bench-out/` (or
+systems in the same run: hit@1, answer-in-snippet and answer within the snippet's first 100
+characters (baselines: the best sentence by token overlap). `--json` prints every figure as one JSON object. Files go to `bench-out/` (or
 $DISTRICT_NEWS_BENCH_DIR). This is a command, never a timed test.
 """
 
@@ -112,7 +112,8 @@ def bench_size(
     work = out / ("seeds" if n == 0 else str(n))
     log(f"[{label}] preparing corpus and questions", quiet)
     corpus, plain, questions, count, sources = _prepare_corpus(n, work, sources, questions_count)
-    # CMRC questions whose sentences went into the corpus: graded by the answer in the snippet.
+    # CMRC questions whose sentences went into the corpus: graded by the answer in the snippet
+    # and within its first 100 characters.
     gold = {q: answers for q, _, answers in cmrc_questions() if answers}
     graded = [i for i, q in enumerate(questions) if q in gold]
     result: dict = {

@@ -139,14 +139,14 @@ def format_report(report: dict) -> str:
     if scaled:
         lines.append("")
         lines.append(
-            "answer in snippet, CMRC questions over the same corpus (ours: the answer's snippet; "
-            "bm25s: best sentence of its top article):"
+            "answer in snippet / within its first 100 chars, CMRC questions over the same corpus "
+            "(ours: the answer's snippet; bm25s: best sentence of its top article, cut to 100 for the second):"
         )
         for result in scaled:
             acc = result["scale_accuracy"]
             lines.append(
-                f"  {result['label']:>9}: {acc['questions']} questions   ours {acc['ours']:.3f}   "
-                f"bm25s {acc['bm25s']:.3f}"
+                f"  {result['label']:>9}: {acc['questions']} questions   ours {acc['ours']:.3f} / "
+                f"{acc.get('ours_first_100', 0.0):.3f}   bm25s {acc['bm25s']:.3f} / {acc.get('bm25s_first_100', 0.0):.3f}"
             )
     checks = [(r["label"], c) for r in report["sizes"] for c in _bars(r)]
     if checks:
@@ -162,7 +162,10 @@ def format_report(report: dict) -> str:
         lines.append(f"CMRC trial accuracy ({accuracy['questions']} questions, same run):")
         for name in ("ours", "bm25s", "rapidfuzz"):
             a = accuracy[name]
-            lines.append(f"  {name:<10} hit@1 {a['hit@1']:.4f}   answer in snippet {a['answer_in_snippet']:.4f}")
+            lines.append(
+                f"  {name:<10} hit@1 {a['hit@1']:.4f}   answer in snippet {a['answer_in_snippet']:.4f}"
+                f"   in its first 100 chars {a.get('answer_in_first_100', 0.0):.4f}"
+            )
     elif accuracy:
         lines.append(f"accuracy: {accuracy['error']}")
     return "\n".join(lines)

@@ -125,6 +125,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
         "top1": "top-1 article",
         "answer_in_snippet": "answer in snippet",
         "answer_in_first_100": "answer in first 100 chars",
+        "snippet_chars_mean": "mean snippet length",
         "hit@5": "hit@5",
         "mrr": "MRR",
         "abstained_in_scope": "abstained (in scope)",

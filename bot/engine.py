@@ -7,6 +7,7 @@ library's business (bot/library.py), so questions in flight keep the one they st
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -18,10 +19,19 @@ from rapidfuzz import fuzz
 from .article import ID_RE, Article
 from .config import EngineSettings
 from .index import Hits, SearchIndex, build_segment
+from .normalize import normalize
 from .passages import ArticleText, analyse
 from .question import MARKUP_RE, MAX_QUESTION_CHARS, asks_of
 from .results import Answer, Candidate, LoadReport, Snippet, Status
-from .snippet import QuestionView, best_snippet, highlight_spans
+from .snippet import (
+    Choice,
+    QuestionView,
+    best_snippet,
+    choose_sentence,
+    defining_snippet,
+    highlight_spans,
+    shown_sentences,
+)
 from .text import Analyzer, Term, corpus_words
 
 # Articles re-ranked by passage: the answer and its alternatives come from BM25's top few.
@@ -33,15 +43,26 @@ UNANCHORED_FACTOR = 0.6
 MIN_DOCS_FOR_IDF = 20
 ANALYSED_CACHE = 20000  # analysed articles kept (a few KB each): the hot part of a large archive
 ALTERNATIVE_SHARE = 0.5  # an alternative scores at least this share of the best answer
+NAMED_BONUS = 0.8  # the question names the article: its whole title, as an encyclopedia's entry
+DEFINE_DEPTH = 30  # articles looked through for the one that defines a term
+_TERM_EDGES = " \t\n“”\"'‘’「」『』《》()（）?？!！。，,:："  # around a term as typed: not part of it
+# Asking for more of an article, not for these words (a follow-up: 具体说说, 还有呢).
+FOLLOW_UP_RE = re.compile(
+    r"(?:具体|详细|展开|再)?(?:说说|讲讲|说一下|讲一下|介绍一下)|(?:具体|详细|多说)一?点"
+    r"|还有(?:呢|吗|什么|啥)|然后呢|接着说|继续说?"
+)
+_NAME_PARTS_RE = re.compile(r"[·・•‧]")
+_QUALIFIER_RE = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")  # 夜来香 (夹竹桃科): the name is 夜来香
 
 
 @dataclass(frozen=True)
 class _Ranked:
     article: Article
     score: float
-    snippet: Snippet
+    choice: Choice  # its best sentence; the snippet is cut for the answer only
     coverage: float  # share of the question's weight the article holds
     matched_idf: float  # the weight of the most telling word it shares with the question
+    named: bool = False  # the question names the article (its whole title)
 
 
 class Engine:
@@ -112,10 +133,83 @@ class Engine:
     def rerank_depth(self) -> int:
         return max(MIN_RERANK, self.settings.alternatives + 1)
 
-    def answer(self, question: str) -> Answer:
+    def answer(self, question: str, *, article_id: str | None = None, exclude: str | None = None) -> Answer:
+        """The answer to a question of fact, from the whole corpus, or with `article_id` from
+        that article only: a follow-up about the article the resident is reading (那在哪,
+        它能容纳多少学生, 具体说说), never abstained on for low coverage; `exclude` is a snippet
+        the resident has already seen, whose sentences are not shown again. An unknown id
+        abstains."""
         started = time.perf_counter()
-        result = self._answer(question if isinstance(question, str) else "")
+        question = question if isinstance(question, str) else ""
+        if article_id is None:
+            result = self._answer(question)
+        else:
+            result = self._answer_about(question, article_id, exclude if isinstance(exclude, str) else None)
         return replace(result, elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    def define(self, term: str) -> Answer:
+        """What a term means (三送一强, 六个动力源): the article and sentence that define it — its
+        expansion in brackets, X即/是指/是…, a list that names it — rather than one that only
+        mentions it. Abstains when no article holds the term."""
+        started = time.perf_counter()
+        result = self._define(term if isinstance(term, str) else "")
+        return replace(result, elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    def _define(self, term: str) -> Answer:
+        wanted = normalize(MARKUP_RE.sub(" ", term[:MAX_QUESTION_CHARS])).strip(_TERM_EDGES)
+        _, terms = self.analyzer.question_terms(wanted)
+        if not wanted or not terms:
+            return Answer(term, Status.ABSTAIN)
+        hits = self.index.search(terms, k=DEFINE_DEPTH)
+        found: list[tuple[int, int, Article, Snippet]] = []
+        for rank, doc in enumerate(hits.docs):
+            article = self.articles[int(doc)]
+            defined = defining_snippet(self._article_text(article, int(doc)), wanted)
+            if defined is not None:
+                found.append((-defined[0], rank, article, defined[1]))
+        term_texts = tuple(t.text for t in terms)
+        if not found:
+            return Answer(term, Status.ABSTAIN, terms=term_texts)
+        found.sort(key=lambda f: (f[0], f[1]))
+        strength, _, article, snippet = found[0]
+        others = tuple(Candidate(a, 1.0 if s < -1 else 0.5) for s, _, a, _ in found[1:])
+        return Answer(
+            term,
+            Status.ANSWER,
+            article=article,
+            snippet=snippet,
+            confidence=1.0 if strength < -1 else 0.5,  # a definition, or only a mention
+            alternatives=others[: self.settings.alternatives],
+            terms=term_texts,
+        )
+
+    def _answer_about(self, question: str, article_id: str, exclude: str | None) -> Answer:
+        article = self.get(article_id)
+        if article is None:
+            return Answer(question, Status.ABSTAIN)
+        doc = self._by_id[article.id]
+        # 具体说说 / 还有呢 ask for more of the article, not for the words 具体 and 说.
+        raw = FOLLOW_UP_RE.sub(" ", MARKUP_RE.sub(" ", question.strip()[:MAX_QUESTION_CHARS]))
+        text, terms = self.analyzer.question_terms(raw)
+        terms = [t for t in terms if len(t.text) > 1 or not t.text.isascii()]
+        idf = {t.text: self.index.idf(t.text) for t in terms}
+        view = QuestionView.of(text, terms, idf, asks_of(text))
+        article_text = self._article_text(article, doc)
+        located = view.locate(article_text)
+        shown = shown_sentences(article_text, exclude) if exclude else frozenset()
+        snippet = best_snippet(article_text, view, located, shown=shown)
+        weights = {t.text: idf[t.text] * t.weight for t in terms}
+        snippet = replace(snippet, highlights=tuple(highlight_spans(snippet.text, weights)))
+        total = sum(weights.values())
+        found = sum(w for t, w in weights.items() if t in located.found)
+        return Answer(
+            question,
+            Status.ANSWER,
+            article=article,
+            snippet=snippet,
+            confidence=found / total if total else 1.0,
+            terms=tuple(t.text for t in terms),
+        )
 
     def _answer(self, question: str) -> Answer:
         raw = question.strip()
@@ -135,7 +229,8 @@ class Engine:
         best = ranked[0]
         # idf says nothing in a corpus of a handful of articles; there coverage alone decides.
         weak = best.matched_idf < self.settings.min_matched_idf and index.size >= MIN_DOCS_FOR_IDF
-        if best.coverage < self.settings.abstain_below or weak:
+        # A question that names the article (蓍的叶子有什么特点) is about it, whatever else it says.
+        if (best.coverage < self.settings.abstain_below or weak) and not best.named:
             return Answer(
                 question,
                 Status.ABSTAIN,
@@ -151,7 +246,8 @@ class Engine:
         )[: self.settings.alternatives]
         # Highlights only for the snippet shown: marking every candidate's would be wasted work.
         weights = {t.text: idf[t.text] * t.weight for t in terms}
-        snippet = replace(best.snippet, highlights=tuple(highlight_spans(best.snippet.text, weights)))
+        snippet = best.choice.snippet()
+        snippet = replace(snippet, highlights=tuple(highlight_spans(snippet.text, weights)))
         return Answer(
             question,
             Status.ANSWER,
@@ -179,6 +275,7 @@ class Engine:
         for term in terms:
             group_len[term.group] = max(group_len.get(term.group, 1), len(term.text))
         view = QuestionView.of(text, terms, idf, asks)
+        term_texts = frozenset(t.text for t in terms)
         for doc, bm25 in zip(hits.docs, hits.scores, strict=True):
             article = self.articles[int(doc)]
             if article.id in seen:
@@ -186,7 +283,7 @@ class Engine:
             seen.add(article.id)
             article_text = self._article_text(article, int(doc))
             located = view.locate(article_text)
-            snippet = best_snippet(article_text, view, located)
+            choice = choose_sentence(article_text, view, located)
             # Coverage: how much of the question (each word once, by its best form) the article has.
             got: dict[int, float] = {}
             for word in located.found:
@@ -197,18 +294,35 @@ class Engine:
             coverage = sum(got.values()) / total
             # Anchored: a word of the question is in the headline, or two meet in one sentence.
             # Scattered single matches are how unrelated questions find a random article.
-            anchored = snippet.evidence >= 2 or any(
-                t in snippet.topic and (len(t) > 1 or t.isdigit()) for t in view.weights
+            anchored = choice.evidence >= 2 or any(
+                t in choice.topic and (len(t) > 1 or t.isdigit()) for t in view.weights
             )
             if not anchored:
                 coverage *= UNANCHORED_FACTOR
             matched_idf = max(got.values(), default=0.0)
             title_sim = fuzz.partial_ratio(text, article_text.headline) / 100.0
-            passage = snippet.score / total
+            passage = choice.score / total
             score = float(bm25) / top_bm25 + 0.6 * passage + 0.25 * title_sim * title_sim + 0.5 * coverage
-            ranked.append(_Ranked(article, score, snippet, coverage, matched_idf))
+            named = _names(text, article_text.headline, term_texts)
+            if named:
+                score += NAMED_BONUS
+            ranked.append(_Ranked(article, score, choice, coverage, matched_idf, named))
         ranked.sort(key=lambda r: -r.score)
         return ranked
+
+
+def _names(question: str, headline: str, terms: frozenset[str]) -> bool:
+    """Whether the question names the article by its whole title (黄蝉的别称, not 软枝黄蝉's):
+    the title less a qualifier in brackets, two characters or more, or one the question holds
+    as a word of its own (蓍)."""
+    name = _QUALIFIER_RE.sub("", headline).strip()
+    if not name:
+        return False
+    if name in question:
+        return len(name) >= 2 or name in terms
+    # 拉诺米 of 拉诺米·克罗莫维焦约: a foreign name is called by one of its parts.
+    parts = _NAME_PARTS_RE.split(name)
+    return len(parts) > 1 and any(len(part) >= 2 and part in question for part in parts)
 
 
 def warm_in_background(index: SearchIndex) -> None:

@@ -113,6 +113,7 @@ class Report:
         oos = self._select(["out_of_scope"])
         english = self._select(["english"])
         latencies = [o.answer.elapsed_ms for o in self.outcomes]
+        shown = [len(o.answer.snippet.text) for o in scoped if o.answer.found and o.answer.snippet]
 
         def rate(values: list[bool]) -> float | None:
             return round(sum(values) / len(values), 4) if values else None
@@ -122,6 +123,7 @@ class Report:
             "top1": rate([o.right for o in scoped]),
             "answer_in_snippet": rate([o.in_snippet for o in factual if o.item.answers]),
             "answer_in_first_100": rate([o.up_front for o in factual if o.item.answers]),
+            "snippet_chars_mean": round(statistics.mean(shown), 1) if shown else None,
             "hit@5": rate([o.rank is not None and o.rank <= 5 for o in scoped]),
             "mrr": round(sum(1 / o.rank for o in scoped if o.rank) / len(scoped), 4) if scoped else None,
             "abstained_in_scope": sum(1 for o in scoped if not o.answer.found),

@@ -25,6 +25,7 @@ from .dates import time_range
 from .engine import Engine
 from .intent import Act, Intent, classify
 from .loader import Progress, load_engine
+from .normalize import normalize
 from .reply import Kind, Listing, Reply
 from .text import CONFIG_DIR
 from .topics import articles_about
@@ -240,7 +241,12 @@ class Library:
         snapshot = self._snapshot
         engine = snapshot.engine
         intent = classify(text, engine.analyzer)
-        reply = self.reply_to(intent, text, snapshot)
+        last = self._followed(intent, conversation, engine)
+        if last is not None and conversation is not None:  # about the article of the last answer
+            followed = engine.answer(intent.text, article_id=last.id, exclude=conversation.last_snippet)
+            reply = Reply(text, intent, Kind.ANSWER if followed.found else Kind.ABSTAIN, answer=followed)
+        else:
+            reply = self.reply_to(intent, text, snapshot)
         answer = reply.answer
         if conversation is not None and reply.found and answer is not None and answer.article and answer.snippet:
             conversation.last_article_id = answer.article.id
@@ -248,6 +254,22 @@ class Library:
             conversation.last_snippet = answer.snippet.text
             conversation.updated = time.time()
         return reply
+
+    @staticmethod
+    def _followed(intent: Intent, conversation: Conversation | None, engine: Engine) -> Article | None:
+        """The article a follow-up is about: the last answer's, when the message leans on it
+        (它 / 那 / 还有呢 / a bare 在哪) and names no place the article does not."""
+        if intent.act is not Act.QUESTION or not intent.leans or conversation is None:
+            return None
+        article = engine.get(conversation.last_article_id or "")
+        if article is None:
+            return None
+        text = normalize(f"{article.headline}\n{article.body}")
+        places = engine.analyzer.lexicon.places
+        _, terms = engine.analyzer.question_terms(intent.text)
+        if any(t.text in places and t.text not in text for t in terms):
+            return None  # a new subject: 那二七区呢 after an answer about 郑东新区
+        return article
 
     def _when(self, intent: Intent, keys: Sequence[tuple[str, int]]) -> Sequence[tuple[str, int]]:
         """The keys of a list limited to the days a time phrase names (今年, 3月, 这周); 最近 limits
@@ -280,7 +302,9 @@ class Library:
             listing = Listing(keys, engine.articles, district=intent.district, topic=intent.topic, when=intent.when)
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
         if act is Act.DEFINE:
-            answer = engine.answer(intent.text)
+            answer = engine.define(intent.topic or "")
+            if not answer.found:  # no article defines or names the term itself: ask as a question
+                answer = engine.answer(intent.text)
             return Reply(text, intent, Kind.ANSWER if answer.found else Kind.ABSTAIN, answer=answer)
         if act is Act.DISTRICT:
             district = intent.district

@@ -12,7 +12,7 @@ import hashlib
 import re
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +46,8 @@ FACTS: dict[str, re.Pattern[str]] = {
         r"|(?<=[\u4e00-\u9fff]{2})(?:说|表示|介绍)",
     ),
     "where": re.compile(PLACE_WORDS),
+    "why": _leading("因由所为故于从导以之", r"因为|由于|因此|所以|为了|故而|于是|从而|导致|以便|之所以|因而"),
+    "define": _leading("即是指也意分", r"即|是指|指的是|也就是|意思是|意为|分别是"),
     "list": _leading("即包分是:：、", r"即|包括|分别|是指|[:：]|、[^、，,。!?;\n]{1,14}、"),
 }
 FACT_BITS = {kind: 1 << number for number, kind in enumerate(FACTS)}
@@ -157,6 +159,23 @@ class ArticleText:
         if found is None:
             found = self._memo[pattern] = frozenset(number for number, _ in self._matches(pattern))
         return found
+
+    def holding(self, key: Hashable, spans: Callable[[str, int], Iterable[tuple[int, int]]]) -> frozenset[int]:
+        """The sentences holding a span that `spans(text, body_start)` finds, found once an
+        article and key (the numbers with a unit asked: the key names the unit)."""
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self.sentences_of(spans(self.norm, self.body_start))
+        return found
+
+    def sentences_of(self, spans: Iterable[tuple[int, int]]) -> frozenset[int]:
+        """The sentences the [start, end) spans of the text are in (a span across two: none)."""
+        numbers = set()
+        for start, end in spans:
+            number = bisect_right(self.starts, start) - 1
+            if number >= 0 and end <= self.ends[number]:
+                numbers.add(number)
+        return frozenset(numbers)
 
     def matching(self, pattern: re.Pattern[str]) -> list[tuple[int, str]]:
         """(sentence, text) of every match in the body, found once an article and pattern."""

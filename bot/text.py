@@ -47,10 +47,16 @@ _CN_NUMERAL_RE = re.compile(r"^[零〇一二两三四五六七八九十百千万
 _NUMERAL_UNIT_RE = re.compile(r"^([零〇一二两三四五六七八九十百千万]+)([月日号年个家所岁人名天次项条座户台])$")
 _TOKEN_KEEP_RE = re.compile(rf"[{_CJK}A-Za-z0-9]")
 _LATIN_WORD_RE = re.compile(r"[a-z]+")
-_QUESTION_WORD_RE = re.compile(
-    r"哪[一二两三四五六七八九几]?(?:个|家|位|种|些|项|所|条|座|名|天|年|里|儿|样|类)?"
-    r"|几[个家位种项所条座名天年次岁]?|多少|什么|啥|怎么样?|咋样?|为什么|为啥"
+QUESTION_WORD_RE = re.compile(
+    r"指的?是?(?:什么|啥)|什么叫|何谓"  # what a term means: not a word of it
+    r"|哪[一二两三四五六七八九几]?(?:个|家|位|种|些|项|所|条|座|名|天|年|里|儿|样|类)?"
+    r"|几[个家位种项所条座名天年次岁]?|多少|叫什么|叫啥|什么|啥|怎么样?|咋样?|为什么|为啥"
 )
+
+
+# 「三送一强是啥意思」 asks what the term means: 意思 is no word of it. (「书名是什么意思」 of a
+# thing's attribute, X的Y, keeps 意思: the answer says 意为, 意思是.)
+_MEANING_RE = re.compile(r"^([^的]{1,20}?)\s*是?(?:什么|啥)意思")
 
 
 def is_sentence_end(line: str) -> bool:
@@ -330,7 +336,7 @@ class Analyzer:
         guesses = dict(self._latin_guesses(text))
         group = 0
         # 哪两个乡镇 asks for places, not for "两个": question words go before segmenting.
-        for word in self.segmenter.cut(_QUESTION_WORD_RE.sub(" ", text)):
+        for word in self.segmenter.cut(QUESTION_WORD_RE.sub(" ", _MEANING_RE.sub(r"\1 ", text))):
             group += 1
             if word in guesses:
                 for guess in guesses[word]:

@@ -85,3 +85,24 @@ def test_time_phrases_limit_lists_to_their_days(tmp_path) -> None:
     assert library.ask("今天有什么新闻").listing.total == 0  # nothing dated that day: an empty list, said so
     latest = library.ask("最近有什么新闻").listing  # 最近 limits nothing: newest first anyway
     assert latest is not None and latest.total == len(library.articles)
+
+
+def test_follow_ups_are_answered_about_the_last_answer(library: Library) -> None:
+    from bot.library import Conversation
+
+    conversation = Conversation()
+    first = library.ask("清华附中什么时候投入使用", conversation)
+    assert first.answer is not None and first.answer.article is not None
+    article_id = first.answer.article.id
+    follow = library.ask("它能容纳多少学生", conversation)
+    assert follow.answer is not None and follow.answer.article.id == article_id
+    assert "6000名学生" in follow.answer.snippet.text
+    more = library.ask("还有呢", conversation)
+    assert more.answer.article.id == article_id and more.answer.snippet.text != follow.answer.snippet.text
+    fresh = library.ask("金水区科技资金惠及多少家企业", conversation)
+    assert fresh.answer.article.id != article_id  # a new subject starts afresh
+
+
+def test_what_a_term_means_is_answered_by_its_definition(library: Library) -> None:
+    reply = library.ask("三送一强是啥意思")
+    assert reply.found and "送政策、送服务、送要素、强信心" in reply.answer.snippet.text
