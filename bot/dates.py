@@ -220,7 +220,7 @@ _WHEN_RE = re.compile(
             r"(?P<lastweek>上周|上星期|上个星期|上礼拜|上个礼拜)",
             r"(?P<thismonth>这个月|本月|这月)",
             r"(?P<lastmonth>上个月|上月)",
-            r"(?P<recent>最近|近期|近来)",
+            r"(?P<recent>最近|近期|近来|这几天|这两天)",
         ]
     )
 )
@@ -242,6 +242,12 @@ def _month_span(year: int, month: int) -> tuple[date, date]:
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
+def time_words(text: str) -> re.Match[str] | None:
+    """The first words of `text` that name a span of days (its `recent` group set for 最近 / 近期),
+    without working the span out: what the intent layer reads off a request for a list."""
+    return _WHEN_RE.search(text or "")
+
+
 def time_range(text: str, today: date) -> DateRange | None:
     """The span of days a message names, or None when it names none.
 
@@ -250,7 +256,7 @@ def time_range(text: str, today: date) -> DateRange | None:
     最近 / 近期 (the last RECENT_DAYS days, `recent` set). The first time words of the message
     count; a year after `today`'s, or a day that does not exist (2月30日), names none.
     """
-    match = _WHEN_RE.search(unicodedata.normalize("NFKC", text or ""))
+    match = time_words(unicodedata.normalize("NFKC", text or ""))
     if match is None:
         return None
     span = _span(match, today)

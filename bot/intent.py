@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .dates import time_words
 from .normalize import normalize, strip_invisible
 from .question import MAX_QUESTION_CHARS
 from .text import Analyzer
@@ -148,12 +149,7 @@ _FRAME_RE = re.compile(
     r"(?:有没有|有无|有什么|有啥|有哪些)?(?:一些|一下|点)?"
 )
 _TOPIC_MARK_RE = re.compile(r"^(?:关于|有关|涉及|围绕)|(?:相关|方面|有关)的?$")
-# Time phrases that limit a list (the library reads them; bot/dates.py gives their ranges).
-_WHEN_RE = re.compile(
-    r"(最近|最新|近期|近来|这几天|这两天|今天|昨天|这周|本周|上周|这个月|本月|上个月|今年|去年|前年"
-    r"|20\d\d年(?:\d{1,2}月(?:\d{1,2}[日号])?)?|\d{1,2}月(?:\d{1,2}[日号])?|[一二三四五六七八九十]{1,3}月)(?:份)?(?:的|里|以来)?"
-)
-_RECENT = {"最近", "最新", "近期", "近来", "这几天", "这两天"}
+_AFTER_WHEN_RE = re.compile(r"^(?:的|里|以来|以后|之后)")  # 今年以来的, 3月里的
 _FILLER_RE = re.compile(r"^(?:郑州(?:市)?|全市|本地|咱们|我们)?的?|的$")
 # Words that make it a question about one fact, not a list: 二七区的新闻发布会在哪开.
 _QUESTION_RE = re.compile(r"什么时候|啥时候|多少|几[个家所人次天年名项条座]|哪里|哪儿|在哪|怎么|为什么|为啥|谁|是否")
@@ -182,10 +178,10 @@ def _browse(text: str, plain: str, analyzer: Analyzer) -> Intent | None:
         return None
     subject = _FRAME_RE.sub("", core[: tail.start()])
     when = None
-    found = _WHEN_RE.search(subject)
+    found = time_words(subject)  # a time phrase limits the list (最近: newest first anyway)
     if found is not None:
-        when = None if found.group(1) in _RECENT else found.group(1)
-        subject = (subject[: found.start()] + subject[found.end() :]).strip()
+        when = None if found.group("recent") else found.group(0)
+        subject = (subject[: found.start()] + _AFTER_WHEN_RE.sub("", subject[found.end() :])).strip()
     subject = _TOPIC_MARK_RE.sub("", _FILLER_RE.sub("", subject.strip())).strip()
     subject = _FILLER_RE.sub("", subject).strip()
     if not subject:
