@@ -142,7 +142,7 @@ _NEWS = r"(?:新闻|消息|动态|新鲜事|报道|资讯|要闻)"
 _LIST_TAIL_RE = re.compile(
     rf"(?:(?:有没有|有无|有什么|有啥|有哪些|都有啥|都有什么|都有哪些|有)?的?(?:最新|最近|近期)?的?{_NEWS}"
     r"(?:有哪些|有什么|有啥|都有啥|都有哪些|有没有|有吗)?"
-    r"|(?:有什么|有啥|有哪些|发生了什么|出了什么|发生了啥)(?:新鲜|大)?(?:事儿|事情|事))$"
+    r"|(?P<events>(?:有什么|有啥|有哪些|发生了什么|出了什么|发生了啥)(?:新鲜|大)?(?:事儿|事情|事)))$"
 )
 _FRAME_RE = re.compile(
     r"^(?:请问|我想|想|能不能|可不可以|可以|帮我|给我|麻烦)*(?:看看|看一下|看下|了解一下|了解|查查|查一下|找找|找一下|说说|讲讲|推荐|来点)*"
@@ -191,6 +191,8 @@ def _browse(text: str, plain: str, analyzer: Analyzer) -> Intent | None:
     district = _district_named(subject, analyzer)
     if district is not None:
         return Intent(Act.DISTRICT, text, district=district, when=when)
+    if tail.group("events"):  # 兰比尔发生了什么事情: a question about one thing, not a list
+        return None
     # 二七区老旧小区改造: a topic within a district
     for name in sorted(_district_names(analyzer), key=len, reverse=True):
         if subject.startswith(name) and len(subject) > len(name) + 1:

@@ -31,6 +31,7 @@ from .text import CONFIG_DIR
 from .topics import articles_about
 
 LATEST_MAX = 20  # /latest n is clamped to this
+DEFINED = 1.0  # Engine.define's confidence when a sentence defines the term (a mention: less)
 
 
 def _newness(article: Article, number: int) -> tuple[str, int]:
@@ -303,8 +304,9 @@ class Library:
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
         if act is Act.DEFINE:
             answer = engine.define(intent.topic or "")
-            if not answer.found:  # no article defines or names the term itself: ask as a question
-                answer = engine.answer(intent.text)
+            if answer.confidence < DEFINED:  # no sentence defines it, at most one names it: ask as a question
+                asked = engine.answer(intent.text)
+                answer = asked if asked.found or not answer.found else answer
             return Reply(text, intent, Kind.ANSWER if answer.found else Kind.ABSTAIN, answer=answer)
         if act is Act.DISTRICT:
             district = intent.district

@@ -41,6 +41,8 @@ from bot.library import Library
         ("清华附中什么时候投入使用", Act.QUESTION, None, None, None),
         ("郑州清华附中有多少个班", Act.QUESTION, None, None, None),
         ("二七区的新闻发布会在哪开的消息", Act.QUESTION, None, None, None),
+        ("二七区最近发生了什么事", Act.DISTRICT, "二七区", None, None),  # a district's events: its list
+        ("那场暴雨发生了什么事情", Act.QUESTION, None, None, None),  # one thing's events: a question
     ],
 )
 def test_messages_are_understood(library: Library, message: str, act: Act, district, topic, when) -> None:
