@@ -117,7 +117,6 @@ class Conversation:
     """One chat's (or one reply thread's) context, kept by the front end: the last answer."""
 
     last_article_id: str | None = None
-    last_question: str | None = None
     last_snippet: str | None = None
     updated: float = 0.0
 
@@ -251,7 +250,6 @@ class Library:
         answer = reply.answer
         if conversation is not None and reply.found and answer is not None and answer.article and answer.snippet:
             conversation.last_article_id = answer.article.id
-            conversation.last_question = intent.text
             conversation.last_snippet = answer.snippet.text
             conversation.updated = time.time()
         return reply
@@ -272,13 +270,18 @@ class Library:
             return None  # a new subject: 那二七区呢 after an answer about 郑东新区
         return article
 
-    def _when(self, intent: Intent, keys: Sequence[tuple[str, int]]) -> Sequence[tuple[str, int]]:
-        """The keys of a list limited to the days a time phrase names (今年, 3月, 这周); 最近 limits
-        nothing: lists are newest first anyway. An undated article is in no span."""
+    def _limited(self, intent: Intent, keys: Sequence[tuple[str, int]]) -> list[tuple[str, int]] | None:
+        """The keys of a list within the days its time phrase names (今年, 3月, 这周), or None when
+        no phrase limits it (最近 limits nothing: lists are newest first anyway). An undated article
+        is in no span."""
         span = time_range(intent.when, self.today()) if intent.when else None
         if span is None or span.recent:
-            return keys
+            return None
         return [key for key in keys if span.contains(key[0] or None)]
+
+    def _within(self, intent: Intent, keys: Sequence[tuple[str, int]]) -> Sequence[tuple[str, int]]:
+        limited = self._limited(intent, keys)
+        return keys if limited is None else limited
 
     def reply_to(self, intent: Intent, text: str = "", snapshot: Snapshot | None = None) -> Reply:
         """The reply to an intent already known (a button: this district's list, the latest)."""
@@ -291,15 +294,15 @@ class Library:
             return Reply(text, intent, Kind.ANSWER if answer.found else Kind.ABSTAIN, answer=answer)
         if act is Act.LATEST:
             limit = min(max(intent.count or self.latest_default, 1), LATEST_MAX)
-            keys = self._when(intent, catalog.order)
-            if keys is catalog.order:
-                listing = Listing(keys, engine.articles, limit=limit)
+            limited = self._limited(intent, catalog.order)
+            if limited is None:
+                listing = Listing(catalog.order, engine.articles, limit=limit)
             else:  # a time-limited list is every article of those days, paged
-                listing = Listing(keys, engine.articles, when=intent.when)
+                listing = Listing(limited, engine.articles, when=intent.when)
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
         if act is Act.TOPIC and intent.topic:
             found = articles_about(engine, intent.topic, district=intent.district)
-            keys = self._when(intent, sorted(_newness(engine.articles[n], n) for n in found))
+            keys = self._within(intent, sorted(_newness(engine.articles[n], n) for n in found))
             listing = Listing(keys, engine.articles, district=intent.district, topic=intent.topic, when=intent.when)
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
         if act is Act.DEFINE:
@@ -310,7 +313,7 @@ class Library:
             return Reply(text, intent, Kind.ANSWER if answer.found else Kind.ABSTAIN, answer=answer)
         if act is Act.DISTRICT:
             district = intent.district
-            keys = self._when(intent, catalog.by_district.get(district, []) if district else [])
+            keys = self._within(intent, catalog.by_district.get(district, []) if district else [])
             listing = Listing(keys, engine.articles, district=district, counts=catalog.counts(), when=intent.when)
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
         if act is Act.DISTRICTS:
