@@ -26,6 +26,16 @@ class Verdict(Enum):
 PRUNE_AT = 10_000  # keys a guard remembers before it forgets the settled ones
 
 
+def _forget_settled(stamps: dict[Hashable, float], now: float, seconds: float) -> list[Hashable]:
+    """Once a map of last times is large, drop the keys last seen `seconds` or more ago; returns them."""
+    if len(stamps) < PRUNE_AT:
+        return []
+    settled = [key for key, at in stamps.items() if now - at >= seconds]
+    for key in settled:
+        del stamps[key]
+    return settled
+
+
 class FloodGuard:
     """Per sender, a token bucket: `burst` messages or button presses at once, refilled at
     `rate_per_minute`; a few quick taps are fine, a sustained flood is not. An empty bucket
@@ -110,10 +120,8 @@ class Cooldown:
         if self.seconds <= 0:
             return
         now = self.clock()
-        if len(self._last) >= PRUNE_AT:
-            for old in [k for k, last in self._last.items() if now - last >= self.seconds]:
-                del self._last[old]
-                self._noticed.discard(old)
+        for old in _forget_settled(self._last, now, self.seconds):
+            self._noticed.discard(old)
         self._last[key] = now
         self._noticed.discard(key)
 
@@ -201,9 +209,7 @@ class RecentPosts:
         if self.seconds <= 0:
             return
         now = self.clock()
-        if len(self._at) >= PRUNE_AT:
-            for old in [k for k, at in self._at.items() if now - at >= self.seconds]:
-                del self._at[old]
+        _forget_settled(self._at, now, self.seconds)
         self._at[key] = now
 
 
