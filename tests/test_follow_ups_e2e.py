@@ -33,3 +33,14 @@ async def test_a_reply_to_the_card_in_a_group_continues_that_card(bot: Harness) 
     assert HEADLINE in follow["text"] and "6000名学生" in follow["text"]  # the card replied to, not the latest
     again = await bot.say(group, bob, "还有呢", reply_to_message_id=follow["message_id"])
     assert HEADLINE in again["text"] and again["text"] != follow["text"]  # the thread goes on
+
+
+async def test_a_time_limited_list_is_paged_with_buttons(bot: Harness) -> None:  # noqa: F811
+    from .test_telegram_e2e import data_of
+
+    user, chat = bot.private()
+    first = await bot.say(chat, user, "2020年的新闻")
+    assert "2020年的新闻" in first["text"] and "第 1/2 页" in first["text"]
+    assert data_of(first, "w:") == ["w:2020年:1"]
+    second = await bot.press(chat, user, first, "w:2020年:1", wait_for="editMessageText")
+    assert "第 2/2 页" in second["text"] and "2020年的新闻" in second["text"]

@@ -329,6 +329,10 @@ def test_callback_data_round_trips() -> None:
     assert keyboards.parse("f:1:a1") == keyboards.Action("feedback", article_id="a1", positive=True)
     assert keyboards.parse("f:0:a1").positive is False
     assert keyboards.parse("d:二七区:2") == keyboards.Action("district", district="二七区", number=2)
+    within = keyboards.Action("district", district="二七区", when="2020年", number=1)
+    assert keyboards.parse("d:二七区|2020年:1") == within  # a district's list limited to some days
+    assert keyboards.parse("w:2020年3月:2") == keyboards.Action("when", when="2020年3月", number=2)
+    assert keyboards.parse("t:二七区|老旧小区改造:1").topic == "老旧小区改造"
     assert [keyboards.parse(d).kind for d in ("do", "ds", "l", "n")] == ["overview", "districts", "latest", "noop"]
     for junk in (None, "", "zzz", "p:x:y", "f:2:a1", "f:1:", "d::1", "r:", "m:"):
         assert keyboards.parse(junk).kind == "unknown", junk

@@ -135,14 +135,15 @@ async def on_more(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_list(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """d:<district>:<n>, t:<topic>:<n> and do edit the list in place; ds and l post a new list."""
+    """d:<district>:<n>, t:<topic>:<n>, w:<when>:<n> and do edit the list in place; ds and l post a new list."""
     press = await _press(update)
     if press is None:
         return
     s = services(context)
     action = keyboards.parse(press.query.data)
     intent = {
-        "district": Intent(Act.DISTRICT, action.district, district=action.district),
+        "district": Intent(Act.DISTRICT, action.district, district=action.district, when=action.when or None),
+        "when": Intent(Act.LATEST, action.when, when=action.when),
         "topic": Intent(Act.TOPIC, action.topic, district=action.district or None, topic=action.topic),
         "overview": Intent(Act.DISTRICTS, ""),
         "districts": Intent(Act.DISTRICTS, ""),
@@ -168,5 +169,5 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 def register(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(on_article, pattern=r"^(?:r|p|f):"))
     application.add_handler(CallbackQueryHandler(on_more, pattern=r"^m:"))
-    application.add_handler(CallbackQueryHandler(on_list, pattern=r"^(?:d:.*|t:.*|do|ds|l)$"))
+    application.add_handler(CallbackQueryHandler(on_list, pattern=r"^(?:d:.*|t:.*|w:.*|do|ds|l)$"))
     application.add_handler(CallbackQueryHandler(on_other))

@@ -259,7 +259,8 @@ def list_message(result: Reply, number: int = 0) -> tuple[str, InlineKeyboardMar
         if not listing.total:
             return views.no_news_when_html(listing.when), keyboards.abstain_keyboard()
         page, chunk = views.district_page(listing, number)
-        return page.text, keyboards.latest_keyboard(chunk)
+        first = page.number * views.LIST_PAGE + 1
+        return page.text, keyboards.when_keyboard(listing.when, chunk, page.number, page.total, first)
     if act is Act.LATEST:
         articles = listing.articles
         return views.latest_html(articles, listing.total), keyboards.latest_keyboard(articles)
@@ -279,7 +280,8 @@ def list_message(result: Reply, number: int = 0) -> tuple[str, InlineKeyboardMar
         return views.no_news_html(listing.district, listing.counts), counts_keyboard
     page, chunk = views.district_page(listing, number)
     first = page.number * views.LIST_PAGE + 1
-    return page.text, keyboards.district_keyboard(listing.district, chunk, page.number, page.total, first)
+    markup = keyboards.district_keyboard(listing.district, chunk, page.number, page.total, first, listing.when)
+    return page.text, markup
 
 
 async def send_article(message: Message, article: Article, number: int = 0) -> None:

@@ -7,7 +7,8 @@ Callback data is plain text of at most 64 bytes, so buttons keep working after a
     p:<id>:<n>        show page n of the article (edit in place)
     m:<id>,<id>,...   「更多结果」: add the alternatives as buttons (edit the keyboard)
     f:1:<id> f:0:<id> 👍 / 👎 feedback on the answer card
-    d:<district>:<n>  page n of a district's articles (edit in place)
+    d:<district>:<n>  page n of a district's articles (edit in place; d:<district>|<when>:<n> of those days)
+    w:<when>:<n>      page n of the articles of the days a time phrase names (今年, 2020年3月)
     t:<topic>:<n>     page n of the articles about a topic (t:<district>|<topic>:<n> within one)
     do                the district overview (edit in place)
     ds / l            the district overview / the latest articles (new message)
@@ -31,13 +32,16 @@ PER_ROW = 3
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # read | page | more | feedback | district | topic | overview | districts | latest | noop | unknown
+    kind: (
+        str  # read | page | more | feedback | district | topic | when | overview | districts | latest | noop | unknown
+    )
     article_id: str = ""
     number: int = 0
     ids: tuple[str, ...] = ()
     positive: bool = False
     district: str = ""
     topic: str = ""
+    when: str = ""  # the time phrase a list is limited to
 
 
 def fits(data: str) -> bool:
@@ -62,9 +66,14 @@ def parse(data: str | None) -> Action:
             if sign in ("0", "1") and article_id:
                 return Action("feedback", article_id=article_id, positive=sign == "1")
         if head == "d":
-            district, _, number = rest.rpartition(":")
+            scoped, _, number = rest.rpartition(":")
+            district, _, when = scoped.partition("|")
             if district:
-                return Action("district", district=district, number=int(number))
+                return Action("district", district=district, when=when, number=int(number))
+        if head == "w":
+            when, _, number = rest.rpartition(":")
+            if when:
+                return Action("when", when=when, number=int(number))
         if head == "t":
             scoped, _, number = rest.rpartition(":")
             district, _, topic = scoped.rpartition("|")
@@ -179,14 +188,27 @@ def districts_keyboard(counts: Sequence[tuple[str, int]]) -> InlineKeyboardMarku
 
 
 def district_keyboard(
-    district: str, articles: Sequence[Article], number: int, total: int, start: int
+    district: str, articles: Sequence[Article], number: int, total: int, start: int, when: str | None = None
 ) -> InlineKeyboardMarkup:
     rows = article_buttons(articles, start)
-    nav = pager(f"d:{district}", number, total)
+    prefix = f"d:{district}|{when}" if when else f"d:{district}"
+    nav = pager(prefix, number, total) if fits(f"{prefix}:{total}") else []
     if nav:
         rows.append(nav)
     rows.append([_button("↩ 全部区县", "do")])
     return InlineKeyboardMarkup(rows)
+
+
+def when_keyboard(
+    when: str, articles: Sequence[Article], number: int, total: int, start: int
+) -> InlineKeyboardMarkup | None:
+    """A time-limited list's page: article buttons, and ◀ ▶ when the phrase fits the button data."""
+    rows = article_buttons(articles, start)
+    prefix = f"w:{when}"
+    nav = pager(prefix, number, total) if fits(f"{prefix}:{total}") else []
+    if nav:
+        rows.append(nav)
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def topic_data(topic: str, district: str | None) -> str:
