@@ -1,0 +1,96 @@
+"""Bytes of a page → text: the HTTP charset, then the page's own <meta>, then detection.
+
+Chinese sites often say GBK or GB2312 and use characters only GB18030 has, so both are read as
+GB18030 (a superset). A page that still comes out as mojibake is refused with a reason, never
+stored: a wrong guess would put garbage into the answers.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+from charset_normalizer import from_bytes
+
+_META_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_XML_RE = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
+_HEADER_RE = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
+# Sequences UTF-8 read as Latin-1/cp1252, or GBK read as UTF-8, leave behind.
+_MOJIBAKE_RE = re.compile(r"[ÃÂÅæçéèäåï][\x80-\xbf¡-¿€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]|锟斤拷|烫烫烫")
+_ALIASES = {"gbk": "gb18030", "gb2312": "gb18030", "gb_2312-80": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030"}
+MAX_BAD_SHARE = 0.01  # U+FFFD or mojibake sequences per character
+
+
+class DecodeError(ValueError):
+    """The bytes are no readable text; the message says why."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str
+    how: str  # "header", "meta", "detected" or "utf-8"
+
+
+def _codec(name: str | bytes | None) -> str | None:
+    if not name:
+        return None
+    label = (name.decode("ascii", "ignore") if isinstance(name, bytes) else name).strip().lower()
+    label = _ALIASES.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def header_charset(content_type: str | None) -> str | None:
+    match = _HEADER_RE.search(content_type or "")
+    return _codec(match.group(1)) if match else None
+
+
+def declared_charset(data: bytes) -> str | None:
+    """The charset the document declares itself: `<meta charset>`, http-equiv or `<?xml encoding>`."""
+    head = data[:4096]
+    match = _META_RE.search(head) or _XML_RE.search(head)
+    return _codec(match.group(1)) if match else None
+
+
+def bad_share(text: str) -> float:
+    if not text:
+        return 0.0
+    bad = text.count("\ufffd") + 3 * len(_MOJIBAKE_RE.findall(text))
+    return bad / len(text)
+
+
+def decode(data: bytes, content_type: str | None = None) -> Decoded:
+    """The text of a page; DecodeError when no charset gives readable text."""
+    if not data.strip():
+        raise DecodeError("empty page")
+    if data.startswith(codecs.BOM_UTF8):
+        return _checked(data[3:].decode("utf-8", "replace"), "utf-8", "bom")
+    tried: list[str] = []
+    for how, encoding in (("header", header_charset(content_type)), ("meta", declared_charset(data))):
+        if encoding is None or encoding in tried:
+            continue
+        tried.append(encoding)
+        try:
+            return _checked(data.decode(encoding), encoding, how)
+        except (UnicodeDecodeError, DecodeError):
+            continue  # a wrong label: the next clue
+    try:
+        return _checked(data.decode("utf-8"), "utf-8", "utf-8")
+    except (UnicodeDecodeError, DecodeError):
+        pass
+    best = from_bytes(data).best()
+    if best is None or best.encoding is None:
+        raise DecodeError("no character set reads this page")
+    encoding = _codec(best.encoding) or best.encoding
+    return _checked(data.decode(encoding, "replace"), encoding, "detected")
+
+
+def _checked(text: str, encoding: str, how: str) -> Decoded:
+    share = bad_share(text)
+    if share > MAX_BAD_SHARE:
+        raise DecodeError(f"mojibake: {share:.1%} of the text is unreadable when read as {encoding} ({how})")
+    return Decoded(text, encoding, how)
