@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,10 @@ def run(coro):
 
 async def _fetch(site_urls: list[str], state: Path | None = None, settings: FetchSettings = FAST):
     async with Fetcher(settings, state=state) as fetcher:
-        return [await fetcher.fetch(u) for u in site_urls]
+        results = [await fetcher.fetch(u) for u in site_urls]
+        for result in results:
+            fetcher.remember(result)
+        return results
 
 
 def test_ok_then_not_modified_with_validators_kept_across_runs(tmp_path: Path) -> None:
@@ -104,5 +109,32 @@ def test_decode_gbk_by_meta_header_and_detection_and_refuses_mojibake() -> None:
     bad = ("\ufffd" * 50 + text).encode("utf-8")
     with pytest.raises(DecodeError, match="mojibake"):
         decode(bad)
+    double = text.encode("utf-8").decode("latin-1").encode("utf-8")  # UTF-8 read as Latin-1, saved again
+    with pytest.raises(DecodeError, match="mojibake"):
+        decode(double)
     with pytest.raises(DecodeError):
         decode(b"   ")
+
+
+def test_at_most_per_host_requests_at_once() -> None:
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0}
+
+    def slow(handler) -> Page:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.15)
+        with lock:
+            state["now"] -= 1
+        return Page(b"<p>ok</p>")
+
+    async def many(urls: list[str]):
+        async with Fetcher(FetchSettings(per_host=2, retries=0)) as fetcher:
+            return await asyncio.gather(*(fetcher.fetch(u) for u in urls))
+
+    with Site() as site:
+        for i in range(6):
+            site.routes[f"/p{i}.htm"] = slow
+        results = run(many([site.url(f"/p{i}.htm") for i in range(6)]))
+    assert all(r.ok for r in results) and state["most"] == 2

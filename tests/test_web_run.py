@@ -158,3 +158,26 @@ def test_sources_yaml_default_is_empty_and_entries_are_checked(tmp_path: Path) -
     path.write_text("sources:\n  - name: x\n", encoding="utf-8")
     with pytest.raises(SourceError, match="url"):
         load_sources(path)
+
+
+def test_a_page_that_failed_is_fetched_again_not_hidden_behind_a_304(config: Config) -> None:
+    with Site() as site:
+        edition = serve_epaper(site)
+        inner = site.routes[f"{EDITION_DIR}/node_2.htm"]
+        assert isinstance(inner, Page)
+
+        def edition_with_etag(handler) -> Page:
+            if handler.headers.get("If-None-Match") == '"e1"':
+                return Page(status=304)
+            return Page(inner.body, content_type=inner.content_type, headers={"ETag": '"e1"'})
+
+        site.routes[f"{EDITION_DIR}/node_2.htm"] = edition_with_etag
+        good = site.routes[f"{EDITION_DIR}/content_1002.htm"]
+        site.routes[f"{EDITION_DIR}/content_1002.htm"] = Page(b"down", 503)
+        first = fetch_urls([edition], config, settings=FAST)
+        assert not first.ok and [r.title for r in first.records] == [ARTICLES["1001"][1]]
+        site.routes[f"{EDITION_DIR}/content_1002.htm"] = good
+        second = fetch_urls([edition], config, settings=FAST)
+        assert second.ok and [r.title for r in second.records] == [ARTICLES["1002"][1]]
+        third = fetch_urls([edition], config, settings=FAST)
+        assert third.not_modified == [edition] and third.records == []

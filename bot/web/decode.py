@@ -79,9 +79,11 @@ def decode(data: bytes, content_type: str | None = None) -> Decoded:
         except (UnicodeDecodeError, DecodeError):
             continue  # a wrong label: the next clue
     try:
-        return _checked(data.decode("utf-8"), "utf-8", "utf-8")
-    except (UnicodeDecodeError, DecodeError):
+        utf8 = data.decode("utf-8")
+    except UnicodeDecodeError:
         pass
+    else:  # valid UTF-8 is UTF-8: if it reads as mojibake, the page itself is mojibake
+        return _checked(utf8, "utf-8", "utf-8")
     best = from_bytes(data).best()
     if best is None or best.encoding is None:
         raise DecodeError("no character set reads this page")

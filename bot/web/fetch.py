@@ -150,6 +150,12 @@ class Fetcher:
         parser.parse(response.text.splitlines())
         return parser
 
+    def remember(self, result: FetchResult) -> None:
+        """Keep a page's ETag / Last-Modified for the next conditional GET: call it once what the
+        page gave is safely stored, so a failure downstream does not turn into a 304 that hides it."""
+        if result.ok:
+            self.validators.remember(result.final_url, result.headers)
+
     async def fetch(self, url: str, *, conditional: bool = True) -> FetchResult:
         if self._client is None:
             raise RuntimeError("use `async with Fetcher() as fetcher`")
@@ -171,8 +177,6 @@ class Fetcher:
                     return FetchResult(url, "error", current, reason="redirect loop")
                 seen.add(current)
                 continue
-            if result.ok and conditional:
-                self.validators.remember(current, result.headers)
             return result
         return FetchResult(url, "error", current, reason=f"more than {self.settings.max_redirects} redirects")
 

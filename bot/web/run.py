@@ -42,7 +42,7 @@ from .extract import (
     parse_feed,
     scan,
 )
-from .fetch import Fetcher, FetchSettings
+from .fetch import Fetcher, FetchResult, FetchSettings
 from .sources import Source, SourceError, load_sources
 
 MAX_LINKS = 200  # articles followed from one edition page or feed
@@ -97,9 +97,12 @@ class _Run:
         self.fetcher = fetcher
         self.report = report
         self.today = today
+        self.fetched: dict[str, FetchResult] = {}  # top URL -> its response, remembered once stored
+        self.broken: set[str] = set()  # top URLs with a failure: fetched in full next time
 
     async def top(self, url: str, source: Source | None) -> list[Record]:
         result = await self.fetcher.fetch(url)
+        self.fetched[url] = result
         if result.status == "not_modified":
             self.report.not_modified.append(url)
             return []
@@ -112,7 +115,7 @@ class _Run:
         try:
             if kind == "feed" or (kind == "auto" and looks_like_feed(result.content, result.content_type)):
                 self.report.kinds[url] = "feed"
-                records = await self._feed(result.content, result.final_url, result.content_type, source)
+                records = await self._feed(result.content, result.final_url, result.content_type, source, url)
             else:
                 text = decode(result.content, result.content_type).text
                 page = scan(text, result.final_url)
@@ -126,20 +129,21 @@ class _Run:
                     self.report.kinds[url] = "edition"
                     if not links:
                         raise ExtractError("an edition page without content_ID.htm links")
-                    got = await asyncio.gather(*(self._article(link, name) for link in links[:MAX_LINKS]))
+                    got = await asyncio.gather(*(self._article(link, name, url) for link in links[:MAX_LINKS]))
                     records = [r for r in got if r is not None]
                 else:
                     self.report.kinds[url] = "article"
                     records = [self._record(self._extract(text, page, result.final_url), name)]
         except (DecodeError, ExtractError) as exc:
             self.report.failed.append((url, str(exc)))
+            self.broken.add(url)
             return []
         for record in records:
             record.district = record.district or district
         self.report.found[url] = len(records)
         return records
 
-    async def _feed(self, data: bytes, url: str, content_type: str, source: Source | None) -> list[Record]:
+    async def _feed(self, data: bytes, url: str, content_type: str, source: Source | None, top: str) -> list[Record]:
         title, items = parse_feed(data, url, content_type)
         name = source.name if source else (title or urlsplit(url).netloc)
         records: list[Record] = []
@@ -148,22 +152,24 @@ class _Run:
                 body = "\n".join(line for line in item.text.split("\n") if line.strip())
                 records.append(Record(item.title, body, item.link, name, item.date))
                 continue
-            record = await self._article(item.link, name)  # a summary only: the page has the text
+            record = await self._article(item.link, name, top)  # a summary only: the page has the text
             if record is not None:
                 record.date = record.date or item.date
                 records.append(record)
         return records
 
-    async def _article(self, url: str, source: str) -> Record | None:
+    async def _article(self, url: str, source: str, top: str) -> Record | None:
         result = await self.fetcher.fetch(url, conditional=False)
         if not result.ok:
             self.report.failed.append((url, result.reason))
+            self.broken.add(top)
             return None
         try:
             text = decode(result.content, result.content_type).text
             return self._record(self._extract(text, scan(text, result.final_url), result.final_url), source)
         except (DecodeError, ExtractError) as exc:
             self.report.failed.append((url, str(exc)))
+            self.broken.add(top)
             return None
 
     def _extract(self, text: str, page, final_url: str) -> Extracted:
@@ -175,14 +181,6 @@ class _Run:
     def _record(self, article: Extracted, source: str) -> Record:
         paper = f"{urlsplit(article.url).netloc.lower()}/{article.paper_id}" if article.paper_id else None
         return Record(article.title, article.body, article.url, source, article.date, paper_id=paper)
-
-
-async def collect(
-    targets: list[tuple[str, Source | None]], fetcher: Fetcher, report: FetchReport, today: date
-) -> list[Record]:
-    run = _Run(fetcher, report, today)
-    got = await asyncio.gather(*(run.top(url, source) for url, source in targets))
-    return [record for records in got for record in records]
 
 
 def dedupe(records: list[Record], corpus_articles: list, report: FetchReport) -> list[Record]:
@@ -234,25 +232,36 @@ def fetch_urls(
     report = FetchReport()
     state = config.cache_dir / "web" / "validators.json" if config.cache_dir is not None else None
 
-    async def go() -> list[Record]:
+    async def go() -> None:
         async with Fetcher(settings, state=state) as fetcher:
-            return await collect(targets, fetcher, report, today)
+            run = _Run(fetcher, report, today)
+            got = await asyncio.gather(*(run.top(url, source) for url, source in targets))
+            _store([record for records in got for record in records], corpus, config, report)
+            if report.ingest is None or report.ingest.ok:  # stored: unchanged pages may cost a 304 next time
+                for url, result in run.fetched.items():
+                    if url not in run.broken:
+                        fetcher.remember(result)
 
-    records = asyncio.run(go())
+    asyncio.run(go())
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _store(records: list[Record], corpus: Path, config: Config, report: FetchReport) -> None:
+    """The records not in the corpus yet, written as one JSONL file and added through ingest."""
     existing = []
     if corpus.is_dir() and any(corpus.iterdir()):
         existing = Library.open(corpus, config_dir=config.config_dir, cache_dir=config.cache_dir).articles
     report.records = dedupe(records, existing, report)
-    if report.records:
-        with tempfile.TemporaryDirectory(prefix="fetch-") as folder:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            digest = hashlib.blake2b("".join(r.id for r in report.records).encode(), digest_size=4).hexdigest()
-            path = Path(folder) / f"web-{stamp}-{digest}.jsonl"
-            lines = (json.dumps(r.to_json(), ensure_ascii=False) for r in report.records)
-            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            report.ingest = ingest([path], corpus, config)
-    report.seconds = time.perf_counter() - started
-    return report
+    if not report.records:
+        return
+    with tempfile.TemporaryDirectory(prefix="fetch-") as folder:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        digest = hashlib.blake2b("".join(r.id for r in report.records).encode(), digest_size=4).hexdigest()
+        path = Path(folder) / f"web-{stamp}-{digest}.jsonl"
+        lines = (json.dumps(r.to_json(), ensure_ascii=False) for r in report.records)
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        report.ingest = ingest([path], corpus, config)
 
 
 def print_report(report: FetchReport, corpus: Path, out: TextIO, err: TextIO) -> None:
