@@ -16,6 +16,7 @@ class Page:
     content_type: str = "text/html"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    no_length: bool = False  # no Content-Length: the body runs until the connection closes
 
 
 Route = Page | Callable[[BaseHTTPRequestHandler], Page]
@@ -41,7 +42,10 @@ class Site:
                     self.send_header("Content-Type", page.content_type)
                     for key, value in page.headers.items():
                         self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(page.body)))
+                    if page.no_length:
+                        self.close_connection = True
+                    else:
+                        self.send_header("Content-Length", str(len(page.body)))
                     self.end_headers()
                     self.wfile.write(page.body)
                 except (BrokenPipeError, ConnectionResetError):
