@@ -111,6 +111,12 @@ def test_decode_gbk_by_meta_header_and_detection_and_refuses_mojibake() -> None:
     bad = ("\ufffd" * 50 + text).encode("utf-8")
     with pytest.raises(DecodeError, match="mojibake"):
         decode(bad)
+    assert decode(f'<meta charset="gbk"><p>{text}</p>'.encode("gbk"), "text/html; charset=ISO-8859-1").text.endswith(
+        f"{text}</p>"
+    )  # a server's default Latin-1 header does not override the page
+    assert text in decode(text.encode("gbk") * 3, "text/html; charset=ISO-8859-1").text
+    with pytest.raises(DecodeError, match="mojibake"):
+        decode(text.encode("gbk").decode("latin-1").encode("utf-8"))  # GBK read as Latin-1, saved as UTF-8
     double = text.encode("utf-8").decode("latin-1").encode("utf-8")  # UTF-8 read as Latin-1, saved again
     with pytest.raises(DecodeError, match="mojibake"):
         decode(double)

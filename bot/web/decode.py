@@ -20,6 +20,8 @@ _HEADER_RE = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 _MOJIBAKE_RE = re.compile(r"[ÃÂÅæçéèäåï][\x80-\xbf¡-¿€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]|锟斤拷|烫烫烫")
 _ALIASES = {"gbk": "gb18030", "gb2312": "gb18030", "gb_2312-80": "gb18030", "x-gbk": "gb18030", "cp936": "gb18030"}
 MAX_BAD_SHARE = 0.01  # U+FFFD or mojibake sequences per character
+# Servers often send ISO-8859-1 by default whatever the page is: such a header is a last resort.
+WEAK_HEADER = ("iso8859-1", "latin-1", "cp1252", "ascii")
 
 
 class DecodeError(ValueError):
@@ -57,9 +59,15 @@ def declared_charset(data: bytes) -> str | None:
 
 
 def bad_share(text: str) -> float:
+    """How much of `text` is unreadable: U+FFFD, typical mojibake sequences, and — these are
+    Chinese news pages — mostly Latin-1 letters where the CJK characters should be."""
     if not text:
         return 0.0
     bad = text.count("\ufffd") + 3 * len(_MOJIBAKE_RE.findall(text))
+    latin = sum(1 for ch in text if "\x80" <= ch <= "\xff")
+    wide = sum(1 for ch in text if ch > "\xff")
+    if latin >= 8 and latin > wide:
+        bad += latin
     return bad / len(text)
 
 
@@ -70,7 +78,10 @@ def decode(data: bytes, content_type: str | None = None) -> Decoded:
     if data.startswith(codecs.BOM_UTF8):
         return _checked(data[3:].decode("utf-8", "replace"), "utf-8", "bom")
     tried: list[str] = []
-    for how, encoding in (("header", header_charset(content_type)), ("meta", declared_charset(data))):
+    header = header_charset(content_type)
+    weak = header in WEAK_HEADER
+    clues = [("meta", declared_charset(data))] if weak else [("header", header), ("meta", declared_charset(data))]
+    for how, encoding in clues:
         if encoding is None or encoding in tried:
             continue
         tried.append(encoding)
@@ -84,6 +95,11 @@ def decode(data: bytes, content_type: str | None = None) -> Decoded:
         pass
     else:  # valid UTF-8 is UTF-8: if it reads as mojibake, the page itself is mojibake
         return _checked(utf8, "utf-8", "utf-8")
+    if weak and header is not None:
+        try:
+            return _checked(data.decode(header), header, "header")
+        except (UnicodeDecodeError, DecodeError):
+            pass
     best = from_bytes(data).best()
     if best is None or best.encoding is None:
         raise DecodeError("no character set reads this page")
