@@ -181,3 +181,15 @@ def test_a_page_that_failed_is_fetched_again_not_hidden_behind_a_304(config: Con
         assert second.ok and [r.title for r in second.records] == [ARTICLES["1002"][1]]
         third = fetch_urls([edition], config, settings=FAST)
         assert third.not_modified == [edition] and third.records == []
+
+
+def test_a_configured_source_names_its_articles_and_gives_its_one_district(config: Config) -> None:
+    from bot.web.sources import Source
+
+    with Site() as site:
+        rss, _atom = serve_feeds(site)
+        source = Source("中原区融媒体", rss, kind="feed", districts=("中原区",))
+        report = fetch_urls([(rss, source)], config, settings=FAST)
+    (record,) = report.records
+    assert record.source == "中原区融媒体" and record.district == "中原区"
+    assert record.to_json()["source"] == "中原区融媒体"

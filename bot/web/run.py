@@ -243,6 +243,7 @@ def fetch_urls(
                         fetcher.remember(result)
 
     asyncio.run(go())
+    report.found = {url: report.found[url] for url, _source in targets if url in report.found}  # as asked
     report.seconds = time.perf_counter() - started
     return report
 
@@ -293,25 +294,25 @@ def run_fetch(urls: list[str], config: Config, corpus: Path | None = None) -> in
     if corpus.exists() and not corpus.is_dir():
         print(f"error: {corpus}: the corpus is a single file; fetch needs a corpus folder", file=sys.stderr)
         return 2
-    targets: list[tuple[str, Source | None]] = []
+    path = config.config_dir / "sources.yaml"
+    try:
+        sources = load_sources(path)
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    today = date.today()
+    configured = {s.url_for(today): s for s in sources}
     if urls:
         bad = [u for u in urls if safe_url(u) is None]
         if bad:
             print(f"error: not an http(s) URL: {', '.join(bad)}", file=sys.stderr)
             return 2
-        targets = [(u, None) for u in urls]
+        targets = [(u, configured.get(u)) for u in urls]  # a configured source's URL keeps its name
+    elif not sources:
+        print(f"error: no URL given and no source in {path}", file=sys.stderr)
+        return 2
     else:
-        path = config.config_dir / "sources.yaml"
-        try:
-            sources = load_sources(path)
-        except SourceError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        if not sources:
-            print(f"error: no URL given and no source in {path}", file=sys.stderr)
-            return 2
-        today = date.today()
-        targets = [(s.url_for(today), s) for s in sources]
+        targets = list(configured.items())
     report = fetch_urls(targets, config, corpus=corpus)
     print_report(report, corpus, sys.stdout, sys.stderr)
     return 0 if report.ok else 1
