@@ -80,3 +80,13 @@ def test_malformed_html_and_xml_give_a_reason_not_a_crash() -> None:
         parse_feed(b"<?xml version='1.0'?><rss><channel><item><title>broken", "http://x.test/rss.xml")
     with pytest.raises(ExtractError):
         parse_feed(b"\x00\x01 not xml at all", "http://x.test/rss.xml")
+
+
+def test_the_canonical_link_counts_only_on_the_same_host() -> None:
+    from bot.web.extract import canonical_url
+
+    same = news_page("标题", ATOM_PAGE_PARAGRAPHS, canonical="/a/1.html")
+    other = news_page("标题", ATOM_PAGE_PARAGRAPHS, canonical="http://elsewhere.test/a/1.html")
+    url = "http://gov.test/print/1.html?from=rss"
+    assert canonical_url(scan(same, url), url) == "http://gov.test/a/1.html"
+    assert canonical_url(scan(other, url), url) == url
