@@ -4,6 +4,7 @@ python -m bot                 Telegram bot when TELEGRAM_BOT_TOKEN is set, else 
 python -m bot ask "问题" [--corpus PATH] [--json] [--batch FILE]
 python -m bot articles [--corpus PATH] --json
 python -m bot chat | eval QA.yaml | run | ingest PATH… | stats
+python -m bot fetch [URL…] [--corpus PATH]   exit 0 all fetched, 1 some URL failed, 2 usage error
 """
 
 from __future__ import annotations
@@ -177,6 +178,12 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
     return run_ingest([Path(p) for p in args.paths], config, corpus=args.corpus)
 
 
+def cmd_fetch(args: argparse.Namespace, config: Config) -> int:
+    from .web.run import run_fetch
+
+    return run_fetch(args.urls, config, corpus=args.corpus)
+
+
 def cmd_stats(args: argparse.Namespace, config: Config) -> int:
     from .stats import run_stats
 
@@ -219,6 +226,10 @@ def make_parser() -> argparse.ArgumentParser:
     ingest = with_corpus(sub.add_parser("ingest", help="add page or JSONL files to the corpus"))
     ingest.add_argument("paths", nargs="+")
     ingest.set_defaults(func=cmd_ingest)
+
+    fetch = with_corpus(sub.add_parser("fetch", help="fetch news pages, e-paper editions or feeds into the corpus"))
+    fetch.add_argument("urls", nargs="*", metavar="URL", help="default: every source in config/sources.yaml")
+    fetch.set_defaults(func=cmd_fetch)
 
     stats = sub.add_parser("stats", help="operator view: corpus and usage figures")
     stats.add_argument("--json", action="store_true")

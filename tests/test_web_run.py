@@ -1,0 +1,195 @@
+"""`fetch` end to end against local websites: e-paper edition, feeds, de-duplication, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config
+from bot.web.fetch import FetchSettings
+from bot.web.run import fetch_urls
+from tests.conftest import copy_corpus
+from tests.local_site import Page, Site
+from tests.web_pages import ARTICLES, ATOM_PAGE_PARAGRAPHS, EDITION_DIR, news_page, serve_epaper, serve_feeds
+
+ROOT = Path(__file__).resolve().parent.parent
+NAVIGATION = ("上一版", "下一版", "返回主页", "版权声明", "分享到", "版权所有")
+FAST = FetchSettings(read_timeout=2, retries=1, backoff=0.01)
+
+
+@pytest.fixture
+def config(tmp_path: Path, warm_cache: Path) -> Config:
+    corpus, cache = copy_corpus(tmp_path, warm_cache)
+    return Config(corpus=corpus, cache_dir=cache, state_db=tmp_path / "state.sqlite3")
+
+
+def test_an_edition_and_two_feeds_are_added_once(config: Config) -> None:
+    with Site() as site:
+        edition = serve_epaper(site)
+        rss, atom = serve_feeds(site)
+        report = fetch_urls([edition, rss, atom], config, settings=FAST)
+        assert report.ok, report.failed
+        assert report.kinds == {edition: "edition", rss: "feed", atom: "feed"}
+        by_title = {r.title: r for r in report.records}
+        assert set(by_title) == {
+            ARTICLES["1001"][1],
+            ARTICLES["1002"][1],
+            "中原区启动冬季供暖",
+            "管城回族区商城遗址公园扩建",
+        }
+        paper = by_title[ARTICLES["1001"][1]]
+        assert paper.url == site.url(f"{EDITION_DIR}/content_1001.htm") and paper.date == "2026-11-22"
+        assert paper.source == "127.0.0.1:" + site.base.rsplit(":", 1)[1]
+        assert paper.body == "\n".join(ARTICLES["1001"][4])
+        assert by_title["管城回族区商城遗址公园扩建"].body == "\n".join(ATOM_PAGE_PARAGRAPHS)  # fetched from the page
+        assert by_title["管城回族区商城遗址公园扩建"].source == "管城回族区动态"
+        assert site.hits[f"{EDITION_DIR}/content_1001.htm"] == 1  # linked twice, fetched once
+        assert report.ingest is not None and report.ingest.new_articles == 4
+        assert not any(word in r.body for r in report.records for word in NAVIGATION)
+
+        again = fetch_urls([edition, rss, atom], config, settings=FAST)
+        assert again.ok and again.records == [] and again.ingest is None
+        assert {why for _url, why in again.skipped} == {"already in the corpus"}
+
+
+def test_the_same_article_at_another_url_is_added_once_and_a_304_costs_nothing(config: Config) -> None:
+    html = news_page("管城回族区商城遗址公园扩建", ATOM_PAGE_PARAGRAPHS).encode("utf-8")
+
+    def with_etag(handler) -> Page:
+        if handler.headers.get("If-None-Match") == '"1"':
+            return Page(status=304)
+        return Page(html, content_type="text/html; charset=utf-8", headers={"ETag": '"1"'})
+
+    with Site() as site:
+        site.routes["/a.html"] = with_etag
+        site.routes["/print/a.html"] = Page(html, content_type="text/html; charset=utf-8")
+        report = fetch_urls([site.url("/a.html"), site.url("/print/a.html")], config, settings=FAST)
+        assert len(report.records) == 1
+        assert any("same headline and text" in why for _url, why in report.skipped)
+        second = fetch_urls([site.url("/a.html")], config, settings=FAST)
+        assert second.not_modified == [site.url("/a.html")] and second.records == []
+
+
+def test_failures_are_reported_and_the_rest_is_added(config: Config) -> None:
+    with Site() as site:
+        edition = serve_epaper(site)
+        site.routes["/broken.xml"] = Page(
+            b"<?xml version='1.0'?><rss><channel><item>", content_type="application/rss+xml"
+        )
+        site.routes["/gone.htm"] = Page(b"no", 404)
+        site.routes["/empty.htm"] = Page(b"<html><body><a href='/'>home</a></body></html>")
+        report = fetch_urls(
+            [edition, site.url("/broken.xml"), site.url("/gone.htm"), site.url("/empty.htm")], config, settings=FAST
+        )
+    reasons = dict(report.failed)
+    assert set(reasons) == {site.url("/broken.xml"), site.url("/gone.htm"), site.url("/empty.htm")}
+    assert reasons[site.url("/gone.htm")] == "HTTP 404"
+    assert not report.ok and len(report.records) == 2
+
+
+def _cli(settings: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(settings), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow  # runs `python -m bot` in new processes
+def test_cli_fetch_then_articles_and_ask_then_nothing_new(config: Config, tmp_path: Path) -> None:
+    settings = tmp_path / "bot.yaml"
+    settings.write_text(
+        f"corpus: {config.corpus}\ncache_dir: {config.cache_dir}\nstate_db: {config.state_db}\n", encoding="utf-8"
+    )
+    with Site() as site:
+        edition = serve_epaper(site)
+        first = _cli(settings, "fetch", edition)
+        assert first.returncode == 0, first.stderr
+        assert "found 2 articles" in first.stdout and "added 2 articles" in first.stdout
+
+        listed = _cli(settings, "articles", "--json")
+        rows = {row["title"]: row for row in map(json.loads, listed.stdout.splitlines())}
+        for article_id, (_district, title, _kicker, _subtitle, paragraphs) in ARTICLES.items():
+            row = rows[title]
+            assert row["url"] == site.url(f"{EDITION_DIR}/content_{article_id}.htm")
+            assert row["date"] == "2026-11-22" and row["body"] == "\n".join(paragraphs)
+            assert not any(word in row["body"] for word in NAVIGATION)
+
+        asked = _cli(settings, "ask", "金水区口袋公园什么时候开放", "--json")
+        answer = json.loads(asked.stdout)["answer"]
+        assert answer["title"] == ARTICLES["1002"][1]
+        assert answer["link"] == site.url(f"{EDITION_DIR}/content_1002.htm")
+
+        second = _cli(settings, "fetch", edition)
+        assert second.returncode == 0, second.stderr
+        assert "nothing new" in second.stdout and "added" not in second.stdout
+
+        failed = _cli(settings, "fetch", site.url("/missing.htm"))
+        assert failed.returncode == 1 and "HTTP 404" in failed.stderr
+    assert _cli(settings, "fetch", "javascript:alert(1)").returncode == 2
+    no_sources = _cli(settings, "fetch")  # config/sources.yaml lists none by default
+    assert no_sources.returncode == 2 and "no source" in no_sources.stderr
+
+
+def test_sources_yaml_default_is_empty_and_entries_are_checked(tmp_path: Path) -> None:
+    from datetime import date
+
+    from bot.web.sources import SourceError, load_sources
+
+    assert load_sources(ROOT / "config" / "sources.yaml") == []
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "sources:\n  - name: 郑州晚报\n    kind: epaper\n    url: https://zzwb.zynews.cn/html/{date:%Y-%m/%d}/node_2.htm\n"
+        "    districts: 二七区\n",
+        encoding="utf-8",
+    )
+    (source,) = load_sources(path)
+    assert source.url_for(date(2026, 11, 22)) == "https://zzwb.zynews.cn/html/2026-11/22/node_2.htm"
+    assert source.districts == ("二七区",) and source.interval == 3600
+    path.write_text("sources:\n  - name: x\n    kind: video\n    url: https://a.test/\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="kind"):
+        load_sources(path)
+    path.write_text("sources:\n  - name: x\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="url"):
+        load_sources(path)
+
+
+def test_a_page_that_failed_is_fetched_again_not_hidden_behind_a_304(config: Config) -> None:
+    with Site() as site:
+        edition = serve_epaper(site)
+        inner = site.routes[f"{EDITION_DIR}/node_2.htm"]
+        assert isinstance(inner, Page)
+
+        def edition_with_etag(handler) -> Page:
+            if handler.headers.get("If-None-Match") == '"e1"':
+                return Page(status=304)
+            return Page(inner.body, content_type=inner.content_type, headers={"ETag": '"e1"'})
+
+        site.routes[f"{EDITION_DIR}/node_2.htm"] = edition_with_etag
+        good = site.routes[f"{EDITION_DIR}/content_1002.htm"]
+        site.routes[f"{EDITION_DIR}/content_1002.htm"] = Page(b"down", 503)
+        first = fetch_urls([edition], config, settings=FAST)
+        assert not first.ok and [r.title for r in first.records] == [ARTICLES["1001"][1]]
+        site.routes[f"{EDITION_DIR}/content_1002.htm"] = good
+        second = fetch_urls([edition], config, settings=FAST)
+        assert second.ok and [r.title for r in second.records] == [ARTICLES["1002"][1]]
+        third = fetch_urls([edition], config, settings=FAST)
+        assert third.not_modified == [edition] and third.records == []
+
+
+def test_a_configured_source_names_its_articles_and_gives_its_one_district(config: Config) -> None:
+    from bot.web.sources import Source
+
+    with Site() as site:
+        rss, _atom = serve_feeds(site)
+        source = Source("中原区融媒体", rss, kind="feed", districts=("中原区",))
+        report = fetch_urls([(rss, source)], config, settings=FAST)
+    (record,) = report.records
+    assert record.source == "中原区融媒体" and record.district == "中原区"
+    assert record.to_json()["source"] == "中原区融媒体"
