@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -11,7 +12,8 @@ import pytest
 
 from bot.config import Config
 from bot.web.fetch import FetchSettings
-from bot.web.run import fetch_urls
+from bot.web.run import fetch_sources, fetch_urls
+from bot.web.sources import Source
 from tests.conftest import copy_corpus
 from tests.local_site import Page, Site
 from tests.web_pages import ARTICLES, ATOM_PAGE_PARAGRAPHS, EDITION_DIR, news_page, serve_epaper, serve_feeds
@@ -193,3 +195,20 @@ def test_a_configured_source_names_its_articles_and_gives_its_one_district(confi
     (record,) = report.records
     assert record.source == "中原区融媒体" and record.district == "中原区"
     assert record.to_json()["source"] == "中原区融媒体"
+
+
+def test_fetch_sources_is_awaited_inside_a_running_event_loop(config: Config) -> None:
+    with Site() as site:
+        edition = serve_epaper(site)
+        source = Source("郑州晚报 第2版", edition, "epaper", 60, ("二七区",))
+
+        async def poll() -> tuple:
+            first = await fetch_sources([(edition, source)], config, settings=FAST)
+            second = await fetch_sources([(edition, source)], config, settings=FAST)
+            return first, second
+
+        first, second = asyncio.run(poll())
+        assert first.ok and first.ingest is not None and first.ingest.new_articles == len(first.records) > 0
+        assert {r.source for r in first.records} == {"郑州晚报 第2版"}
+        assert {r.district for r in first.records} == {"二七区"}
+        assert second.ok and second.records == []

@@ -216,6 +216,35 @@ def dedupe(records: list[Record], corpus_articles: list, report: FetchReport) ->
     return fresh
 
 
+async def fetch_sources(
+    targets: list[tuple[str, Source | None]],
+    config: Config,
+    *,
+    corpus: Path | None = None,
+    settings: FetchSettings | None = None,
+    today: date | None = None,
+) -> FetchReport:
+    """Fetch, extract, de-duplicate and ingest (URL, source) pairs, awaitable from a running
+    event loop (the bot's polling jobs); the parsing of the corpus and ingest run in a thread."""
+    started = time.perf_counter()
+    corpus = Path(corpus) if corpus is not None else Path(config.corpus)
+    today = today or date.today()
+    report = FetchReport()
+    state = config.cache_dir / "web" / "validators.json" if config.cache_dir is not None else None
+    async with Fetcher(settings, state=state) as fetcher:
+        run = _Run(fetcher, report, today)
+        got = await asyncio.gather(*(run.top(url, source) for url, source in targets))
+        records = [record for records in got for record in records]
+        await asyncio.to_thread(_store, records, corpus, config, report)
+        if report.ingest is None or report.ingest.ok:  # stored: unchanged pages may cost a 304 next time
+            for url, result in run.fetched.items():
+                if url not in run.broken:
+                    fetcher.remember(result)
+    report.found = {url: report.found[url] for url, _source in targets if url in report.found}  # as asked
+    report.seconds = time.perf_counter() - started
+    return report
+
+
 def fetch_urls(
     urls: list[str] | list[tuple[str, Source | None]],
     config: Config,
@@ -224,28 +253,10 @@ def fetch_urls(
     settings: FetchSettings | None = None,
     today: date | None = None,
 ) -> FetchReport:
-    """Fetch, extract, de-duplicate and ingest; the report says what was found, added, skipped."""
-    started = time.perf_counter()
-    corpus = Path(corpus) if corpus is not None else Path(config.corpus)
-    today = today or date.today()
+    """Fetch, extract, de-duplicate and ingest; the report says what was found, added, skipped.
+    For the CLI: runs its own event loop (the bot awaits `fetch_sources`)."""
     targets = [(u, None) if isinstance(u, str) else u for u in urls]
-    report = FetchReport()
-    state = config.cache_dir / "web" / "validators.json" if config.cache_dir is not None else None
-
-    async def go() -> None:
-        async with Fetcher(settings, state=state) as fetcher:
-            run = _Run(fetcher, report, today)
-            got = await asyncio.gather(*(run.top(url, source) for url, source in targets))
-            _store([record for records in got for record in records], corpus, config, report)
-            if report.ingest is None or report.ingest.ok:  # stored: unchanged pages may cost a 304 next time
-                for url, result in run.fetched.items():
-                    if url not in run.broken:
-                        fetcher.remember(result)
-
-    asyncio.run(go())
-    report.found = {url: report.found[url] for url, _source in targets if url in report.found}  # as asked
-    report.seconds = time.perf_counter() - started
-    return report
+    return asyncio.run(fetch_sources(targets, config, corpus=corpus, settings=settings, today=today))
 
 
 def _store(records: list[Record], corpus: Path, config: Config, report: FetchReport) -> None:
