@@ -103,6 +103,18 @@ _MIGRATIONS: list[str] = [
         thread_id INTEGER NOT NULL
     );
     """,
+    # 3 → 4: how each polled news source is doing (bot/telegram/polling.py).
+    """
+    CREATE TABLE source_health (
+        name                 TEXT    PRIMARY KEY,
+        last_fetch           REAL,
+        last_new_article     REAL,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        next_due             REAL,
+        paused               INTEGER NOT NULL DEFAULT 0,
+        last_error           TEXT
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 _CHAT_TABLES = ("subscriptions", "digests", "delivered", "chat_threads")  # what a chat id keys
@@ -127,6 +139,17 @@ class DigestSetting:
     time: str  # "HH:MM", in the configured timezone
     since: float  # articles first seen after this go into the next digest
     last_run: float | None
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    name: str
+    last_fetch: float | None = None  # the last poll, successful or not
+    last_new_article: float | None = None  # the last poll that added an article
+    consecutive_failures: int = 0
+    next_due: float | None = None  # no poll before this (a failing source is slowed down)
+    paused: bool = False  # too many failures in a row: not polled until an operator resumes it
+    last_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -408,6 +431,54 @@ class Store:
                 db.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
                 db.execute(f"DELETE FROM {table} WHERE chat_id = ?", (old_id,))
 
+    # ------------------------------------------------------------ polled sources
+
+    def source_health(self, name: str) -> SourceHealth:
+        """How the source `name` is doing (a source never polled: all empty)."""
+        rows = self._read(f"SELECT {_HEALTH_COLUMNS} FROM source_health WHERE name = ?", (name,))
+        return _health(rows[0]) if rows else SourceHealth(name)
+
+    def all_source_health(self) -> list[SourceHealth]:
+        return [_health(row) for row in self._read(f"SELECT {_HEALTH_COLUMNS} FROM source_health ORDER BY name")]
+
+    def source_succeeded(self, name: str, now: float, next_due: float, added: int) -> SourceHealth:
+        """A poll of `name` worked (`added` new articles): failures are forgotten."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO source_health (name, last_fetch, last_new_article, consecutive_failures, next_due, "
+                "paused, last_error) VALUES (?, ?, ?, 0, ?, 0, NULL) ON CONFLICT (name) DO UPDATE SET "
+                "last_fetch = excluded.last_fetch, consecutive_failures = 0, next_due = excluded.next_due, "
+                "paused = 0, last_error = NULL, "
+                "last_new_article = COALESCE(excluded.last_new_article, last_new_article)",
+                (name, now, now if added else None, next_due),
+            )
+        return self.source_health(name)
+
+    def source_failed(self, name: str, now: float, next_due: float, error: str, pause_after: int) -> SourceHealth:
+        """A poll of `name` failed: one more failure in a row; paused at `pause_after` of them."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO source_health (name, last_fetch, consecutive_failures, next_due, paused, last_error) "
+                "VALUES (?, ?, 1, ?, 0, ?) ON CONFLICT (name) DO UPDATE SET last_fetch = excluded.last_fetch, "
+                "consecutive_failures = consecutive_failures + 1, next_due = excluded.next_due, "
+                "last_error = excluded.last_error",
+                (name, now, next_due, error[:500]),
+            )
+            db.execute(
+                "UPDATE source_health SET paused = 1 WHERE name = ? AND consecutive_failures >= ?", (name, pause_after)
+            )
+        return self.source_health(name)
+
+    def resume_source(self, name: str) -> bool:
+        """An operator resumes a paused source: polled again at once; False if it was not paused."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE source_health SET paused = 0, consecutive_failures = 0, next_due = NULL "
+                "WHERE name = ? AND paused = 1",
+                (name,),
+            )
+            return cursor.rowcount == 1
+
     # ------------------------------------------------------------ operator figures (no chat ids)
 
     def question_counts(self) -> dict[str, int]:
@@ -507,6 +578,14 @@ def _set_aside(path: Path) -> list[Path]:
         moved.append(target)
     path.with_name(path.name + "-shm").unlink(missing_ok=True)
     return moved
+
+
+_HEALTH_COLUMNS = "name, last_fetch, last_new_article, consecutive_failures, next_due, paused, last_error"
+
+
+def _health(row: tuple) -> SourceHealth:
+    name, last_fetch, last_new, failures, next_due, paused, error = row
+    return SourceHealth(name, last_fetch, last_new, int(failures), next_due, bool(paused), error)
 
 
 def _digest(row: tuple) -> DigestSetting:

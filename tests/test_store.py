@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import _MIGRATIONS, SCHEMA_VERSION, Store, StoreError, _statements
+from bot.store import _MIGRATIONS, SCHEMA_VERSION, SourceHealth, Store, StoreError, _statements
 
 from .conftest import ROOT
 
@@ -49,6 +49,7 @@ def test_migrates_an_older_schema_and_keeps_its_data(tmp_path: Path):
         assert store.claim(42, ["a1"]) == ["a1"]
         assert store.thread(42) is None  # and of version 3
         store.set_thread(42, 7)
+        assert store.source_health("晚报").consecutive_failures == 0  # and of version 4
     with Store(path) as again:  # a second open does not migrate twice
         assert again.version == SCHEMA_VERSION
         assert len(again.subscriptions(42)) == 1 and again.thread(42) == 7
@@ -211,3 +212,23 @@ def test_question_and_feedback_log_figures():
     assert sorted(store.unanswered_questions()) == ["火星上有几个区", "火星上有几个区？"]
     assert store.feedback_counts() == {"positive": 1, "negative": 2}
     assert store.feedback_by_article() == [("a1", 1, 1), ("a2", 0, 1)]
+
+
+def test_source_health_failures_pause_and_resume():
+    with Store() as store:
+        assert store.source_health("晚报") == SourceHealth("晚报") and store.all_source_health() == []
+        ok = store.source_succeeded("晚报", now=100.0, next_due=160.0, added=2)
+        assert (ok.last_fetch, ok.last_new_article, ok.next_due, ok.consecutive_failures) == (100.0, 100.0, 160.0, 0)
+        quiet = store.source_succeeded("晚报", now=200.0, next_due=260.0, added=0)
+        assert (quiet.last_fetch, quiet.last_new_article) == (200.0, 100.0)  # nothing new: kept
+        for n in range(1, 4):
+            bad = store.source_failed("晚报", now=300.0 + n, next_due=400.0 + n, error="HTTP 500", pause_after=3)
+            assert bad.consecutive_failures == n and bad.paused == (n == 3)
+        assert bad.last_error == "HTTP 500" and bad.next_due == 403.0 and bad.last_new_article == 100.0
+        assert [h.name for h in store.all_source_health()] == ["晚报"]
+        assert store.resume_source("晚报") and not store.resume_source("晚报")  # resumed once
+        back = store.source_health("晚报")
+        assert not back.paused and back.consecutive_failures == 0 and back.next_due is None
+        assert not store.resume_source("没有这个来源")
+        again = store.source_succeeded("晚报", now=500.0, next_due=560.0, added=0)
+        assert again.last_error is None and not again.paused
