@@ -21,12 +21,13 @@ if TYPE_CHECKING:
     from ..watch import CorpusWatcher
     from .handlers import Services
     from .notifier import Notifier
+    from .polling import SourcePoller
 
 
 class BotData:
     """What handlers and jobs share for the life of the application."""
 
-    __slots__ = ("config", "library", "notifier", "services", "store", "watcher")  # a typo fails loudly
+    __slots__ = ("config", "library", "notifier", "poller", "services", "store", "watcher")  # a typo fails loudly
 
     services: Services  # handlers.py: engine, guards, command menus
     config: Config
@@ -34,6 +35,7 @@ class BotData:
     store: Store
     notifier: Notifier
     watcher: CorpusWatcher
+    poller: SourcePoller  # the configured news sources, polled by one job each
 
     def __getitem__(self, key: str) -> Any:
         if key not in self.__slots__:

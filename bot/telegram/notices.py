@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from ..article import Article
 from ..subscriptions import Topic
 from .views import ECHO_CHARS, article_link, short
 
 if TYPE_CHECKING:
-    from ..store import DigestSetting, Subscription
+    from ..store import DigestSetting, SourceHealth, Subscription
     from ..watch import ReloadResult
 
 MESSAGE_BUDGET = 3800  # Telegram's limit is 4096 characters; leave room for the tail line
@@ -199,3 +201,53 @@ def reload_html(result: ReloadResult, total: int) -> str:
         lines.append(f"有 {len(result.errors)} 个文件无法读取：")
         lines.extend(f"<code>{html.escape(e[:300])}</code>" for e in result.errors[:5])
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ polled sources (operators)
+
+SOURCES_USAGE = "用法：/sources 查看新闻来源；/sources resume 来源名称 恢复已暂停的来源。"
+NO_SOURCES = "没有配置新闻来源（config/sources.yaml）。"
+
+
+def _when(at: float | None, timezone: str) -> str:
+    if at is None:
+        return "从未"
+    return datetime.fromtimestamp(at, ZoneInfo(timezone)).strftime("%m-%d %H:%M")
+
+
+def source_paused_html(health: SourceHealth) -> str:
+    """The one notice an operator gets when a source is paused."""
+    name = html.escape(health.name)
+    error = html.escape(short(health.last_error or "", 300))
+    return (
+        f"⚠️ 新闻来源「{name}」连续 {health.consecutive_failures} 次抓取失败，已暂停。\n"
+        f"最近的错误：{error}\n修好后发送 /sources resume {name} 恢复。"
+    )
+
+
+def sources_html(sources: Sequence[tuple[str, int, SourceHealth]], timezone: str) -> str:
+    """/sources: (name, interval, health) per configured source."""
+    if not sources:
+        return NO_SOURCES
+    lines = ["<b>新闻来源</b>"]
+    for name, interval, health in sources:
+        state = "⏸ 已暂停" if health.paused else ("⚠️ 出错" if health.consecutive_failures else "✅ 正常")
+        line = (
+            f"{state} <b>{html.escape(name)}</b>（每 {interval} 秒）\n"
+            f"  上次抓取：{_when(health.last_fetch, timezone)}；上次有新文章：{_when(health.last_new_article, timezone)}；"
+            f"连续失败：{health.consecutive_failures}"
+        )
+        if health.last_error and health.consecutive_failures:
+            line += f"\n  错误：{html.escape(short(health.last_error, 200))}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def source_resumed(name: str, resumed: bool) -> str:
+    if resumed:
+        return f"已恢复新闻来源「{html.escape(name)}」，稍后会再次抓取。"
+    return f"新闻来源「{html.escape(name)}」没有暂停。"
+
+
+def unknown_source(name: str) -> str:
+    return f"没有名为「{html.escape(short(name, ECHO_CHARS))}」的新闻来源；发送 /sources 查看。"

@@ -4,7 +4,8 @@
 the notifier (notifier.py) into the typed `bot_data` (context.py), adds the commands
 (subscription_commands.py) and the jobs: a start-up pass for articles ingested while the bot was
 down, the corpus watcher, and one daily digest job per chat (re-created from the database on every
-start, since the job queue does not persist). What matches what is bot/subscriptions.py;
+start, since the job queue does not persist), and one polling job per configured news source
+(polling.py). What matches what is bot/subscriptions.py;
 durability is bot/store.py.
 """
 
@@ -18,9 +19,11 @@ from ..config import Config
 from ..library import Library
 from ..store import Store
 from ..watch import CorpusWatcher
+from ..web.sources import SourceError, load_sources
 from . import subscription_commands as commands
 from .context import BotData
 from .notifier import Notifier, startup_job, watch_job
+from .polling import SourcePoller
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,12 @@ def register(application: Application, library: Library, store: Store, config: C
     data.library, data.store, data.config = library, store, config
     data.watcher = CorpusWatcher(library, config.corpus, arrivals=store)
     data.notifier = Notifier(library, store, config.timezone, job_queue=application.job_queue)
+    try:
+        sources = load_sources(config.config_dir / "sources.yaml")
+    except SourceError as exc:
+        log.error("news sources not polled: %s", exc)
+        sources = []
+    data.poller = SourcePoller(sources, config, store)
     new_messages = filters.UpdateType.MESSAGE
     application.add_handler(CommandHandler("subscribe", commands.subscribe, filters=new_messages))
     application.add_handler(CommandHandler("unsubscribe", commands.unsubscribe, filters=new_messages))
@@ -62,3 +71,4 @@ def register(application: Application, library: Library, store: Store, config: C
     if interval and interval > 0:
         queue.run_repeating(watch_job, interval=interval, first=interval, name="corpus-watch")
     data.notifier.schedule_digests()
+    data.poller.schedule(queue)
