@@ -70,6 +70,7 @@ def digest_header(day: str, count: int) -> str:
 
 NOT_GROUP_ADMIN = "抱歉，只有群管理员可以修改本群的订阅和摘要设置。发送 /subscriptions 可以查看当前订阅。"
 NOT_BOT_ADMIN = "抱歉，只有机器人管理员可以使用 /reload。"
+NOT_BOT_ADMIN_SOURCES = "抱歉，只有机器人管理员可以使用 /sources。"
 SUBSCRIBE_USAGE = (
     "用法：/subscribe 区县或关键词\n例如 /subscribe 二七区 或 /subscribe 清华附中；可以一次写几个，用空格或顿号隔开。"
 )

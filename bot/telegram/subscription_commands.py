@@ -1,11 +1,11 @@
-"""The subscription commands: /subscribe, /unsubscribe, /subscriptions, /digest and /reload.
+"""The subscription commands: /subscribe, /unsubscribe, /subscriptions, /digest, /reload and /sources.
 
 Thin on purpose: parse the arguments, check who may change what, call the store, the notifier or
 the corpus watcher, and reply with the words from notices.py. The services come from the typed
 `context.bot_data` (context.py), filled in by subscriptions.register.
 
 Who may change: anyone in a private chat; in a group, its administrators (asked with
-getChatMember). /reload is for the bot's operators (`config.telegram.admin_user_ids`) only.
+getChatMember). /reload and /sources are for the bot's operators (`config.telegram.admin_user_ids`) only.
 """
 
 from __future__ import annotations
@@ -210,3 +210,25 @@ async def reload(update: Update, context: BotContext) -> None:
         return
     result = await reload_and_notify(data, context.bot)
     await _reply(update, notices.reload_html(result, len(data.library.engine.articles)))
+
+
+async def sources(update: Update, context: BotContext) -> None:
+    """Operators only: /sources lists the polled news sources; /sources resume NAME unpauses one."""
+    data = context.bot_data
+    if not is_operator(update, context):
+        await _reply(update, notices.NOT_BOT_ADMIN_SOURCES)
+        return
+    poller = data.poller
+    args = list(context.args or [])
+    if not args:
+        rows = [(s.name, s.interval, data.store.source_health(s.name)) for s in poller.sources.values()]
+        await _reply(update, notices.sources_html(rows, data.config.timezone))
+        return
+    if args[0].lower() not in ("resume", "恢复") or len(args) < 2:
+        await _reply(update, notices.SOURCES_USAGE)
+        return
+    name = " ".join(args[1:])
+    if name not in poller.sources:
+        await _reply(update, notices.unknown_source(name))
+        return
+    await _reply(update, notices.source_resumed(name, data.store.resume_source(name)))

@@ -34,7 +34,10 @@ COMMANDS: list[tuple[str, str]] = [
     ("digest", "每日摘要：/digest on 08:00 或 /digest off"),
 ]
 # Not for the public command menu: only config.telegram.admin_user_ids may use them.
-ADMIN_COMMANDS: list[tuple[str, str]] = [("reload", "重新加载新闻语料（管理员）")]
+ADMIN_COMMANDS: list[tuple[str, str]] = [
+    ("reload", "重新加载新闻语料（管理员）"),
+    ("sources", "新闻来源的抓取状态；/sources resume 名称 恢复（管理员）"),
+]
 
 
 def register(application: Application, library: Library, store: Store, config: Config) -> None:
@@ -62,6 +65,7 @@ def register(application: Application, library: Library, store: Store, config: C
     application.add_handler(CommandHandler("digest", commands.digest, filters=new_messages))
     # block=False: questions keep being answered (from the old index) while a reload runs.
     application.add_handler(CommandHandler("reload", commands.reload, filters=new_messages, block=False))
+    application.add_handler(CommandHandler("sources", commands.sources, filters=new_messages))
     queue = application.job_queue
     if queue is None:
         log.warning("no job queue (install python-telegram-bot[job-queue]): no corpus watcher, no digests")
