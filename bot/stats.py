@@ -1,6 +1,7 @@
 """`python -m bot stats`: where the corpus falls short, for the operator.
 
-Articles by district and by date, questions asked, the abstention rate, the unanswered questions
+Articles by district, by date and by source (with each polled source's health when the state
+database has it), questions asked, the abstention rate, the unanswered questions
 asked most often, feedback and subscription counts. Never chat ids or user names: the store keeps
 none for questions, and question texts are shown with @mentions, links and long numbers masked.
 
@@ -15,6 +16,7 @@ import json
 import re
 import sys
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -68,7 +70,7 @@ def _question_key(question: str) -> str:
 
 def collect_stats(config: Config, corpus: Path | None = None) -> dict:
     corpus = corpus or config.corpus
-    figures: dict = {"corpus": None, "usage": None, "warnings": []}
+    figures: dict = {"corpus": None, "usage": None, "sources": {}, "warnings": []}
     try:
         engine = Library.open(corpus, config_dir=config.config_dir, cache_dir=config.cache_dir).engine
     except (CorpusError, OSError) as exc:
@@ -89,6 +91,8 @@ def collect_stats(config: Config, corpus: Path | None = None) -> dict:
             "errors": len(engine.report.errors),
         }
         figures["warnings"].extend(f"corpus: {e}" for e in engine.report.errors)
+        by_source = Counter(a.source or "(无来源)" for a in articles)
+        figures["sources"] = {name: {"articles": n} for name, n in by_source.most_common()}
     db_path = Path(config.state_db)
     if not db_path.exists():
         figures["warnings"].append("no state database yet: the bot has not run")
@@ -113,6 +117,16 @@ def collect_stats(config: Config, corpus: Path | None = None) -> dict:
         if engine is not None:
             titles = {a.id: a.headline for a in engine.articles}
         feedback = store.feedback_by_article()
+        for health in store.all_source_health():
+            entry = figures["sources"].setdefault(health.name, {"articles": 0})
+            entry["health"] = {
+                "last_fetch": health.last_fetch,
+                "last_new_article": health.last_new_article,
+                "consecutive_failures": health.consecutive_failures,
+                "next_due": health.next_due,
+                "paused": health.paused,
+                "last_error": health.last_error,
+            }
         subscriptions = store.subscription_counts()
         figures["usage"] = {
             "questions": asked,
@@ -152,6 +166,25 @@ def _display_width(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
 
 
+def _time(at: float | None) -> str:
+    return "never" if at is None else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _source_line(entry: dict) -> str:
+    line = f"{entry['articles']} articles"
+    health = entry.get("health")
+    if health:
+        state = "PAUSED" if health["paused"] else "ok" if not health["consecutive_failures"] else "failing"
+        line += (
+            f"; polled: {state}, last fetch {_time(health['last_fetch'])}, "
+            f"last new article {_time(health['last_new_article'])}, "
+            f"{health['consecutive_failures']} failures in a row"
+        )
+        if health["last_error"] and health["consecutive_failures"]:
+            line += f" ({health['last_error']})"
+    return line
+
+
 def print_stats(figures: dict, out: TextIO) -> None:
     figures = _printable_tree(figures)  # whoever collected them
     corpus = figures.get("corpus")
@@ -164,6 +197,10 @@ def print_stats(figures: dict, out: TextIO) -> None:
         _table(list(corpus["by_district"].items()), out)
         print("articles by date:", file=out)
         _table(list(corpus["by_date"].items()), out)
+    sources = figures.get("sources")
+    if sources:
+        print("articles by source:", file=out)
+        _table([(name, _source_line(entry)) for name, entry in sources.items()], out)
     usage = figures.get("usage")
     if usage:
         rate = usage["abstention_rate"]

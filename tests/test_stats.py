@@ -37,6 +37,9 @@ def config(tmp_path: Path) -> Config:
         store.subscribe(GROUP_CHAT, "keyword", "清华附中")
         store.set_digest(GROUP_CHAT, True, "08:00")
         store.claim(PRIVATE_CHAT, ["a233582cec2f"])
+        store.source_failed(
+            "晚报\x1b[31m", now=1_700_000_000.0, next_due=1_700_000_120.0, error="HTTP 500", pause_after=1
+        )
     return config
 
 
@@ -59,6 +62,10 @@ def test_text_report(config: Config, capsys: pytest.CaptureFixture):
     assert "feedback: 1 👍  1 👎" in out
     assert "subscriptions: 2 chats, 1 daily digests; articles delivered: 1 by notify" in out
     assert re.search(r"district 二七区\s+2 chats", out)
+    by_source = out.split("articles by source:")[1]
+    assert re.search(r"003_025b878e24418e70\.txt\s+12 articles\n", by_source)
+    assert re.search(r"晚报\s+0 articles; polled: PAUSED, last fetch 2023-11-14 22:13 UTC, last new article never", out)
+    assert "1 failures in a row (HTTP 500)" in out and "\x1b" not in out
 
 
 def test_json_report(config: Config, capsys: pytest.CaptureFixture):
@@ -71,6 +78,9 @@ def test_json_report(config: Config, capsys: pytest.CaptureFixture):
     by_date = data["corpus"]["by_date"]  # which seed articles have a day: tests/test_corpus.py SEED_DATES
     assert sum(by_date.values()) == 44 and by_date["(无日期)"] < 44 and by_date["2023-12-05"] == 1
     usage = data["usage"]
+    assert data["sources"]["003_025b878e24418e70.txt"] == {"articles": 12}
+    health = data["sources"]["晚报"]["health"]
+    assert health["paused"] and health["consecutive_failures"] == 1 and health["last_error"] == "HTTP 500"
     assert usage["abstention_rate"] == pytest.approx(5 / 6, abs=1e-4)
     assert usage["top_unanswered"][0] == {"question": "火星上有几个区？", "count": 4}
     assert usage["feedback_by_article"][0]["article"].startswith("二七区培育壮大六大动力源")
