@@ -160,6 +160,12 @@ def test_sources_yaml_default_is_empty_and_entries_are_checked(tmp_path: Path) -
     path.write_text("sources:\n  - name: x\n", encoding="utf-8")
     with pytest.raises(SourceError, match="url"):
         load_sources(path)
+    path.write_text("sources:\n  - name: x\n    url: https://a.test/\n    interval: -5\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="interval"):
+        load_sources(path)
+    path.write_text("sources:\n  - name: x\n    url: https://a.test/\n  - name: x\n    url: https://b.test/\n")
+    with pytest.raises(SourceError, match="another source is named"):
+        load_sources(path)
 
 
 def test_a_page_that_failed_is_fetched_again_not_hidden_behind_a_304(config: Config) -> None:

@@ -21,7 +21,7 @@ class Source:
     name: str
     url: str  # may hold {date:%Y-%m/%d}: the day's edition
     kind: str = "auto"
-    interval: int = 3600  # seconds between polls (for the running bot; `fetch` fetches now)
+    interval: int = 3600  # seconds between polls in the running bot (`fetch` fetches now)
     districts: tuple[str, ...] = ()
 
     def url_for(self, day: date) -> str:
@@ -55,11 +55,15 @@ def load_sources(path: Path) -> list[Source]:
             districts = [districts]
         try:
             interval = int(entry.get("interval") or 3600)
+            if interval < 1:
+                raise ValueError("`interval` is a number of seconds, at least 1")
             source = Source(
                 str(entry.get("name") or entry["url"]), entry["url"].strip(), kind, interval, tuple(districts)
             )
             source.url_for(date.today())
         except (TypeError, ValueError, KeyError, IndexError) as exc:
             raise SourceError(f"{where}: {exc}") from exc
+        if any(s.name == source.name for s in sources):
+            raise SourceError(f"{where}: another source is named {source.name!r} (names tell sources apart)")
         sources.append(source)
     return sources
