@@ -55,6 +55,12 @@ def backoff(interval: float, failures: int) -> float:
     return float(min(interval * 2 ** min(failures, 32), MAX_BACKOFF_SECONDS))
 
 
+def _slack(interval: float) -> float:
+    """A job that fires this much before its source is due still polls (the job queue's timing
+    jitter); a slowed-down source skips the runs well before its next poll."""
+    return min(max(1.0, interval * 0.1), 60.0)
+
+
 def _failure(report: FetchReport, url: str) -> str | None:
     """Why a poll failed, or None: the source's own page must be fetched and the ingest work."""
     if report.ingest is not None and not report.ingest.ok:
@@ -98,11 +104,11 @@ class SourcePoller:
         """Fetch one source unless it is paused or not due yet; record how it went."""
         source = self.sources[name]
         async with self._lock:
-            now = self.clock()
+            started = self.clock()
             health = self.store.source_health(name)
             if health.paused:
                 return PollResult(name, skipped="paused", health=health)
-            if health.next_due is not None and now < health.next_due - 1.0:  # 1 s: job timing jitter
+            if health.next_due is not None and started < health.next_due - _slack(source.interval):
                 return PollResult(name, skipped="not due", health=health)
             url = source.url_for(date.today())
             try:
@@ -111,14 +117,14 @@ class SourcePoller:
             except Exception as exc:  # a broken source must not stop the job
                 log.exception("polling %s failed", name)
                 report, error = FetchReport(), f"{type(exc).__name__}: {exc}"
-            now = self.clock()
+            # Due again counted from when this poll started, so a slow fetch does not skip the next run.
             if error is None:
                 added = report.ingest.new_articles if report.ingest is not None else 0
-                health = self.store.source_succeeded(name, now, now + source.interval, added)
+                health = self.store.source_succeeded(name, started, started + source.interval, added)
                 return PollResult(name, added=added, health=health)
             failures = health.consecutive_failures + 1
             health = self.store.source_failed(
-                name, now, now + backoff(source.interval, failures), error, self.pause_after
+                name, started, started + backoff(source.interval, failures), error, self.pause_after
             )
             log.warning("source %s failed (%d in a row): %s", name, health.consecutive_failures, error)
             return PollResult(name, error=error, health=health, paused_now=health.paused)
