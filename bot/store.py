@@ -1,4 +1,5 @@
-"""The bot's state in one SQLite file: subscriptions, digests, delivered marks, questions, feedback.
+"""The bot's state in one SQLite file: subscriptions, digests, delivered marks, questions, feedback,
+the health of polled news sources.
 
 Durability rules (a kill at any moment, including between two statements):
 

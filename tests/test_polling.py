@@ -91,3 +91,19 @@ def test_a_failing_source_is_slowed_down_then_paused_with_one_notice(config: Con
         assert bot.sent == [(7, "paused"), (8, "paused")]
         assert store.resume_source("坏来源")
         assert asyncio.run(poller.poll("坏来源")).error  # polled again after /sources resume
+
+
+def test_source_texts_are_escaped_and_say_what_to_do() -> None:
+    from bot.store import SourceHealth
+    from bot.telegram import notices
+
+    bad = SourceHealth("<b>晚报</b>", 1000.0, None, 5, 2000.0, True, "HTTP 500 <html>")
+    paused = notices.source_paused_html(bad)
+    assert "&lt;b&gt;晚报&lt;/b&gt;" in paused and "&lt;html&gt;" in paused and "<html>" not in paused
+    assert "连续 5 次" in paused and "/sources resume" in paused
+    listing = notices.sources_html(
+        [("<b>晚报</b>", 60, bad), ("好来源", 3600, SourceHealth("好来源"))], "Asia/Shanghai"
+    )
+    assert "⏸ 已暂停" in listing and "&lt;b&gt;晚报" in listing and "上次抓取：从未" in listing
+    assert "上次抓取：01-01 08:16" in listing  # 1000 s after the epoch, in Shanghai
+    assert notices.sources_html([], "Asia/Shanghai") == notices.NO_SOURCES

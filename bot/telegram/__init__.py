@@ -8,10 +8,11 @@ guards.py     group addressing filters, flood guard, per-asker cooldown, group b
 retry.py      AIORateLimiter plus retries of 5xx and network errors
 context.py    the typed bot_data (BotData) and the PTB context types
 
-Subscriptions, digests and live reload (register() in subscriptions.py wires them in):
-subscription_commands.py  /subscribe, /unsubscribe, /subscriptions, /digest, /reload
+Subscriptions, digests, live reload and source polling (register() in subscriptions.py wires them in):
+subscription_commands.py  /subscribe, /unsubscribe, /subscriptions, /digest, /reload, /sources
 notifier.py               who hears about which new article: notices, digests, their jobs
-notices.py                what the bot says about subscriptions
+polling.py                one job per configured news source: fetch, ingest, notify; slow down, pause
+notices.py                what the bot says about subscriptions and polled sources
 """
 
 import os
