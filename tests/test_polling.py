@@ -107,3 +107,17 @@ def test_source_texts_are_escaped_and_say_what_to_do() -> None:
     assert "⏸ 已暂停" in listing and "&lt;b&gt;晚报" in listing and "上次抓取：从未" in listing
     assert "上次抓取：01-01 08:16" in listing  # 1000 s after the epoch, in Shanghai
     assert notices.sources_html([], "Asia/Shanghai") == notices.NO_SOURCES
+
+
+def test_a_dated_url_is_the_days_edition_in_the_bots_timezone(config: Config) -> None:
+    from datetime import UTC, datetime
+
+    clock = Clock()
+    clock.now = datetime(2026, 11, 21, 20, 0, tzinfo=UTC).timestamp()  # 22 November, 04:00 in Zhengzhou
+    with Site() as site, Store() as store:
+        serve_epaper(site)
+        url = site.url("/html/{date:%Y-%m/%d}/node_2.htm")
+        poller = SourcePoller([Source("晚报", url, "epaper", 60)], config, store, settings=FAST, clock=clock)
+        result = asyncio.run(poller.poll("晚报"))
+        assert result.error is None and result.added > 0
+        assert site.hits["/html/2026-11/22/node_2.htm"] == 1

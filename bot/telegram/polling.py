@@ -18,7 +18,8 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -110,9 +111,10 @@ class SourcePoller:
                 return PollResult(name, skipped="paused", health=health)
             if health.next_due is not None and started < health.next_due - _slack(source.interval):
                 return PollResult(name, skipped="not due", health=health)
-            url = source.url_for(date.today())
+            today = datetime.fromtimestamp(started, ZoneInfo(self.config.timezone)).date()  # the paper's day
+            url = source.url_for(today)
             try:
-                report = await fetch_sources([(url, source)], self.config, settings=self.settings)
+                report = await fetch_sources([(url, source)], self.config, settings=self.settings, today=today)
                 error = _failure(report, url)
             except Exception as exc:  # a broken source must not stop the job
                 log.exception("polling %s failed", name)
