@@ -204,3 +204,19 @@ def test_search_returns_the_brute_force_top_k(sources, monkeypatch, warm: bool) 
     for question in questions[:20]:
         terms = [index.Term(t) for t in analyzer.terms(question)]
         np.testing.assert_array_equal(partial.search(terms, k=5).scores, cold.search(terms, k=5).scores)
+
+
+def test_fetch_bench_fetches_a_local_edition_once() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.fetch", "--articles", "30"],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "30 articles added, 0 failed" in result.stdout and "0 added (nothing new expected)" in result.stdout
