@@ -16,7 +16,7 @@ from bot.web.run import fetch_sources, fetch_urls
 from bot.web.sources import Source
 from tests.conftest import copy_corpus
 from tests.local_site import Page, Site
-from tests.web_pages import ARTICLES, ATOM_PAGE_PARAGRAPHS, EDITION_DIR, news_page, serve_epaper, serve_feeds
+from tests.web_pages import ARTICLES, ATOM_PAGE_PARAGRAPHS, EDITION_DIR, news_page, rss_feed, serve_epaper, serve_feeds
 
 ROOT = Path(__file__).resolve().parent.parent
 NAVIGATION = ("上一版", "下一版", "返回主页", "版权声明", "分享到", "版权所有")
@@ -218,3 +218,17 @@ def test_fetch_sources_is_awaited_inside_a_running_event_loop(config: Config) ->
         assert {r.source for r in first.records} == {"郑州晚报 第2版"}
         assert {r.district for r in first.records} == {"二七区"}
         assert second.ok and second.records == []
+
+
+def test_a_feed_whose_guids_change_while_its_articles_do_not_adds_nothing_twice(config: Config) -> None:
+    with Site() as site:
+        feed = rss_feed(site.base)
+        first_guids = feed.replace("</title><link>", "</title><guid>urn:a:1</guid><link>")
+        site.routes["/rss.xml"] = Page(first_guids.encode("utf-8"), content_type="application/rss+xml")
+        first = fetch_urls([site.url("/rss.xml")], config, settings=FAST)
+        assert [r.title for r in first.records] == ["中原区启动冬季供暖"]
+        # the site republishes the feed: new GUIDs and a retouched link, the same article
+        moved = first_guids.replace("urn:a:1", "urn:b:9").replace("heat.html", "heat.html?from=rss")
+        site.routes["/rss.xml"] = Page(moved.encode("utf-8"), content_type="application/rss+xml")
+        again = fetch_urls([site.url("/rss.xml")], config, settings=FAST)
+        assert again.ok and again.records == [] and again.ingest is None
