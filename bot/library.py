@@ -107,10 +107,6 @@ class Snapshot:
     engine: Engine
     catalog: Catalog
 
-    def newest(self, keys: Sequence[tuple[str, int]], limit: int | None = None) -> list[Article]:
-        picked = keys[::-1] if limit is None else keys[: -limit - 1 : -1]
-        return [self.engine.articles[number] for _, number in picked]
-
 
 @dataclass
 class Conversation:
@@ -175,11 +171,11 @@ class Library:
 
     def latest(self, limit: int | None = None) -> list[Article]:
         snapshot = self._snapshot
-        return snapshot.newest(snapshot.catalog.order, limit)
+        return Listing(snapshot.catalog.order, snapshot.engine.articles, limit=limit).articles
 
     def in_district(self, district: str) -> list[Article]:
         snapshot = self._snapshot
-        return snapshot.newest(snapshot.catalog.by_district.get(district, []))
+        return Listing(snapshot.catalog.by_district.get(district, []), snapshot.engine.articles).articles
 
     def district_counts(self) -> tuple[tuple[str, int], ...]:
         return self._snapshot.catalog.counts()
