@@ -2,25 +2,30 @@
 
 A Python object per article (its strings, tuples and dataclass) costs ~5-8 KB and makes a cold
 start unpickle a million of them. An `ArticleStore` keeps a batch of articles as flat numpy
-arrays instead: their records (compact JSON) in one byte blob with offsets, their ids sorted for
-look-up, and what browsing reads of every article (date, districts, kind, source) as columns. The
-cache writes the arrays outside the pickle and maps them back from disk (bot/cache.py), so a
-start maps files instead of building objects, and only the pages of the articles a question
-touches are read. `ArticleShelf` puts the stores of several segments side by side as one
+arrays instead: their records (compact JSON) in a file of their own with offsets (`Records`, read
+with `pread`), their ids sorted for look-up, and what browsing reads of every article (date,
+districts, kind, source) as columns. The cache writes the arrays outside the pickle and maps them
+back from disk (bot/cache.py), so a start maps files instead of building objects, and a question
+reads only the records of the articles it touches. `ArticleShelf` puts the stores of several segments side by side as one
 `Sequence[Article]` numbered like the index's documents.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import zlib
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import overload
 
 import numpy as np
 
 from .article import Article, Byline
+from .cache import replaced_atomically
 
 NO_DATE = 0
 CAPTION = 1  # `kinds` value of a picture caption
@@ -55,6 +60,54 @@ def _article(data: bytes) -> Article:
                    tuple(districts), date, url, source, kind, order)  # fmt: skip
 
 
+class Records:
+    """The bytes of a store's article records: in memory (a batch just built), or in a file of the
+    cache read with `pread` for the few records a question needs — those pages stay in the page
+    cache, shared, and never count in this process's memory, however many questions read them."""
+
+    def __init__(self, data: bytes = b"", path: Path | None = None, size: int = 0, crc: int = 0) -> None:
+        self.data = data
+        self.path = path
+        self.size = size if path is not None else len(data)
+        self.crc = crc
+        self._fd: int | None = None
+
+    def spill(self, path: Path) -> None:
+        """Write the records to `path` (atomically) and read them from there from now on."""
+        if self.path is not None:
+            return
+        crc = zlib.crc32(self.data)
+        with replaced_atomically(path) as handle:
+            handle.write(self.data)
+        self.path, self.size, self.crc, self.data = path, len(self.data), crc, b""
+
+    def check(self) -> bool:
+        """Is the file there, of its size? (Its checksum: see bot/cache.py verify_file.)"""
+        return self.path is None or (self.path.is_file() and self.path.stat().st_size == self.size)
+
+    def read(self, start: int, stop: int) -> bytes:
+        if self.path is None:
+            return self.data[start:stop]
+        fd = self._fd
+        if fd is None:
+            fd = self._fd = os.open(self.path, os.O_RDONLY)
+        return os.pread(fd, stop - start, start)
+
+    def __getstate__(self) -> dict:
+        if self.path is None:
+            return {"data": self.data}
+        return {"path": str(self.path), "size": self.size, "crc": self.crc}
+
+    def __setstate__(self, state: dict) -> None:
+        path = state.get("path")
+        self.__init__(state.get("data", b""), Path(path) if path else None, state.get("size", 0), state.get("crc", 0))  # type: ignore[misc]
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+
+
 def _codes(values: Iterable[str], names: dict[str, int]) -> list[int]:
     return [names.setdefault(value, len(names)) for value in values]
 
@@ -63,8 +116,8 @@ def _codes(values: Iterable[str], names: dict[str, int]) -> list[int]:
 class ArticleStore:
     """One batch of articles (numbers 0..n-1) as arrays; see the module docstring."""
 
-    offsets: np.ndarray  # int64, n + 1: article i's record is blob[offsets[i]:offsets[i+1]]
-    blob: np.ndarray  # uint8, the records (UTF-8 JSON arrays)
+    offsets: np.ndarray  # int64, n + 1: article i's record is records[offsets[i]:offsets[i+1]]
+    records: Records  # the records (UTF-8 JSON arrays)
     ids: np.ndarray  # bytes ("S<width>"), sorted
     id_numbers: np.ndarray  # int32: ids[j] is the id of article id_numbers[j]
     dates: np.ndarray  # int32 YYYYMMDD, 0 when undated
@@ -90,7 +143,7 @@ class ArticleStore:
         np.cumsum([len(c) for c in per_article], out=district_offsets[1:])
         return cls(
             offsets=offsets,
-            blob=np.frombuffer(b"".join(records), dtype=np.uint8).copy(),
+            records=Records(b"".join(records)),
             ids=raw_ids[order],
             id_numbers=order,
             dates=np.array([date_number(a.date) for a in articles], dtype=np.int32),
@@ -121,7 +174,7 @@ class ArticleStore:
         dist_bases = np.cumsum([0, *(int(s.district_offsets[-1]) for s in stores[:-1])])
         return cls(
             offsets=offsets.astype(np.int64),
-            blob=np.concatenate([s.blob for s in stores]),
+            records=Records(b"".join(s.records.read(0, s.records.size) for s in stores)),
             ids=ids[order],
             id_numbers=numbers[order].astype(np.int32),
             dates=np.concatenate([s.dates for s in stores]),
@@ -141,7 +194,7 @@ class ArticleStore:
         return len(self.offsets) - 1
 
     def article(self, number: int) -> Article:
-        return _article(self.blob[int(self.offsets[number]) : int(self.offsets[number + 1])].tobytes())
+        return _article(self.records.read(int(self.offsets[number]), int(self.offsets[number + 1])))
 
     def number_of(self, article_id: str) -> int | None:
         """The number of the article with this id, by binary search over the sorted ids."""

@@ -61,7 +61,7 @@ _SUMMED = struct.Struct("<QQQ")  # the header's numbers as they enter the checks
 _BUFFER = struct.Struct("<QQ")
 _ALIGN = 64
 FREEZE_ABOVE_BYTES = 32 << 20
-VERIFY_NOW_MAX = 512 << 20  # cache files up to this size are checked before use; larger ones just after
+VERIFY_NOW_MAX = 64 << 20  # cache files up to this size are checked before use; larger ones just after
 _READ_CHUNK = 4 << 20
 
 
@@ -98,7 +98,7 @@ def file_key(fingerprint: str, page: Path, sidecar: Path | None, cache_dir: Path
         content += b"\0sidecar\0" + sidecar.read_bytes()
     key = cache_key(fingerprint, page.name, content)
     if note is not None:
-        with contextlib.suppress(OSError), _replaced_atomically(note, "w") as handle:
+        with contextlib.suppress(OSError), replaced_atomically(note, "w") as handle:
             json.dump({"stamp": stamp, "key": key}, handle)
     return key
 
@@ -134,7 +134,7 @@ def load_cached(path: Path) -> object | None:
                 if _file_checksum(handle, pickle_len, count, table) != checksum:
                     raise CacheDamaged("checksum mismatch")
             else:
-                _verify_later(path, checksum, pickle_len, count, table)
+                _verify_later(path, checksum, (pickle_len, count, table))
         return _unpack(view, pickle_len, count, table)
     except FileNotFoundError:
         return None
@@ -190,22 +190,42 @@ def _file_checksum(handle: io.BufferedReader, pickle_len: int, count: int, table
     not into this process's resident memory (a mapped array is only paged in where a question
     reads it: a million articles' postings are not all resident).
     """
-    handle.seek(len(MAGIC) + _HEADER.size)
+    return zlib.crc32(_SUMMED.pack(pickle_len, count, table), _crc_from(handle, len(MAGIC) + _HEADER.size))
+
+
+def records_intact(path: Path, size: int, crc: int) -> bool:
+    """Is a file of article records (bot/article_store.py) as written? Checked now up to
+    VERIFY_NOW_MAX bytes; a larger one is checked on a background thread and removed if damaged."""
+    try:
+        if path.stat().st_size != size:
+            return False
+        if size > VERIFY_NOW_MAX:
+            _verify_later(path, crc, None)
+            return True
+        with path.open("rb") as handle:
+            return _crc_from(handle, 0) == crc
+    except OSError:
+        return False
+
+
+def _crc_from(handle: io.BufferedReader, offset: int) -> int:
+    handle.seek(offset)
     crc = 0
     chunk = bytearray(_READ_CHUNK)
     while read := handle.readinto(chunk):
         crc = zlib.crc32(memoryview(chunk)[:read], crc)
-    return zlib.crc32(_SUMMED.pack(pickle_len, count, table), crc)
+    return crc
 
 
-def _verify_later(path: Path, checksum: int, pickle_len: int, count: int, table: int) -> None:
+def _verify_later(path: Path, checksum: int, header: tuple[int, int, int] | None) -> None:
     """Check a large cache file on a background thread (a few seconds at a million articles, not
     at start-up). A damaged one is reported and removed, so the next start rebuilds it."""
 
     def check() -> None:
         try:
             with path.open("rb") as handle:
-                if _file_checksum(handle, pickle_len, count, table) == checksum:
+                actual = _crc_from(handle, 0) if header is None else _file_checksum(handle, *header)
+                if actual == checksum:
                     return
             log.error("index cache %s is damaged (checksum mismatch): removed; restart to rebuild it", path)
             path.unlink()
@@ -228,7 +248,7 @@ class _Summing:
 
 
 @contextlib.contextmanager
-def _replaced_atomically(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+def replaced_atomically(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """A temporary file beside `path` that replaces it once fully written, and is removed if
     writing fails: a crash mid-write never leaves a half file under the real name (a kill -9
     leaves the temporary file, held by no one: clean_stale() removes it)."""
@@ -252,7 +272,7 @@ def store_cached(path: Path, value: object) -> None:
     Replaces whatever was at `path`, a damaged file included.
     """
     try:
-        with _replaced_atomically(path) as handle:
+        with replaced_atomically(path) as handle:
             handle.write(MAGIC)
             handle.write(_HEADER.pack(0, 0, 0, 0))  # filled in last: a half-written file reads as a miss
             summing = _Summing(handle)

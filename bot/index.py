@@ -33,7 +33,7 @@ from .article import Article
 from .passages import Layout, LayoutBuilder, Layouts, concat_layouts
 from .text import Analyzer, Term
 
-INDEX_VERSION = "8"  # bump when segmentation, the segment layout, the cache format or what an article holds changes
+INDEX_VERSION = "9"  # bump when segmentation, the segment layout, the cache format or what an article holds changes
 TITLE_WEIGHT = 3  # a headline term counts as this many body occurrences
 K1 = 1.2
 B = 0.75
@@ -560,12 +560,21 @@ def _best(scores: np.ndarray, top: np.ndarray, k: int, idf: dict[str, float]) ->
 
 
 def _impacts_of(tfs: np.ndarray, docs: np.ndarray, norms: np.ndarray) -> np.ndarray:
-    """tf·(K1+1)/(tf+norm) of postings, in place: one temporary, not five."""
-    impact = norms.take(docs)
-    impact += tfs
-    np.divide(tfs, impact, out=impact)
-    impact *= K1 + 1.0
+    """tf·(K1+1)/(tf+norm) of postings, worked out in blocks: the temporaries (uint16 tfs made
+    float32) stay a few MB however long the list, not a copy of it."""
+    impact = np.empty(len(docs), dtype=np.float32)
+    for lo in range(0, len(docs), _IMPACT_BLOCK):
+        hi = lo + _IMPACT_BLOCK
+        block = impact[lo:hi]
+        norms.take(docs[lo:hi], out=block)
+        block_tfs = tfs[lo:hi].astype(np.float32)
+        block += block_tfs
+        np.divide(block_tfs, block, out=block)
+        block *= K1 + 1.0
     return impact
+
+
+_IMPACT_BLOCK = 1 << 20
 
 
 def _threshold(scores: np.ndarray, lists: list[np.ndarray], k: int, budget: int) -> float:

@@ -19,8 +19,8 @@ from bot.cli import open_library
 from bot.config import Config, ConfigError, TelegramSettings, load_config
 from bot.intent import Act, classify
 from bot.library import Catalog, Library
-from bot.reply import Listing
 from bot.render import TELEGRAM_LIMIT
+from bot.reply import Listing
 from bot.store import Store
 from bot.telegram import keyboards, views
 from bot.telegram.app import _file_url, _Redact, build_application, protect_logs, run_bot, webhook_url
