@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 from .article import ID_RE, Article
 from .article_store import ArticleShelf, ArticleStore
 from .config import EngineSettings
-from .index import Hits, SearchIndex, build_segment
+from .index import SMALL_SEGMENT, Hits, SearchIndex, build_segment, merge_segments
 from .normalize import normalize
 from .passages import ArticleText, analyse
 from .question import MARKUP_RE, MAX_QUESTION_CHARS, asks_of
@@ -42,6 +42,7 @@ from .text import Analyzer, Term, corpus_words
 MIN_RERANK = 3
 UNANCHORED_FACTOR = 0.6
 MIN_DOCS_FOR_IDF = 20
+MERGE_AFTER = 8  # trailing small segments merged into one once there are this many (Engine.merged)
 ANALYSED_CACHE = 20000  # analysed articles kept (a few KB each): the hot part of a large archive
 ALTERNATIVE_SHARE = 0.5  # an alternative scores at least this share of the best answer
 NAMED_BONUS = 0.8  # the question names the article: its whole title, as an encyclopedia's entry
@@ -101,6 +102,25 @@ class Engine:
                         _texts=self._texts)  # fmt: skip
         warm_in_background(index)
         return engine, fresh
+
+    def merged(self) -> Engine | None:
+        """The same snapshot with its trailing small segments (pages added one by one) merged
+        into one, or None while there are fewer than MERGE_AFTER: a long-running bot adds a
+        segment a page, and each costs every question a look-up. Answers are the same (BM25
+        statistics are global); the library swaps the result in (Library.add)."""
+        segments, stores = self.index.segments, self.articles.stores
+        small = 0
+        for segment in reversed(segments):
+            if segment.size >= SMALL_SEGMENT:
+                break
+            small += 1
+        if small < MERGE_AFTER or len(stores) != len(segments):
+            return None
+        keep = len(segments) - small
+        index = SearchIndex([*segments[:keep], merge_segments(segments[keep:])])
+        shelf = ArticleShelf([*stores[:keep], ArticleStore.joined(stores[keep:])])
+        warm_in_background(index)
+        return Engine(shelf, index, self.analyzer, self.settings, self.report, _texts=self._texts)
 
     # ------------------------------------------------------------ reading
 

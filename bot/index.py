@@ -46,6 +46,9 @@ CHUNK_ARTICLES = 2000
 # postings in all (4 bytes each: 256 MB at most; 100,000 articles hold ~29 million, 116 MB).
 IMPACT_CACHE_MAX = 64_000_000
 TF_MAX = np.iinfo(np.uint16).max
+# A segment of fewer articles than this is "small": merged with its small neighbours on load
+# (bot/loader.py) and at the end of a running index (Engine.merged); larger ones stay as built.
+SMALL_SEGMENT = 20_000
 # A question whose posting lists hold fewer postings than this is scored exhaustively; above it,
 # the rarest lists are scored and the longest only probed for the documents that can still win
 # (see SearchIndex.search). Small archives (every accuracy set) keep the exhaustive path.

@@ -132,6 +132,7 @@ class Library:
         self.cache_dir = cache_dir
         self.latest_default = latest_default
         self._write = threading.Lock()
+        self._merging = threading.Lock()
         self._snapshot = Snapshot(engine, Catalog.of(engine.articles, engine.analyzer.lexicon.districts))
 
     @classmethod
@@ -200,7 +201,30 @@ class Library:
             if fresh:
                 catalog = snapshot.catalog.extended(engine.articles, len(snapshot.engine.articles))
                 self._snapshot = Snapshot(engine, catalog)
-            return fresh
+        if fresh:
+            self._merge_in_background(engine)
+        return fresh
+
+    def _merge_in_background(self, engine: Engine) -> None:
+        """Merge the small segments pages leave, off the caller's thread; swapped in only if the
+        snapshot is still the one merged (else merged again with the pages that came meanwhile).
+        Same article numbers, so the catalog stays."""
+        if not self._merging.acquire(blocking=False):
+            return
+
+        def merge() -> None:
+            current = engine
+            try:
+                while (merged := current.merged()) is not None:
+                    with self._write:
+                        if self._snapshot.engine is current:
+                            self._snapshot = Snapshot(merged, self._snapshot.catalog)
+                            return
+                        current = self._snapshot.engine  # pages came meanwhile: merge them too
+            finally:
+                self._merging.release()
+
+        threading.Thread(target=merge, name="merge segments", daemon=True).start()
 
     def add_files(self, paths: Iterable[Path]) -> tuple[list[Article], list[str]]:
         """Parse corpus files and add their new articles; a broken file is reported, not fatal."""

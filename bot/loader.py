@@ -27,7 +27,7 @@ from .cache import cache_key, clean_stale, file_key, load_cached, records_intact
 from .config import EngineSettings
 from .corpus import corpus_files, jsonl_chunks, load_file
 from .engine import Engine, warm_in_background
-from .index import SearchIndex, Segment, build_segment, merge_segments
+from .index import SMALL_SEGMENT, SearchIndex, Segment, build_segment, merge_segments
 from .results import LoadReport
 from .text import CONFIG_DIR, Analyzer, Lexicon, corpus_words, load_lexicon
 
@@ -36,8 +36,6 @@ Progress = Callable[[str, int], Callable[[int], None] | None]
 # A feed file larger than this is built in parts of CHUNK_ARTICLES articles (see the docstring).
 STREAM_MIN_BYTES = 64 << 20
 CHUNK_ARTICLES = 100_000
-# Neighbouring segments smaller than this are merged into one on load.
-SMALL_SEGMENT = 20_000
 
 
 @dataclass
