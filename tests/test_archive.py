@@ -22,6 +22,8 @@ from bot.text import Term
 
 from .conftest import SEEDS
 
+pytestmark = pytest.mark.slow  # synthetic corpora built several ways: seconds each
+
 
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
