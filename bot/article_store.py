@@ -211,11 +211,19 @@ class ArticleStore:
         lo, hi = int(self.district_offsets[number]), int(self.district_offsets[number + 1])
         return tuple(self.district_names[c] for c in self.district_codes[lo:hi].tolist())
 
-    def all_ids(self) -> list[str]:
-        """Every id, in article order (for the few callers that compare whole corpora)."""
+    def id_array(self) -> np.ndarray:
+        """Every id (bytes), in article order."""
         ordered = np.empty_like(self.ids)
         ordered[self.id_numbers] = self.ids
-        return [i.decode() for i in ordered.tolist()]
+        return ordered
+
+    def all_ids(self) -> list[str]:
+        """Every id, in article order (for the few callers that compare whole corpora)."""
+        return [i.decode() for i in self.id_array().tolist()]
+
+    def all_sources(self) -> list[str]:
+        names = [*self.source_names, ""]  # code -1: no source
+        return [names[c] for c in self.source_codes.tolist()]
 
 
 class ArticleShelf(Sequence[Article]):
@@ -272,6 +280,19 @@ class ArticleShelf(Sequence[Article]):
 
     def ids(self) -> list[str]:
         return [i for store in self.stores for i in store.all_ids()]
+
+    def id_sources(self) -> Iterator[tuple[str, str]]:
+        """(id, source) of every article, from the arrays: no record is read."""
+        for store in self.stores:
+            yield from zip(store.all_ids(), store.all_sources(), strict=True)
+
+    def numbers_not_in(self, other: ArticleShelf) -> list[int]:
+        """The numbers of the articles whose ids `other` does not have (one vectorised pass)."""
+        if not self._size:
+            return []
+        mine = np.concatenate([s.id_array() for s in self.stores])
+        theirs = np.concatenate([s.ids for s in other.stores]) if other.stores else mine[:0]
+        return np.flatnonzero(~np.isin(mine, theirs)).tolist()
 
     def column(self, name: str) -> np.ndarray:
         """One column of every store end to end (dates, kinds)."""

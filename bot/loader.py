@@ -209,7 +209,7 @@ def _build_streaming(
     done = item.parts
     start, line = (done[-1].resume, done[-1].line) if done else (0, 0)
     total = sum(len(p.store) for p in done)
-    callback = progress(item.path.name, 0) if progress else None
+    callback = progress(item.path.name, _lines(item.path)) if progress else None
     if callback is not None and total:
         callback(total)
     for articles, resume, last_line, last in jsonl_chunks(
@@ -226,6 +226,15 @@ def _build_streaming(
     if not total:
         raise CorpusError(f"{item.path}: no article found (no line of news text)")
     report.built += 1
+
+
+def _lines(path: Path) -> int:
+    """Lines in a file (~1 s for 2 GB): the progress bar's total for a feed built in parts."""
+    count = 0
+    with path.open("rb") as handle:
+        while block := handle.read(16 << 20):
+            count += block.count(b"\n")
+    return count
 
 
 def _drop_repeated(found: list[_File], analyzer: Analyzer) -> None:
