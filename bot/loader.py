@@ -14,8 +14,10 @@ are, mapped from the cache and shared with every process that maps them.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from .results import LoadReport
 from .text import CONFIG_DIR, Analyzer, Lexicon, corpus_words, load_lexicon
 
 Progress = Callable[[str, int], Callable[[int], None] | None]
+_Chunk = tuple[list[Article], int, int, bool]  # a part of a large feed (corpus.jsonl_chunks)
 
 # A feed file larger than this is built in parts of CHUNK_ARTICLES articles (see the docstring).
 STREAM_MIN_BYTES = 64 << 20
@@ -212,9 +215,8 @@ def _build_streaming(
     callback = progress(item.path.name, _lines(item.path)) if progress else None
     if callback is not None and total:
         callback(total)
-    for articles, resume, last_line, last in jsonl_chunks(
-        item.path, lexicon.places, CHUNK_ARTICLES, start=start, line=line, warnings=report.warnings
-    ):
+    chunks = jsonl_chunks(item.path, lexicon.places, CHUNK_ARTICLES, start=start, line=line, warnings=report.warnings)
+    for articles, resume, last_line, last in _read_ahead(chunks):
         words = corpus_words(t for a in articles for t in (a.headline, a.body))
         analyzer.add_words(words)
         part = CachedPart(ArticleStore.of(articles), build_segment(articles, analyzer, callback), words,
@@ -226,6 +228,26 @@ def _build_streaming(
     if not total:
         raise CorpusError(f"{item.path}: no article found (no line of news text)")
     report.built += 1
+
+
+def _read_ahead(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+    """The next part read and parsed on a thread while this one is segmented on the workers:
+    parsing runs in this process, segmenting on the others, so the two overlap."""
+    ahead: queue.Queue[_Chunk | BaseException | None] = queue.Queue(maxsize=1)
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                ahead.put(chunk)
+            ahead.put(None)
+        except BaseException as exc:  # handed to the builder, which raises it
+            ahead.put(exc)
+
+    threading.Thread(target=read, name="read ahead", daemon=True).start()
+    while (item := ahead.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def _lines(path: Path) -> int:
