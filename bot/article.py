@@ -107,9 +107,12 @@ def has_text(text: str) -> bool:
 def find_districts(text: str, places: dict[str, str]) -> tuple[str, ...]:
     """Districts an article is about, most mentioned first (names and places inside them)."""
     normalized = normalize(text)
+    chars = set(normalized)
     counts: dict[str, int] = {}
     first_seen: dict[str, int] = {}
-    for name, district in places.items():
+    for name, district, letters in _place_letters(places):
+        if not letters <= chars:
+            continue  # a character of it is not in the text: set look-ups instead of a scan
         pos = normalized.find(name)
         if pos < 0:
             continue
@@ -117,6 +120,19 @@ def find_districts(text: str, places: dict[str, str]) -> tuple[str, ...]:
         counts[district] = counts.get(district, 0) + hits * len(name)
         first_seen[district] = min(first_seen.get(district, pos), pos)
     return tuple(sorted(counts, key=lambda d: (-counts[d], first_seen[d])))
+
+
+_LETTERS: dict[int, tuple[dict[str, str], list[tuple[str, str, frozenset[str]]]]] = {}
+
+
+def _place_letters(places: dict[str, str]) -> list[tuple[str, str, frozenset[str]]]:
+    """(name, district, its characters) of each place, worked out once per gazetteer: finding
+    districts runs for every article of a million-article build."""
+    known = _LETTERS.get(id(places))
+    if known is None or known[0] is not places or len(known[1]) != len(places):
+        known = (places, [(name, district, frozenset(name)) for name, district in places.items()])
+        _LETTERS[id(places)] = known
+    return known[1]
 
 
 def make_id(source: str, title: str, body: str) -> str:

@@ -2,7 +2,8 @@
 the cache keys of corpus files, and the clean-up of what killed processes leave behind.
 
 A cache file keeps its numpy arrays outside the pickle and maps them from disk, so a restart
-reads only the article records and the postings stay shared with the page cache.
+unpickles only a few small objects and the arrays (postings, sentence layouts, the article store)
+stay shared with the page cache.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import hashlib
+import io
 import json
 import logging
 import mmap
@@ -18,6 +20,7 @@ import pickle
 import shutil
 import struct
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -49,8 +52,8 @@ log = logging.getLogger(__name__)
 # answer differently; with it, it is a cache miss: the segment is rebuilt and the file replaced.
 # CRC-32, not BLAKE2b: it only has to catch damage, not an adversary who can write the cache
 # anyway, and over the 490 MB segment of 100,000 articles zlib's takes ~0.2 s, BLAKE2b ~1.0 s.
-# Its pass reads every page, so it also pre-faults the mapped arrays (see _checksum), which a
-# load did before anyway: load_cached costs about the same CPU time as without a checksum.
+# It is read with plain reads, not through the mapping (see _file_checksum), so checking a file
+# does not make its arrays resident in the process: only the pages a question reads are.
 
 MAGIC = b"DNB-INDEX-CACHE\x01"  # \x00: version 5 and older, without checksum
 _HEADER = struct.Struct("<QQQQ")  # pickle length, buffer count, table offset, CRC-32
@@ -58,6 +61,8 @@ _SUMMED = struct.Struct("<QQQ")  # the header's numbers as they enter the checks
 _BUFFER = struct.Struct("<QQ")
 _ALIGN = 64
 FREEZE_ABOVE_BYTES = 32 << 20
+VERIFY_NOW_MAX = 64 << 20  # cache files up to this size are checked before use; larger ones just after
+_READ_CHUNK = 4 << 20
 
 
 def cache_key(*parts: bytes | str) -> str:
@@ -93,7 +98,7 @@ def file_key(fingerprint: str, page: Path, sidecar: Path | None, cache_dir: Path
         content += b"\0sidecar\0" + sidecar.read_bytes()
     key = cache_key(fingerprint, page.name, content)
     if note is not None:
-        with contextlib.suppress(OSError), _replaced_atomically(note, "w") as handle:
+        with contextlib.suppress(OSError), replaced_atomically(note, "w") as handle:
             json.dump({"stamp": stamp, "key": key}, handle)
     return key
 
@@ -111,7 +116,8 @@ def load_cached(path: Path) -> object | None:
     """A cached object, or None when it is missing or unreadable (then it is rebuilt).
 
     A damaged file (checksum mismatch, broken structure) is logged as a warning; the caller
-    rebuilds the segment and store_cached() replaces the file.
+    rebuilds the segment and store_cached() replaces the file. A file over VERIFY_NOW_MAX is
+    checked on a background thread instead (see _verify_later).
     """
     try:
         with path.open("rb") as handle:
@@ -122,7 +128,14 @@ def load_cached(path: Path) -> object | None:
             except (OSError, ValueError):  # a file system without mmap: read it instead
                 handle.seek(0)
                 mapped = handle.read()
-        return _unpack(memoryview(mapped))
+            view = memoryview(mapped)
+            pickle_len, count, table, checksum = _header(view)
+            if len(view) <= VERIFY_NOW_MAX:
+                if _file_checksum(handle, pickle_len, count, table) != checksum:
+                    raise CacheDamaged("checksum mismatch")
+            else:
+                _verify_later(path, checksum, (pickle_len, count, table))
+        return _unpack(view, pickle_len, count, table)
     except FileNotFoundError:
         return None
     except CacheDamaged as exc:
@@ -133,27 +146,29 @@ def load_cached(path: Path) -> object | None:
         return None
 
 
-def _unpack(view: memoryview) -> object:
+def _header(view: memoryview) -> tuple[int, int, int, int]:
     offset = len(MAGIC)
     if len(view) < offset + _HEADER.size:
         raise CacheDamaged("truncated header")
     pickle_len, count, table, checksum = _HEADER.unpack_from(view, offset)
-    offset += _HEADER.size
     end = table + count * _BUFFER.size
     if not pickle_len:
         raise CacheDamaged("never finished writing")
-    if offset + pickle_len > table or end != len(view):
+    if offset + _HEADER.size + pickle_len > table or end != len(view):
         raise CacheDamaged(f"{len(view)} bytes where the header says {end}")
-    if _checksum(view[offset:end], pickle_len, count, table) != checksum:
-        raise CacheDamaged("checksum mismatch")
+    return pickle_len, count, table, checksum
+
+
+def _unpack(view: memoryview, pickle_len: int, count: int, table: int) -> object:
+    offset = len(MAGIC) + _HEADER.size
     buffers = []
     for number in range(count):
         start, length = _BUFFER.unpack_from(view, table + number * _BUFFER.size)
         if start < offset + pickle_len or start + length > table:
             raise CacheDamaged("buffer table out of range")
         buffers.append(view[start : start + length])
-    # Unpickling a million small objects (the articles) with the cyclic collector on costs
-    # twice as long: every allocation burst triggers a collection that finds nothing.
+    # Unpickling many small objects with the cyclic collector on costs twice as long: every
+    # allocation burst triggers a collection that finds nothing.
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -163,20 +178,61 @@ def _unpack(view: memoryview) -> object:
             gc.enable()
     if pickle_len >= FREEZE_ABOVE_BYTES:
         # A large index lives as long as the process: move it out of the collector's sight, or
-        # every full collection walks a million objects (a start-up cost and latency spikes).
+        # every full collection walks its objects (a start-up cost and latency spikes).
         gc.freeze()
     return value
 
 
-def _checksum(payload: memoryview, pickle_len: int, count: int, table: int) -> int:
+def _file_checksum(handle: io.BufferedReader, pickle_len: int, count: int, table: int) -> int:
     """CRC-32 of a cache file's payload (pickle, buffers, table) and of its header's numbers.
 
-    Reading the payload in order also pre-faults the mapped arrays, which a load did on purpose
-    before the checksum: a fresh process would otherwise take a page fault on each 4 KB of
-    postings it first touches, hundreds in one question over a large archive. The pages stay
-    shared with the page cache.
+    Read with plain reads, not through the mapping: the pages go to the page cache, shared, and
+    not into this process's resident memory (a mapped array is only paged in where a question
+    reads it: a million articles' postings are not all resident).
     """
-    return zlib.crc32(_SUMMED.pack(pickle_len, count, table), zlib.crc32(payload))
+    return zlib.crc32(_SUMMED.pack(pickle_len, count, table), _crc_from(handle, len(MAGIC) + _HEADER.size))
+
+
+def records_intact(path: Path, size: int, crc: int) -> bool:
+    """Is a file of article records (bot/article_store.py) as written? Checked now up to
+    VERIFY_NOW_MAX bytes; a larger one is checked on a background thread and removed if damaged."""
+    try:
+        if path.stat().st_size != size:
+            return False
+        if size > VERIFY_NOW_MAX:
+            _verify_later(path, crc, None)
+            return True
+        with path.open("rb") as handle:
+            return _crc_from(handle, 0) == crc
+    except OSError:
+        return False
+
+
+def _crc_from(handle: io.BufferedReader, offset: int) -> int:
+    handle.seek(offset)
+    crc = 0
+    chunk = bytearray(_READ_CHUNK)
+    while read := handle.readinto(chunk):
+        crc = zlib.crc32(memoryview(chunk)[:read], crc)
+    return crc
+
+
+def _verify_later(path: Path, checksum: int, header: tuple[int, int, int] | None) -> None:
+    """Check a large cache file on a background thread (a few seconds at a million articles, not
+    at start-up). A damaged one is reported and removed, so the next start rebuilds it."""
+
+    def check() -> None:
+        try:
+            with path.open("rb") as handle:
+                actual = _crc_from(handle, 0) if header is None else _file_checksum(handle, *header)
+                if actual == checksum:
+                    return
+            log.error("index cache %s is damaged (checksum mismatch): removed; restart to rebuild it", path)
+            path.unlink()
+        except OSError as exc:
+            log.warning("index cache %s could not be checked: %s", path, exc)
+
+    threading.Thread(target=check, name=f"verify {path.name}", daemon=True).start()
 
 
 class _Summing:
@@ -192,7 +248,7 @@ class _Summing:
 
 
 @contextlib.contextmanager
-def _replaced_atomically(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
+def replaced_atomically(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
     """A temporary file beside `path` that replaces it once fully written, and is removed if
     writing fails: a crash mid-write never leaves a half file under the real name (a kill -9
     leaves the temporary file, held by no one: clean_stale() removes it)."""
@@ -216,7 +272,7 @@ def store_cached(path: Path, value: object) -> None:
     Replaces whatever was at `path`, a damaged file included.
     """
     try:
-        with _replaced_atomically(path) as handle:
+        with replaced_atomically(path) as handle:
             handle.write(MAGIC)
             handle.write(_HEADER.pack(0, 0, 0, 0))  # filled in last: a half-written file reads as a miss
             summing = _Summing(handle)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -157,6 +158,49 @@ def load_jsonl(
     if not articles:
         raise CorpusError(f"{path}: no article found ({bad[0] if bad else 'no line of news text'})")
     return articles
+
+
+def jsonl_chunks(
+    path: Path,
+    places: dict[str, str] | None,
+    size: int,
+    *,
+    start: int = 0,
+    line: int = 0,
+    warnings: list[str] | None = None,
+) -> Iterator[tuple[list[Article], int, int, bool]]:
+    """A large feed read `size` articles at a time from byte `start` (after line `line`):
+    (articles, the byte after the chunk's last line, that line's number, whether it is the last
+    chunk). Lenient like load_jsonl: a bad line is skipped with a warning. Never the whole file
+    in memory."""
+    notes: list[str] = []
+    chunk: list[Article] = []
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read: {exc.strerror}") from exc
+    with handle:
+        handle.seek(start)
+        offset = start
+        for raw in handle:
+            offset += len(raw)
+            line += 1
+            try:
+                text = raw.decode("utf-8-sig" if line == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                notes.append(f"{path}:{line}: not UTF-8 text ({exc.reason}) (line skipped)")
+                continue
+            if not text.strip():
+                continue
+            try:
+                chunk.append(_record_article(path, line, text, places, notes))
+            except CorpusError as exc:
+                notes.append(f"{exc} (line skipped)")
+            if len(chunk) >= size:
+                yield chunk, offset, line, False
+                chunk = []
+        _warn(path, notes, warnings)
+        yield chunk, offset, line, True
 
 
 def _record_article(path: Path, number: int, line: str, places: dict[str, str] | None, notes: list[str]) -> Article:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, replace
 from rapidfuzz import fuzz
 
 from .article import ID_RE, Article
+from .article_store import ArticleShelf, ArticleStore
 from .config import EngineSettings
-from .index import Hits, SearchIndex, build_segment
+from .index import SMALL_SEGMENT, Hits, SearchIndex, build_segment, merge_segments
 from .normalize import normalize
 from .passages import ArticleText, analyse
 from .question import MARKUP_RE, MAX_QUESTION_CHARS, asks_of
@@ -41,6 +42,7 @@ from .text import Analyzer, Term, corpus_words
 MIN_RERANK = 3
 UNANCHORED_FACTOR = 0.6
 MIN_DOCS_FOR_IDF = 20
+MERGE_AFTER = 8  # trailing small segments merged into one once there are this many (Engine.merged)
 ANALYSED_CACHE = 20000  # analysed articles kept (a few KB each): the hot part of a large archive
 ALTERNATIVE_SHARE = 0.5  # an alternative scores at least this share of the best answer
 NAMED_BONUS = 0.8  # the question names the article: its whole title, as an encyclopedia's entry
@@ -70,39 +72,55 @@ class Engine:
 
     def __init__(
         self,
-        articles: Sequence[Article],
+        articles: ArticleShelf | Sequence[Article],
         index: SearchIndex,
         analyzer: Analyzer,
         settings: EngineSettings | None = None,
         report: LoadReport | None = None,
         *,
-        _by_id: dict[str, int] | None = None,
         _texts: OrderedDict[str, ArticleText] | None = None,
     ) -> None:
         self.settings = settings or EngineSettings()
         self.analyzer = analyzer
-        self.report = report or LoadReport(articles=len(articles))
-        self.articles: list[Article] = list(articles)
+        # Articles are read from their stores (arrays, mapped from the cache), one at a time.
+        self.articles = articles if isinstance(articles, ArticleShelf) else ArticleShelf([ArticleStore.of(articles)])
+        self.report = report or LoadReport(articles=len(self.articles))
         self.index = index
-        self._by_id = _by_id if _by_id is not None else {a.id: i for i, a in enumerate(self.articles)}
         # LRU of analysed articles, shared with the snapshots made from this one.
         self._texts: OrderedDict[str, ArticleText] = _texts if _texts is not None else OrderedDict()
 
     def with_articles(self, articles: Sequence[Article]) -> tuple[Engine, list[Article]]:
         """A new snapshot with the articles it did not have (one new index segment), and those."""
-        fresh = [a for a in articles if a.id not in self._by_id]
+        fresh = [a for a in articles if self.articles.number_of(a.id) is None]
         if not fresh:
             return self, []
         self.analyzer.add_words(corpus_words(t for a in fresh for t in (a.headline, a.body)))
         index = SearchIndex(self.index.segments)
         index.add(build_segment(fresh, self.analyzer))
-        by_id = dict(self._by_id)  # a copy, not a rebuild: ~2 ms instead of ~60 at 100,000
-        by_id.update((a.id, len(self.articles) + i) for i, a in enumerate(fresh))
         report = replace(self.report, articles=len(self.articles) + len(fresh))
-        engine = Engine(self.articles + fresh, index, self.analyzer, self.settings, report,
-                        _by_id=by_id, _texts=self._texts)  # fmt: skip
+        engine = Engine(self.articles.with_store(ArticleStore.of(fresh)), index, self.analyzer, self.settings, report,
+                        _texts=self._texts)  # fmt: skip
         warm_in_background(index)
         return engine, fresh
+
+    def merged(self) -> Engine | None:
+        """The same snapshot with its trailing small segments (pages added one by one) merged
+        into one, or None while there are fewer than MERGE_AFTER: a long-running bot adds a
+        segment a page, and each costs every question a look-up. Answers are the same (BM25
+        statistics are global); the library swaps the result in (Library.add)."""
+        segments, stores = self.index.segments, self.articles.stores
+        small = 0
+        for segment in reversed(segments):
+            if segment.size >= SMALL_SEGMENT:
+                break
+            small += 1
+        if small < MERGE_AFTER or len(stores) != len(segments):
+            return None
+        keep = len(segments) - small
+        index = SearchIndex([*segments[:keep], merge_segments(segments[keep:])])
+        shelf = ArticleShelf([*stores[:keep], ArticleStore.joined(stores[keep:])])
+        warm_in_background(index)
+        return Engine(shelf, index, self.analyzer, self.settings, self.report, _texts=self._texts)
 
     # ------------------------------------------------------------ reading
 
@@ -111,9 +129,9 @@ class Engine:
         article_id = (article_id or "").strip()
         if not ID_RE.match(article_id):
             return None
-        number = self._by_id.get(article_id)
+        number = self.articles.number_of(article_id)
         if number is None:
-            number = self._by_id.get(article_id.lower())
+            number = self.articles.number_of(article_id.lower())
         return None if number is None else self.articles[number]
 
     def _article_text(self, article: Article, doc: int) -> ArticleText:
@@ -185,9 +203,9 @@ class Engine:
 
     def _answer_about(self, question: str, article_id: str, exclude: str | None) -> Answer:
         article = self.get(article_id)
-        if article is None:
+        doc = None if article is None else self.articles.number_of(article.id)
+        if article is None or doc is None:
             return Answer(question, Status.ABSTAIN)
-        doc = self._by_id[article.id]
         # 具体说说 / 还有呢 ask for more of the article, not for the words 具体 and 说.
         raw = FOLLOW_UP_RE.sub(" ", MARKUP_RE.sub(" ", question.strip()[:MAX_QUESTION_CHARS]))
         text, terms = self.analyzer.question_terms(raw)

@@ -23,7 +23,7 @@ import pickle
 import sys
 from array import array
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from .article import Article
 from .passages import Layout, LayoutBuilder, Layouts, concat_layouts
 from .text import Analyzer, Term
 
-INDEX_VERSION = "7"  # bump when segmentation, the segment layout, the cache format or what an article holds changes
+INDEX_VERSION = "9"  # bump when segmentation, the segment layout, the cache format or what an article holds changes
 TITLE_WEIGHT = 3  # a headline term counts as this many body occurrences
 K1 = 1.2
 B = 0.75
@@ -45,6 +45,14 @@ CHUNK_ARTICLES = 2000
 # SearchIndex.warm() works out the BM25 impact of every posting of segments up to this many
 # postings in all (4 bytes each: 256 MB at most; 100,000 articles hold ~29 million, 116 MB).
 IMPACT_CACHE_MAX = 64_000_000
+TF_MAX = np.iinfo(np.uint16).max
+# A segment of fewer articles than this is "small": merged with its small neighbours on load
+# (bot/loader.py) and at the end of a running index (Engine.merged); larger ones stay as built.
+SMALL_SEGMENT = 20_000
+# A question whose posting lists hold fewer postings than this is scored exhaustively; above it,
+# the rarest lists are scored and the longest only probed for the documents that can still win
+# (see SearchIndex.search). Small archives (every accuracy set) keep the exhaustive path.
+PRUNE_MIN_POSTINGS = 150_000
 
 
 @dataclass
@@ -54,14 +62,13 @@ class Segment:
     terms: dict[str, int]  # term -> row in indptr
     indptr: np.ndarray  # int64, len(terms) + 1
     docs: np.ndarray  # int32 local doc numbers, grouped by term, ascending within a term
-    tfs: np.ndarray  # float32 term frequencies (headline weighted)
+    tfs: np.ndarray  # uint16 term frequencies (headline weighted): exact integers, half of float32's bytes
     doc_len: np.ndarray  # float32 weighted length of each doc
-    article_ids: list[str]
     layouts: Layouts  # each article's sentences and fact bits, for the snippet (passages.py)
 
     @property
     def size(self) -> int:
-        return len(self.article_ids)
+        return len(self.doc_len)
 
     def df(self, term: str) -> int:
         row = self.terms.get(term)
@@ -116,7 +123,6 @@ def _segment_from_counts(
     per_doc: np.ndarray,
     doc_len: np.ndarray,
     layouts: Layouts,
-    article_ids: list[str],
 ) -> Segment:
     """Postings grouped by term (docs ascending within a term), as an inverted index."""
     docs = np.repeat(np.arange(len(per_doc), dtype=np.int32), per_doc)
@@ -127,9 +133,8 @@ def _segment_from_counts(
         terms=vocab,
         indptr=indptr,
         docs=docs[order],
-        tfs=tfs[order],
+        tfs=np.minimum(tfs[order], TF_MAX).astype(np.uint16),
         doc_len=np.array(doc_len, dtype=np.float32),
-        article_ids=article_ids,
         layouts=layouts,
     )
 
@@ -155,7 +160,7 @@ def build_segment(
             if progress is not None and reported:
                 progress(-reported)  # the bar starts over for the one-process build
     counts = _count_terms(((a.headline, a.body) for a in articles), analyzer, progress)
-    return _segment_from_counts(*counts, [a.id for a in articles])
+    return _segment_from_counts(*counts)
 
 
 # ---------------------------------------------------------------- parallel segmentation
@@ -264,9 +269,7 @@ def _build_parallel(
             number, (terms, term_ids, tfs, per_doc, lengths, layouts) = item
             lo, hi = bounds[number]
             vocab = {term: row for row, term in enumerate(terms)}
-            parts[number] = _segment_from_counts(
-                vocab, term_ids, tfs, per_doc, lengths, layouts, [a.id for a in articles[lo:hi]]
-            )
+            parts[number] = _segment_from_counts(vocab, term_ids, tfs, per_doc, lengths, layouts)
             if progress is not None:
                 progress(hi - lo)
     finally:
@@ -305,7 +308,6 @@ def merge_segments(segments: Sequence[Segment]) -> Segment:
             np.zeros(0, np.int32),
             np.zeros(0, np.float32),
             concat_layouts([]),
-            [],
         )
     vocab: dict[str, int] = dict(segments[0].terms)
     mappings = [np.arange(len(segments[0].terms), dtype=np.int64)]
@@ -323,7 +325,7 @@ def merge_segments(segments: Sequence[Segment]) -> Segment:
     np.cumsum(counts, out=indptr[1:])
     total = int(indptr[-1])
     docs = np.empty(total, dtype=np.int32)
-    tfs = np.empty(total, dtype=np.float32)
+    tfs = np.empty(total, dtype=np.uint16)
     filled = indptr[:-1].copy()  # next free slot of each global term
     base = 0
     for segment, local_to_global in zip(segments, mappings, strict=True):
@@ -341,7 +343,6 @@ def merge_segments(segments: Sequence[Segment]) -> Segment:
         docs=docs,
         tfs=tfs,
         doc_len=np.concatenate([s.doc_len for s in segments]).astype(np.float32, copy=False),
-        article_ids=[i for s in segments for i in s.article_ids],
         layouts=concat_layouts([s.layouts for s in segments]),
     )
 
@@ -406,43 +407,105 @@ class SearchIndex:
         return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
 
     def search(self, terms: Iterable[Term], k: int = 10) -> Hits:
-        """BM25 top k: score every posting of the question's terms, then pick the best.
+        """BM25 top k of the question's terms.
 
-        Impacts come from the arrays warm() fills (computed per list until it has), and the top k are
-        taken from the few documents above a threshold (a k-th best score known from one short
-        posting list) rather than by partitioning the scores of the whole archive.
+        Few postings: every posting is scored, and the top k taken from the few documents above
+        a threshold (a k-th best score known from one short list) rather than by partitioning the
+        scores of the whole archive. Many (a large archive): the rarest lists are scored first
+        until the documents none of them holds could not reach the k-th best score any more even
+        with every remaining term; the remaining, longest lists are then only probed, by binary
+        search, for the documents that can still win (MaxScore). The same top k either way.
         """
         terms = list(terms)
+        plans = [self._plan(term) for term in terms]
+        idf = {term.text: plan.idf for term, plan in zip(terms, plans, strict=True)}
         if not self.size:
-            return Hits(
-                np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), {t.text: self.idf(t.text) for t in terms}
-            )
+            return Hits(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), idf)
+        k = min(k, self.size)
+        if sum(p.df for p in plans) < PRUNE_MIN_POSTINGS or len(plans) < 2:
+            return self._search_all(plans, k, idf)
+        return self._search_pruned(plans, k, idf)
+
+    def _plan(self, term: Term) -> _TermPlan:
+        rows = [s.terms.get(term.text) for s in self.segments]
+        df = sum(int(s.indptr[r + 1] - s.indptr[r]) for s, r in zip(self.segments, rows, strict=True) if r is not None)
+        idf = math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
+        return _TermPlan(rows, df, idf, idf * term.weight)
+
+    def _postings(self, plan: _TermPlan, norms: list[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(global docs, weighted impacts) of a term's list in each segment that has it."""
+        for number, (base, segment, row) in enumerate(zip(self.bases, self.segments, plan.rows, strict=True)):
+            if row is None:
+                continue
+            docs = segment.docs[segment.indptr[row] : segment.indptr[row + 1]]
+            yield (docs + base if base else docs), self._impact(number, row, norms) * plan.weight
+
+    def _search_all(self, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
         scores = np.zeros(self.size, dtype=np.float32)
         norms = self._doc_norms()
-        idf: dict[str, float] = {}
         lists: list[np.ndarray] = []  # the docs of each term (distinct within one list)
-        for term in terms:
-            rows = [s.terms.get(term.text) for s in self.segments]
-            df = sum(
-                int(s.indptr[r + 1] - s.indptr[r]) for s, r in zip(self.segments, rows, strict=True) if r is not None
-            )
-            idf[term.text] = math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
-            weight = idf[term.text] * term.weight
-            for number, (base, segment, row) in enumerate(zip(self.bases, self.segments, rows, strict=True)):
-                if row is None:
-                    continue
-                docs = segment.docs[segment.indptr[row] : segment.indptr[row + 1]]
-                target = docs + base if base else docs
-                np.add.at(scores, target, self._impact(number, row, norms) * weight)  # numpy ≥ 2: faster than +=
+        for plan in plans:
+            for target, impacts in self._postings(plan, norms):
+                np.add.at(scores, target, impacts)  # numpy ≥ 2: faster than +=
                 lists.append(target)
-        k = min(k, self.size)
         threshold = _threshold(scores, lists, k, budget=max(k, self.size // 16))
         top = np.flatnonzero(scores >= threshold) if threshold > 0 else np.arange(self.size)
-        if len(top) > k:
-            top = top[np.argpartition(-scores[top], k - 1)[:k]]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[scores[top] > 0]
-        return Hits(top, scores[top], idf)
+        return _best(scores, top, k, idf)
+
+    def _search_pruned(self, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
+        scores = np.zeros(self.size, dtype=np.float32)
+        seen = np.zeros(self.size, dtype=np.bool_)
+        norms = self._doc_norms()
+        # An impact tf·(K1+1)/(tf+norm) is below K1+1: a term adds at most this much to a score.
+        bounds = [(K1 + 1.0) * plan.weight for plan in plans]
+        remaining = sum(bounds) * (1.0 + SCORE_SLACK)
+        threshold = 0.0
+        touched: list[np.ndarray] = []
+        order = sorted(range(len(plans)), key=lambda i: plans[i].df)
+        probed: list[int] = []
+        for number in order:
+            if remaining < threshold:  # a document none of the scored lists holds cannot reach the top k
+                probed.append(number)
+                continue
+            for target, impacts in self._postings(plans[number], norms):
+                np.add.at(scores, target, impacts)
+                fresh = target[~seen[target]]
+                seen[fresh] = True
+                touched.append(fresh)
+            remaining -= bounds[number] * (1.0 - SCORE_SLACK)
+            threshold = _kth(scores, touched, k)
+        candidates = np.concatenate(touched) if touched else np.zeros(0, dtype=np.int64)
+        for number in probed:  # longest lists last: each leaves fewer candidates to look up
+            candidates = candidates[scores[candidates] + remaining >= threshold]
+            self._probe(plans[number], candidates, scores, norms)
+            remaining -= bounds[number] * (1.0 - SCORE_SLACK)
+            threshold = max(threshold, _kth(scores, [candidates], k))
+        return _best(scores, candidates, k, idf)
+
+    def _probe(self, plan: _TermPlan, candidates: np.ndarray, scores: np.ndarray, norms: list[np.ndarray]) -> None:
+        """Add a term's contribution to the candidates only, finding them in its list by binary search."""
+        if not len(candidates):
+            return
+        candidates = np.sort(candidates)
+        edges = np.searchsorted(candidates, [*self.bases, self.size])
+        for number, (base, segment, row) in enumerate(zip(self.bases, self.segments, plan.rows, strict=True)):
+            lo_c, hi_c = edges[number], edges[number + 1]
+            if row is None or lo_c == hi_c:
+                continue
+            local = candidates[lo_c:hi_c] - base
+            lo, hi = int(segment.indptr[row]), int(segment.indptr[row + 1])
+            docs = segment.docs[lo:hi]
+            at = np.searchsorted(docs, local)
+            inside = at < len(docs)
+            at, local = at[inside], local[inside]
+            found = docs[at] == local
+            at, local = at[found], local[found]
+            impacts = self._impacts[number]
+            if impacts is not None:
+                impact = impacts[lo + at]
+            else:
+                impact = _impacts_of(segment.tfs[lo + at], local, norms[number])
+            scores[local + base] += impact * plan.weight
 
     def warm(self) -> None:
         """Work out every posting's impact now, as bm25s does at index time, not in questions.
@@ -469,13 +532,52 @@ class SearchIndex:
         return _impacts_of(segment.tfs[lo:hi], segment.docs[lo:hi], norms[number])
 
 
+@dataclass(frozen=True)
+class _TermPlan:
+    rows: list[int | None]  # the term's row in each segment
+    df: int
+    idf: float
+    weight: float  # idf × the term's weight in the question
+
+
+# Bounds are kept with this much room for float32 rounding: a pruned document is one that falls
+# short of the k-th best score by more than rounding could explain.
+SCORE_SLACK = 1e-4
+
+
+def _kth(scores: np.ndarray, parts: list[np.ndarray], k: int) -> float:
+    """The k-th best score among distinct documents (0 when there are fewer than k)."""
+    size = sum(len(p) for p in parts)
+    if size < k:
+        return 0.0
+    values = scores[parts[0]] if len(parts) == 1 else scores[np.concatenate(parts)]
+    return float(np.partition(values, size - k)[size - k])
+
+
+def _best(scores: np.ndarray, top: np.ndarray, k: int, idf: dict[str, float]) -> Hits:
+    if len(top) > k:
+        top = top[np.argpartition(-scores[top], k - 1)[:k]]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    top = top[scores[top] > 0]
+    return Hits(top, scores[top], idf)
+
+
 def _impacts_of(tfs: np.ndarray, docs: np.ndarray, norms: np.ndarray) -> np.ndarray:
-    """tf·(K1+1)/(tf+norm) of postings, in place: one temporary, not five."""
-    impact = norms.take(docs)
-    impact += tfs
-    np.divide(tfs, impact, out=impact)
-    impact *= K1 + 1.0
+    """tf·(K1+1)/(tf+norm) of postings, worked out in blocks: the temporaries (uint16 tfs made
+    float32) stay a few MB however long the list, not a copy of it."""
+    impact = np.empty(len(docs), dtype=np.float32)
+    for lo in range(0, len(docs), _IMPACT_BLOCK):
+        hi = lo + _IMPACT_BLOCK
+        block = impact[lo:hi]
+        norms.take(docs[lo:hi], out=block)
+        block_tfs = tfs[lo:hi].astype(np.float32)
+        block += block_tfs
+        np.divide(block_tfs, block, out=block)
+        block *= K1 + 1.0
     return impact
+
+
+_IMPACT_BLOCK = 1 << 20
 
 
 def _threshold(scores: np.ndarray, lists: list[np.ndarray], k: int, budget: int) -> float:

@@ -227,7 +227,7 @@ def ingest(
             known_ids: set[str] = set()
             if existing_files:
                 before = Library.open(corpus, config_dir=config.config_dir, cache_dir=config.cache_dir)
-                known_ids = {a.id for a in before.articles}
+                known_ids = set(before.articles.ids())
 
             # 3. decide
             accepted: list[Incoming] = []

@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dtm
 import threading
 import time
-from bisect import insort
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from .article import Article, CorpusError
+from .article_store import CAPTION, NO_DATE, ArticleShelf, ArticleStore, date_number, date_text
 from .config import Config, EngineSettings
 from .corpus import load_file
 from .dates import time_range
@@ -26,17 +28,13 @@ from .engine import Engine
 from .intent import Act, Intent, classify
 from .loader import Progress, load_engine
 from .normalize import normalize
-from .reply import Kind, Listing, Reply
+from .reply import Kind, Listing, Reply, key_dates, newness_keys
 from .text import CONFIG_DIR
 from .topics import articles_about
 
 LATEST_MAX = 20  # /latest n is clamped to this
 DEFINED = 1.0  # Engine.define's confidence when a sentence defines the term (a mention: less)
-
-
-def _newness(article: Article, number: int) -> tuple[str, int]:
-    """Dated articles by date; then, and for undated ones, later in the corpus = newer."""
-    return (article.date or "", number)
+_NONE = np.zeros(0, np.int64)  # an empty list of newness keys
 
 
 @dataclass(frozen=True)
@@ -50,54 +48,59 @@ class Facts:
     last_date: str | None
 
 
+def _insert(keys: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """Sorted keys with sorted new ones put in place (a copy: the old array stays valid)."""
+    return np.insert(keys, np.searchsorted(keys, new), new)
+
+
 @dataclass(frozen=True)
 class Catalog:
-    """Browsing views over one snapshot: article numbers in ascending newness."""
+    """Browsing views over one snapshot, as arrays of newness keys (reply.newness_keys): every
+    article oldest first, each district's, and each article's date. A million articles cost a few
+    MB and a sort at start, not an object each."""
 
-    order: list[tuple[str, int]]  # (date, number), oldest first
-    by_district: dict[str, list[tuple[str, int]]]
+    order: np.ndarray  # int64 keys, ascending
+    by_district: dict[str, np.ndarray]
     known_districts: tuple[str, ...]  # the gazetteer's order, for the overview
+    dates: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # by article number
     captions: int = 0
     sources: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def of(cls, articles: Sequence[Article], known_districts: Iterable[str]) -> Catalog:
-        order = sorted(_newness(a, i) for i, a in enumerate(articles))
-        by_district: dict[str, list[tuple[str, int]]] = {}
-        for key in order:
-            for district in dict.fromkeys(articles[key[1]].districts):
-                by_district.setdefault(district, []).append(key)
-        return cls(
-            order,
-            by_district,
-            tuple(known_districts),
-            sum(1 for a in articles if a.kind == "caption"),
-            frozenset(a.source for a in articles if a.source),
-        )
+        shelf = articles if isinstance(articles, ArticleShelf) else ArticleShelf([ArticleStore.of(articles)])
+        empty = cls(np.zeros(0, np.int64), {}, tuple(known_districts))
+        return empty.extended(shelf, 0)
 
-    def extended(self, articles: Sequence[Article], first: int) -> Catalog:
-        """The views with articles[first:] added; lists are copied, the old catalog stays valid."""
-        order = list(self.order)
+    def extended(self, articles: ArticleShelf, first: int) -> Catalog:
+        """The views with articles[first:] added; arrays are copied, the old catalog stays valid."""
+        stores = [(b, s) for b, s in zip(articles.bases, articles.stores, strict=True) if b + len(s) > first]
+        dates = np.concatenate([self.dates[:first], *(s.dates[max(first - b, 0) :] for b, s in stores)])
+        numbers = np.arange(first, len(articles), dtype=np.int64)
+        order = _insert(self.order, np.sort(newness_keys(dates[first:], numbers)))
         by_district = dict(self.by_district)
-        touched: set[str] = set()
-        captions, sources = self.captions, set(self.sources)
-        for number in range(first, len(articles)):
-            article = articles[number]
-            key = _newness(article, number)
-            insort(order, key)
-            for district in dict.fromkeys(article.districts):
-                if district not in touched:
-                    by_district[district] = list(by_district.get(district, ()))
-                    touched.add(district)
-                insort(by_district[district], key)
-            captions += article.kind == "caption"
-            if article.source:
-                sources.add(article.source)
-        return Catalog(order, by_district, self.known_districts, captions, frozenset(sources))
+        named: dict[str, list[np.ndarray]] = {}
+        for base, store in stores:
+            start = max(first - base, 0)
+            counts = np.diff(store.district_offsets[start:])
+            owners = np.repeat(np.arange(start, len(store), dtype=np.int64) + base, counts)
+            codes = store.district_codes[store.district_offsets[start] :]
+            for code, name in enumerate(store.district_names):
+                hits = owners[codes == code]
+                if len(hits):
+                    named.setdefault(name, []).append(hits)
+        for name, parts in named.items():
+            hits = np.concatenate(parts)
+            by_district[name] = _insert(
+                by_district.get(name, np.zeros(0, np.int64)), np.sort(newness_keys(dates[hits], hits))
+            )
+        captions = self.captions + sum(int((s.kinds[max(first - b, 0) :] == CAPTION).sum()) for b, s in stores)
+        sources = self.sources | {name for _, s in stores for name in s.source_names}
+        return Catalog(order, by_district, self.known_districts, dates, captions, frozenset(sources))
 
     def counts(self) -> tuple[tuple[str, int], ...]:
         """(district, articles about it), the gazetteer's order first, districts with news only."""
-        known = [d for d in self.known_districts if self.by_district.get(d)]
+        known = [d for d in self.known_districts if len(self.by_district.get(d, ()))]
         others = sorted(d for d in self.by_district if d not in self.known_districts)
         return tuple((d, len(self.by_district[d])) for d in known + others)
 
@@ -129,6 +132,7 @@ class Library:
         self.cache_dir = cache_dir
         self.latest_default = latest_default
         self._write = threading.Lock()
+        self._merging = threading.Lock()
         self._snapshot = Snapshot(engine, Catalog.of(engine.articles, engine.analyzer.lexicon.districts))
 
     @classmethod
@@ -163,7 +167,7 @@ class Library:
         return self._snapshot.engine
 
     @property
-    def articles(self) -> list[Article]:
+    def articles(self) -> ArticleShelf:
         return self._snapshot.engine.articles
 
     def get(self, article_id: str) -> Article | None:
@@ -175,17 +179,17 @@ class Library:
 
     def in_district(self, district: str) -> list[Article]:
         snapshot = self._snapshot
-        return Listing(snapshot.catalog.by_district.get(district, []), snapshot.engine.articles).articles
+        return Listing(snapshot.catalog.by_district.get(district, _NONE), snapshot.engine.articles).articles
 
     def district_counts(self) -> tuple[tuple[str, int], ...]:
         return self._snapshot.catalog.counts()
 
     def facts(self) -> Facts:
         snapshot = self._snapshot
-        dated = [key[0] for key in snapshot.catalog.order if key[0]]
         catalog = snapshot.catalog
-        return Facts(len(snapshot.engine.articles), catalog.captions, len(catalog.sources),
-                     min(dated, default=None), max(dated, default=None))  # fmt: skip
+        dated = catalog.dates[catalog.dates != NO_DATE]
+        first, last = (date_text(int(dated.min())), date_text(int(dated.max()))) if len(dated) else (None, None)
+        return Facts(len(snapshot.engine.articles), catalog.captions, len(catalog.sources), first, last)
 
     # ------------------------------------------------------------ changing
 
@@ -197,7 +201,30 @@ class Library:
             if fresh:
                 catalog = snapshot.catalog.extended(engine.articles, len(snapshot.engine.articles))
                 self._snapshot = Snapshot(engine, catalog)
-            return fresh
+        if fresh:
+            self._merge_in_background(engine)
+        return fresh
+
+    def _merge_in_background(self, engine: Engine) -> None:
+        """Merge the small segments pages leave, off the caller's thread; swapped in only if the
+        snapshot is still the one merged (else merged again with the pages that came meanwhile).
+        Same article numbers, so the catalog stays."""
+        if not self._merging.acquire(blocking=False):
+            return
+
+        def merge() -> None:
+            current = engine
+            try:
+                while (merged := current.merged()) is not None:
+                    with self._write:
+                        if self._snapshot.engine is current:
+                            self._snapshot = Snapshot(merged, self._snapshot.catalog)
+                            return
+                        current = self._snapshot.engine  # pages came meanwhile: merge them too
+            finally:
+                self._merging.release()
+
+        threading.Thread(target=merge, name="merge segments", daemon=True).start()
 
     def add_files(self, paths: Iterable[Path]) -> tuple[list[Article], list[str]]:
         """Parse corpus files and add their new articles; a broken file is reported, not fatal."""
@@ -266,16 +293,17 @@ class Library:
             return None  # a new subject: 那二七区呢 after an answer about 郑东新区
         return article
 
-    def _limited(self, intent: Intent, keys: Sequence[tuple[str, int]]) -> list[tuple[str, int]] | None:
+    def _limited(self, intent: Intent, keys: np.ndarray) -> np.ndarray | None:
         """The keys of a list within the days its time phrase names (今年, 3月, 这周), or None when
         no phrase limits it (最近 limits nothing: lists are newest first anyway). An undated article
         is in no span."""
         span = time_range(intent.when, self.today()) if intent.when else None
         if span is None or span.recent:
             return None
-        return [key for key in keys if span.contains(key[0] or None)]
+        dates = key_dates(keys)
+        return keys[(dates >= date_number(span.start.isoformat())) & (dates <= date_number(span.end.isoformat()))]
 
-    def _within(self, intent: Intent, keys: Sequence[tuple[str, int]]) -> Sequence[tuple[str, int]]:
+    def _within(self, intent: Intent, keys: np.ndarray) -> np.ndarray:
         limited = self._limited(intent, keys)
         return keys if limited is None else limited
 
@@ -298,7 +326,8 @@ class Library:
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
         if act is Act.TOPIC and intent.topic:
             found = articles_about(engine, intent.topic, district=intent.district)
-            keys = self._within(intent, sorted(_newness(engine.articles[n], n) for n in found))
+            numbers = np.array(found, dtype=np.int64)
+            keys = self._within(intent, np.sort(newness_keys(catalog.dates[numbers], numbers)))
             listing = Listing(keys, engine.articles, district=intent.district, topic=intent.topic, when=intent.when)
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
         if act is Act.DEFINE:
@@ -309,11 +338,11 @@ class Library:
             return Reply(text, intent, Kind.ANSWER if answer.found else Kind.ABSTAIN, answer=answer)
         if act is Act.DISTRICT:
             district = intent.district
-            keys = self._within(intent, catalog.by_district.get(district, []) if district else [])
+            keys = self._within(intent, catalog.by_district.get(district, _NONE) if district else _NONE)
             listing = Listing(keys, engine.articles, district=district, counts=catalog.counts(), when=intent.when)
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
         if act is Act.DISTRICTS:
-            listing = Listing((), engine.articles, counts=catalog.counts())
+            listing = Listing(_NONE, engine.articles, counts=catalog.counts())
             return Reply(text, intent, Kind.LIST, listing=listing, articles_total=total)
         if act is Act.READ:
             article = engine.get(intent.article_id or "")

@@ -1,37 +1,57 @@
-"""A corpus path → an `Engine`, through the segment cache: one cached segment per corpus file.
+"""A corpus path → an `Engine`, through the segment cache: cached segments per corpus file.
 
-Each file's segment is cached under a key of its content, the dictionaries and the code
-version (bot/index.py `file_key`); only files without a valid cache entry are parsed and
-segmented. Broken files are reported, never fatal: the rest of the corpus still loads.
+Each file's segment and article store are cached under a key of its content, the dictionaries
+and the code version (bot/cache.py `file_key`); only files without a valid cache entry are parsed
+and segmented. Broken files are reported, never fatal: the rest of the corpus still loads.
+
+A large feed (a whole archive in one JSONL file) is built in parts of CHUNK_ARTICLES articles,
+read straight from the file and cached one by one: the build never holds the archive in memory,
+and a build that was interrupted resumes after the last part it finished. Small segments next to
+each other are merged on load (cheap, and fewer look-ups per question); large ones stay as they
+are, mapped from the cache and shared with every process that maps them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .article import Article, CorpusError
-from .cache import clean_stale, file_key, load_cached, store_cached
+from .article_store import ArticleShelf, ArticleStore, Records
+from .cache import cache_key, clean_stale, file_key, load_cached, records_intact, store_cached
 from .config import EngineSettings
-from .corpus import corpus_files, load_file
+from .corpus import corpus_files, jsonl_chunks, load_file
 from .engine import Engine, warm_in_background
-from .index import SearchIndex, Segment, build_segment, merge_segments
+from .index import SMALL_SEGMENT, SearchIndex, Segment, build_segment, merge_segments
 from .results import LoadReport
-from .text import CONFIG_DIR, Analyzer, corpus_words, load_lexicon
+from .text import CONFIG_DIR, Analyzer, Lexicon, corpus_words, load_lexicon
 
 Progress = Callable[[str, int], Callable[[int], None] | None]
+_Chunk = tuple[list[Article], int, int, bool]  # a part of a large feed (corpus.jsonl_chunks)
+
+# A feed file larger than this is built in parts of CHUNK_ARTICLES articles (see the docstring).
+STREAM_MIN_BYTES = 64 << 20
+CHUNK_ARTICLES = 100_000
 
 
 @dataclass
-class CachedFile:
-    """What the cache keeps of one corpus file (pickled: renaming it invalidates old caches)."""
+class CachedPart:
+    """What the cache keeps of one corpus file, or of one part of a large feed (pickled: renaming
+    it invalidates old caches)."""
 
-    articles: list[Article]
+    store: ArticleStore
     segment: Segment
     words: list[str]
+    resume: int = 0  # a part of a large feed: the byte after its last line …
+    line: int = 0  # … and that line's number, where the next part starts
+    last: bool = True
 
 
 def config_fingerprint(config_dir: Path) -> str:
@@ -44,6 +64,73 @@ def config_fingerprint(config_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def _lexicon(config_dir: Path, fingerprint: str, cache_dir: Path | None) -> Lexicon:
+    """The dictionaries, from the cache when they have not changed: building their pinyin table
+    imports pypinyin and spells every name (~0.9 s, most of a cold start at 100,000 articles)."""
+    path = cache_dir / f"lexicon-{cache_key(fingerprint)}.lex" if cache_dir else None
+    cached = load_cached(path) if path else None
+    if isinstance(cached, Lexicon):
+        return cached
+    lexicon = load_lexicon(config_dir)
+    if path:
+        store_cached(path, lexicon)
+    return lexicon
+
+
+def _cached_parts(cache_dir: Path | None, key: str) -> list[CachedPart]:
+    """The parts of a file the cache holds: the whole file, or the parts of a large feed built so far."""
+    if cache_dir is None:
+        return []
+    whole = _load_part(cache_dir / f"{key}.seg")
+    if whole is not None:
+        return [whole]
+    parts: list[CachedPart] = []
+    while not parts or not parts[-1].last:
+        part = _load_part(cache_dir / f"{key}.{len(parts)}.seg")
+        if part is None:
+            break
+        parts.append(part)
+    return parts
+
+
+def _load_part(path: Path) -> CachedPart | None:
+    part = load_cached(path)
+    if not isinstance(part, CachedPart):
+        return None
+    records = getattr(part.store, "records", None)
+    if not isinstance(records, Records):
+        return None  # written by another version of the code
+    if records.path is not None and not records_intact(records.path, records.size, records.crc):
+        return None  # its records file is missing or damaged: build the part again
+    return part
+
+
+def _store_part(path: Path, part: CachedPart) -> None:
+    """Cache a part: its article records in a file of their own (written first), then the rest."""
+    try:
+        part.store.records.spill(path.with_suffix(".records"))
+    except OSError:
+        return  # a read-only or full disk only costs speed: the part serves from memory
+    store_cached(path, part)
+
+
+@dataclass
+class _File:
+    path: Path
+    key: str
+    parts: list[CachedPart]  # cached (all of them, or the first parts of an interrupted build)
+    fresh: list[Article] | None = None  # parsed now (a small file without a valid cache entry)
+    words: list[str] | None = None
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.parts) and self.parts[-1].last
+
+    @property
+    def streamed(self) -> bool:
+        return not self.complete and self.fresh is None
+
+
 def load_engine(
     corpus: Path,
     *,
@@ -54,56 +141,179 @@ def load_engine(
 ) -> Engine:
     """Load a corpus folder or file, reusing cached segments; broken files are reported."""
     started = time.perf_counter()
-    lexicon = load_lexicon(config_dir)
     fingerprint = config_fingerprint(config_dir)
+    lexicon = _lexicon(config_dir, fingerprint, cache_dir)
     report = LoadReport()
     clean_stale(corpus if corpus.is_dir() else None, cache_dir)  # what a killed ingest or cache write left
     files = corpus_files(corpus)
     report.files = len(files)
-    # Each file is a cached segment, or freshly parsed articles with the words they teach.
-    parsed: list[tuple[Path, str, CachedFile | tuple[list[Article], list[str]]]] = []
-    for file in files:
-        sidecar = file.with_suffix(".yaml")
+    found: list[_File] = []
+    for path in files:
+        sidecar = path.with_suffix(".yaml")
         try:
-            key = file_key(fingerprint, file, sidecar if sidecar.exists() else None, cache_dir)
+            key = file_key(fingerprint, path, sidecar if sidecar.exists() else None, cache_dir)
+            item = _File(path, key, _cached_parts(cache_dir, key))
+            if not item.complete and not (path.suffix == ".jsonl" and path.stat().st_size >= STREAM_MIN_BYTES):
+                item.parts = []
+                item.fresh = load_file(path, lexicon.places, warnings=report.warnings)
+                item.words = corpus_words(t for a in item.fresh for t in (a.headline, a.body))
         except OSError as exc:
-            report.errors.append(f"{file}: cannot read: {exc.strerror}")
+            report.errors.append(f"{path}: cannot read: {exc.strerror}")
             continue
-        cached = load_cached(cache_dir / f"{key}.seg") if cache_dir else None
-        if isinstance(cached, CachedFile):
-            parsed.append((file, key, cached))
-            report.cached += 1
-            continue
-        try:
-            fresh = load_file(file, lexicon.places, warnings=report.warnings)
         except CorpusError as exc:
             report.errors.append(str(exc))
             continue
-        parsed.append((file, key, (fresh, corpus_words(t for a in fresh for t in (a.headline, a.body)))))
+        if item.complete:
+            report.cached += 1
+        found.append(item)
     words: set[str] = set()
-    for _, _, item in parsed:
-        words.update(item.words if isinstance(item, CachedFile) else item[1])
+    for item in found:
+        words.update(item.words or ())
+        for part in item.parts:
+            words.update(part.words)
     analyzer = Analyzer(lexicon, sorted(words))
-    articles: list[Article] = []
-    segments: list[Segment] = []
-    seen: set[str] = set()
-    for file, key, item in parsed:
-        if not isinstance(item, CachedFile):
-            fresh, file_words = item
-            callback = progress(file.name, len(fresh)) if progress else None
-            item = CachedFile(fresh, build_segment(fresh, analyzer, callback), file_words)
+    for item in found:
+        if item.fresh is not None:
+            callback = progress(item.path.name, len(item.fresh)) if progress else None
+            part = CachedPart(
+                ArticleStore.of(item.fresh), build_segment(item.fresh, analyzer, callback), item.words or []
+            )
             report.built += 1
             if cache_dir:
-                store_cached(cache_dir / f"{key}.seg", item)
-        if any(a.id in seen for a in item.articles):
-            fresh = [a for a in item.articles if a.id not in seen]
-            item = CachedFile(fresh, build_segment(fresh, analyzer), item.words)
-        seen.update(a.id for a in item.articles)
-        articles.extend(item.articles)
-        segments.append(item.segment)
-    segments = [merge_segments(segments)] if len(segments) > 1 else segments
-    report.articles = len(articles)
+                _store_part(cache_dir / f"{item.key}.seg", part)
+            item.parts = [part]
+        elif item.streamed:
+            try:
+                _build_streaming(item, analyzer, lexicon, cache_dir, progress, report)
+            except CorpusError as exc:
+                report.errors.append(str(exc))
+                item.parts = []
+    found = [item for item in found if item.parts]
+    _drop_repeated(found, analyzer)
+    parts = [p for item in found for p in item.parts]
+    stores, segments = _merged_small([p.store for p in parts], [p.segment for p in parts])
+    shelf = ArticleShelf(stores)
+    report.articles = len(shelf)
     index = SearchIndex(segments)
     warm_in_background(index)
     report.seconds = time.perf_counter() - started
-    return Engine(articles, index, analyzer, settings, report)
+    return Engine(shelf, index, analyzer, settings, report)
+
+
+def _build_streaming(
+    item: _File,
+    analyzer: Analyzer,
+    lexicon: Lexicon,
+    cache_dir: Path | None,
+    progress: Progress | None,
+    report: LoadReport,
+) -> None:
+    """Build a large feed part by part, after the parts already cached (an interrupted build)."""
+    done = item.parts
+    start, line = (done[-1].resume, done[-1].line) if done else (0, 0)
+    total = sum(len(p.store) for p in done)
+    callback = progress(item.path.name, _lines(item.path)) if progress else None
+    if callback is not None and total:
+        callback(total)
+    chunks = jsonl_chunks(item.path, lexicon.places, CHUNK_ARTICLES, start=start, line=line, warnings=report.warnings)
+    for articles, resume, last_line, last in _read_ahead(chunks):
+        words = corpus_words(t for a in articles for t in (a.headline, a.body))
+        analyzer.add_words(words)
+        part = CachedPart(ArticleStore.of(articles), build_segment(articles, analyzer, callback), words,
+                          resume, last_line, last)  # fmt: skip
+        if cache_dir:
+            _store_part(cache_dir / f"{item.key}.{len(done)}.seg", part)
+        done.append(part)
+        total += len(articles)
+    if not total:
+        raise CorpusError(f"{item.path}: no article found (no line of news text)")
+    report.built += 1
+
+
+def _read_ahead(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+    """The next part read and parsed on a thread while this one is segmented on the workers:
+    parsing runs in this process, segmenting on the others, so the two overlap."""
+    ahead: queue.Queue[_Chunk | BaseException | None] = queue.Queue(maxsize=1)
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                ahead.put(chunk)
+            ahead.put(None)
+        except BaseException as exc:  # handed to the builder, which raises it
+            ahead.put(exc)
+
+    threading.Thread(target=read, name="read ahead", daemon=True).start()
+    while (item := ahead.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def _lines(path: Path) -> int:
+    """Lines in a file (~1 s for 2 GB): the progress bar's total for a feed built in parts."""
+    count = 0
+    with path.open("rb") as handle:
+        while block := handle.read(16 << 20):
+            count += block.count(b"\n")
+    return count
+
+
+def _drop_repeated(found: list[_File], analyzer: Analyzer) -> None:
+    """An article whose id an earlier file already has is left out (the first one stays).
+
+    Ids are compared as arrays: the largest file's sorted once, the others looked up in it.
+    """
+    if len(found) < 2:
+        return
+    sizes = [sum(len(p.store) for p in item.parts) for item in found]
+    largest = max(range(len(found)), key=sizes.__getitem__)
+    big = np.sort(np.concatenate([p.store.ids for p in found[largest].parts]))
+    seen: set[str] = set()
+    for number, item in enumerate(found):
+        ids = [i for p in item.parts for i in p.store.all_ids()] if number != largest else None
+        if ids is None:
+            raw = np.concatenate([p.store.ids for p in item.parts])
+            repeated = {i.decode() for i in raw[np.isin(raw, np.array(sorted(seen), dtype=np.bytes_))].tolist()}
+        else:
+            repeated = {i for i in ids if i in seen}
+            if number > largest and ids:
+                keys = np.array([i.encode() for i in ids], dtype=np.bytes_)
+                at = np.minimum(np.searchsorted(big, keys), max(len(big) - 1, 0))
+                if len(big):
+                    repeated.update(i for i, hit in zip(ids, big[at] == keys, strict=True) if hit)
+            seen.update(ids)
+        if repeated:
+            kept = [a for p in item.parts for a in ArticleShelf([p.store]) if a.id not in repeated]
+            item.parts = [
+                CachedPart(
+                    ArticleStore.of(kept), build_segment(kept, analyzer), [w for p in item.parts for w in p.words]
+                )
+            ]
+
+
+def _merged_small(stores: list[ArticleStore], segments: list[Segment]) -> tuple[list[ArticleStore], list[Segment]]:
+    """Runs of neighbouring small segments merged into one (with their stores)."""
+    out_stores: list[ArticleStore] = []
+    out_segments: list[Segment] = []
+    run: list[int] = []
+
+    def flush() -> None:
+        if run:
+            out_stores.append(ArticleStore.joined([stores[i] for i in run]))
+            out_segments.append(merge_segments([segments[i] for i in run]))
+            run.clear()
+
+    for number, segment in enumerate(segments):
+        if not segment.size:
+            continue
+        if segment.size < SMALL_SEGMENT:
+            run.append(number)
+            if sum(segments[i].size for i in run) >= SMALL_SEGMENT:
+                flush()
+        else:
+            flush()
+            out_stores.append(stores[number])
+            out_segments.append(segment)
+    flush()
+    return out_stores, out_segments

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+import numpy as np
+
 from .article import Article
 from .intent import Intent
 from .results import Answer
@@ -23,11 +25,25 @@ class Kind(StrEnum):
     ARTICLE = "article"  # one article in full (/read); `article` is None when the id is unknown
 
 
+NUMBER_BITS = 32
+_NUMBER_MASK = (1 << NUMBER_BITS) - 1
+
+
+def newness_keys(dates: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """Sort keys of articles, oldest first: the date (YYYYMMDD, 0 when undated), then the article
+    number (later in the corpus = newer), in one int64 each: sorting a million costs milliseconds."""
+    return (dates.astype(np.int64) << NUMBER_BITS) | numbers.astype(np.int64)
+
+
+def key_dates(keys: np.ndarray) -> np.ndarray:
+    return keys >> NUMBER_BITS
+
+
 @dataclass(frozen=True)
 class Listing:
     """Articles to browse, newest first. Lazy: a page costs its own articles, not the list's."""
 
-    keys: Sequence[tuple[str, int]]  # (date, article number) in ascending newness
+    keys: np.ndarray  # newness_keys of the articles, ascending
     source: Sequence[Article]  # the snapshot's articles, by number
     district: str | None = None  # a district's list (or the district a topic list is limited to)
     topic: str | None = None  # a topic's list: what the articles are about
@@ -49,7 +65,7 @@ class Listing:
         """Articles start … start+size-1 of the list, counted from the newest."""
         stop = min(start + size, self.shown)
         count = len(self.keys)
-        return [self.source[self.keys[count - 1 - i][1]] for i in range(max(start, 0), stop)]
+        return [self.source[int(self.keys[count - 1 - i]) & _NUMBER_MASK] for i in range(max(start, 0), stop)]
 
     @property
     def articles(self) -> list[Article]:

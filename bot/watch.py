@@ -99,7 +99,7 @@ class CorpusWatcher:
         self.settle_seconds = SETTLE_SECONDS  # what the periodic job passes as `settle`
         # A page that landed between the engine's load and now is not in the engine: leave it out
         # so the first reload loads it (loading a known file again would add nothing anyway).
-        sources = {a.source for a in library.engine.articles}
+        sources = library.engine.articles.sources()
         self._files = {p: sig for p, sig in snapshot(corpus).items() if p.suffix != ".txt" or p.name in sources}
         self._lock = asyncio.Lock()
         self._failing: str | None = None  # the last failed rebuild, told once, not every tick
@@ -110,7 +110,7 @@ class CorpusWatcher:
             return []
         async with self._lock:
             engine = self.library.engine
-            fresh = self.arrivals.record_articles(((a.id, a.source) for a in engine.articles), self.clock())
+            fresh = self.arrivals.record_articles(engine.articles.id_sources(), self.clock())
         if fresh:
             log.info("%d article(s) arrived while the bot was down", len(fresh))
         return fresh
@@ -184,7 +184,7 @@ class CorpusWatcher:
         result.errors.extend(engine.report.errors)
         self.library.replace(engine)
         result.rebuilt = True
-        return [a for a in engine.articles if old.get(a.id) is None]
+        return [engine.articles[n] for n in engine.articles.numbers_not_in(old.articles)]
 
     async def _add(self, paths: list[Path], result: ReloadResult) -> list[Article]:
         """Parse new files in a thread and add their articles to the current engine."""

@@ -305,7 +305,7 @@ def test_clean_stale_removes_what_killed_processes_left_and_nothing_in_use(tmp_p
 
 def test_a_cache_write_in_progress_is_held(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(disk, "STALE_GRACE_SECONDS", 0.0)
-    with disk._replaced_atomically(tmp_path / "x.seg") as handle:
+    with disk.replaced_atomically(tmp_path / "x.seg") as handle:
         handle.write(b"partial")
         [tmp] = tmp_path.glob("*.tmp")
         assert disk.clean_stale(None, tmp_path) == []

@@ -20,6 +20,7 @@ from bot.config import Config, ConfigError, TelegramSettings, load_config
 from bot.intent import Act, classify
 from bot.library import Catalog, Library
 from bot.render import TELEGRAM_LIMIT
+from bot.reply import Listing
 from bot.store import Store
 from bot.telegram import keyboards, views
 from bot.telegram.app import _file_url, _Redact, build_application, protect_logs, run_bot, webhook_url
@@ -428,7 +429,7 @@ def test_newest_first_uses_dates_then_arrival() -> None:
         for i, d in (("a", None), ("b", "2024-03-01"), ("c", None), ("d", "2024-05-01"))
     ]
     catalog = Catalog.of(articles, ())
-    assert [articles[number].id for _, number in reversed(catalog.order)] == ["d", "b", "c", "a"]
+    assert [a.id for a in Listing(catalog.order, articles).articles] == ["d", "b", "c", "a"]
 
 
 def test_district_counts_and_lists(library: Library) -> None:

@@ -17,13 +17,14 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
-from ..article import safe_url
+from ..article import Article, safe_url
 from ..config import Config
 from ..ingest import IngestResult, ingest
 from ..library import Library
@@ -183,7 +184,7 @@ class _Run:
         return Record(article.title, article.body, article.url, source, article.date, paper_id=paper)
 
 
-def dedupe(records: list[Record], corpus_articles: list, report: FetchReport) -> list[Record]:
+def dedupe(records: list[Record], corpus_articles: Sequence[Article], report: FetchReport) -> list[Record]:
     """The records not seen before: not in the corpus, nor earlier in this run (by canonical URL,
     the paper's article id, or the same title and body)."""
     known_urls = {a.url for a in corpus_articles if a.url}
@@ -261,7 +262,7 @@ def fetch_urls(
 
 def _store(records: list[Record], corpus: Path, config: Config, report: FetchReport) -> None:
     """The records not in the corpus yet, written as one JSONL file and added through ingest."""
-    existing = []
+    existing: Sequence[Article] = []
     if corpus.is_dir() and any(corpus.iterdir()):
         existing = Library.open(corpus, config_dir=config.config_dir, cache_dir=config.cache_dir).articles
     report.records = dedupe(records, existing, report)

@@ -1,0 +1,158 @@
+"""The archive at scale, on small corpora: articles kept as arrays read one at a time, search that
+prunes long lists, large feeds built in parts that resume, and small segments merged — each the
+same answers as the plain path it stands in for."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import synthetic
+from bot import index, loader
+from bot.article import Article, Byline
+from bot.article_store import ArticleShelf, ArticleStore
+from bot.engine import MERGE_AFTER
+from bot.library import Library
+from bot.loader import load_engine
+from bot.text import Term
+
+from .conftest import SEEDS
+
+pytestmark = pytest.mark.slow  # synthetic corpora built several ways: seconds each
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    return synthetic.generate_articles(1500, synthetic.Sources())
+
+
+def _feed(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_a_store_gives_back_every_field_and_finds_ids() -> None:
+    articles = [
+        Article(id="x1", title="标题", paragraphs=("第一段", "第二段"), kicker="引题", subtitle="副题",
+                byline=Byline(("张三",), ("李四",), "记者 张三 通讯员 李四"), districts=("二七区", "中原区"),
+                date="2024-03-01", url="https://example.com/a", source="p.txt", kind="caption", order=3),
+        Article(id="a0", title="另一篇", paragraphs=("正文",)),
+    ]  # fmt: skip
+    store = ArticleStore.of(articles)
+    assert [store.article(i) for i in range(2)] == articles
+    assert store.number_of("a0") == 1 and store.number_of("x1") == 0 and store.number_of("zz") is None
+    assert store.districts_of(0) == ("二七区", "中原区") and store.districts_of(1) == ()
+    joined = ArticleStore.joined(
+        [store, ArticleStore.of([Article(id="b", title="t", paragraphs=("p",), districts=("中原区",))])]
+    )
+    shelf = ArticleShelf([joined])
+    assert list(shelf) == [*articles, Article(id="b", title="t", paragraphs=("p",), districts=("中原区",))]
+    assert shelf.number_of("b") == 2 and shelf.districts_of(2) == ("中原区",) and shelf[-1].id == "b"
+
+
+def test_cached_records_are_read_from_their_own_file(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = load_engine(SEEDS, cache_dir=cache)
+    again = load_engine(SEEDS, cache_dir=cache)
+    assert again.report.cached == again.report.files and list(again.articles) == list(first.articles)
+    files = sorted(cache.glob("*.records"))
+    assert len(files) == again.report.files
+    files[0].write_bytes(files[0].read_bytes()[:-5])  # damaged: that file is built again, the corpus still loads
+    third = load_engine(SEEDS, cache_dir=cache)
+    assert third.report.built == 1 and list(third.articles) == list(first.articles)
+
+
+def _exhaustive_and_pruned(segments: list[index.Segment], terms: list[Term], k: int, monkeypatch) -> tuple:
+    search = index.SearchIndex(segments)
+    monkeypatch.setattr(index, "PRUNE_MIN_POSTINGS", 10**12)
+    full = search.search(terms, k=k)
+    monkeypatch.setattr(index, "PRUNE_MIN_POSTINGS", 0)
+    pruned = search.search(terms, k=k)
+    return full, pruned
+
+
+def test_pruned_search_finds_the_same_top_k(records: list[dict], tmp_path: Path, monkeypatch) -> None:
+    engine = load_engine(_feed(tmp_path / "feed.jsonl", records))
+    segments = engine.index.segments
+    halves = [index.build_segment(list(engine.articles)[:700], engine.analyzer),
+              index.build_segment(list(engine.articles)[700:], engine.analyzer)]  # fmt: skip
+    probed = 0
+    real_probe = index.SearchIndex._probe
+
+    def probe(self, plan, candidates, scores, norms):
+        nonlocal probed
+        probed += 1
+        return real_probe(self, plan, candidates, scores, norms)
+
+    monkeypatch.setattr(index.SearchIndex, "_probe", probe)
+    for question in synthetic.make_questions(records, 120):
+        _, terms = engine.analyzer.question_terms(question)
+        if len(terms) < 2:
+            continue
+        for parts in (segments, halves):
+            for k in (3, 12):
+                full, pruned = _exhaustive_and_pruned(parts, terms, k, monkeypatch)
+                assert len(full.docs) == len(pruned.docs)
+                np.testing.assert_allclose(pruned.scores, full.scores, rtol=1e-5)
+                ties = full.scores[-1] if len(full.scores) else 0
+                assert set(full.docs[full.scores > ties].tolist()) <= set(pruned.docs.tolist()), question
+    assert probed > 100  # long lists were looked up for candidates, not scored whole
+
+
+def test_a_large_feed_is_built_in_parts_and_resumes(records: list[dict], tmp_path: Path, monkeypatch) -> None:
+    feed = _feed(tmp_path / "corpus" / "archive.jsonl", records)
+    plain = load_engine(feed)
+    monkeypatch.setattr(loader, "STREAM_MIN_BYTES", 1)
+    monkeypatch.setattr(loader, "CHUNK_ARTICLES", 400)
+    cache = tmp_path / "cache"
+    built = 0
+    real_build = loader.build_segment
+
+    def interrupted(articles, analyzer, progress=None):
+        nonlocal built
+        built += 1
+        if built == 3:
+            raise KeyboardInterrupt  # killed during the third part
+        return real_build(articles, analyzer, progress)
+
+    monkeypatch.setattr(loader, "build_segment", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load_engine(feed.parent, cache_dir=cache)
+    assert len(list(cache.glob("*.0.seg"))) == 1 and len(list(cache.glob("*.1.seg"))) == 1
+    built = 10  # no more interruptions; count what the resumed build segments
+    resumed = load_engine(feed.parent, cache_dir=cache)
+    assert built == 10 + 2  # parts 2 and 3 (400 + 300 articles), not 0 and 1 again
+    assert len(resumed.articles) == len(plain.articles) == len(records)
+    assert [a.id for a in resumed.articles] == [a.id for a in plain.articles]
+    for question in synthetic.make_questions(records, 40):
+        a, b = plain.answer(question), resumed.answer(question)
+        assert (a.article and a.article.id) == (b.article and b.article.id), question
+    again = load_engine(feed.parent, cache_dir=cache)
+    assert again.report.built == 0 and again.report.cached == 1
+    assert len(again.index.segments) == 1  # small parts: merged on load
+
+
+def test_small_segments_added_one_by_one_are_merged_in_the_background(tmp_path: Path) -> None:
+    library = Library.open(SEEDS)
+    before = len(library.engine.index.segments)
+    question = "清华附中什么时候投入使用？"
+    expected = library.ask(question).answer
+    for day in range(MERGE_AFTER + 1):
+        library.add([Article(id=f"d{day}", title=f"第{day}天的新闻", paragraphs=(f"今天是第{day}天，天气晴。",))])
+    deadline = time.monotonic() + 10
+    while len(library.engine.index.segments) > 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # The seeds and the 9 pages are all small: merged into one (the last page may come after
+    # the merge that swallowed the others, and stay on its own until more follow).
+    assert before == 1 and len(library.engine.index.segments) <= 2
+    assert len(library.articles) == library.engine.index.size == 44 + MERGE_AFTER + 1
+    engine = library.engine
+    hits = engine.index.search(engine.analyzer.question_terms("第3天的新闻")[1], k=1)
+    assert library.get("d3") is not None and engine.articles[int(hits.docs[0])].id == "d3"
+    answer = library.ask(question).answer
+    assert answer.article.id == expected.article.id and answer.snippet.text == expected.snippet.text
