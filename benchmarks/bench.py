@@ -187,7 +187,6 @@ def _bench_ours(
         # The building process with its workers (sampled sum), never less than its own exact peak.
         "build_rss_mb": max(built.get("tree_rss") or 0, built["rss"]) / 2**20,
         "build_rss_self_mb": built["rss"] / 2**20,
-        "build_rss_one_child_mb": (built.get("rss_children") or 0) / 2**20,
         "cache_mb": cache_bytes / 2**20,
         "cold_s": statistics.median(colds),
         "cold_runs": colds,

@@ -182,7 +182,7 @@ def format_report(report: dict) -> str:
     reused = sorted({s["n"] for r in report["sizes"] for s in r["systems"].values() if s.get("n")})
     for at in reused:
         lines.append(
-            f"bm25s@{at // 1000}k: bm25s measured on the {at:,}-article corpus (its own questions), not at N: "
+            f"{_system_label('bm25s', {'n': at})}: bm25s measured on the {at:,}-article corpus (its own questions), not at N: "
             "it holds every token list and its score matrix in memory and cannot index a million here; "
             "rapidfuzz (seconds a question at 100k) is left out at N ≥ 500,000."
         )
@@ -190,7 +190,7 @@ def format_report(report: dict) -> str:
         "build: empty cache to loaded index (parse + segmentation + save); build MB: its peak RSS, the "
         "building process and its worker processes summed (sampled 4×/s; baselines: jieba for bm25s and "
         "rapidfuzz, rjieba for tantivy, on 2 processes); cold: spawn of a fresh `python -c` to the first "
-        "answer, median of the runs (page cache warm); RSS: peak of the serving process after all questions; "
+        "answer, median of the runs (page cache warm); RSS: peak of the serving process after all questions (its VmHWM); "
         "latency: one call each (ours: Engine.answer with snippet; baselines: tokenize + top-1, no snippet); "
         "ours and the baselines at N: the median of their fresh processes, run taking turns (below)."
     )
@@ -260,7 +260,11 @@ def format_report(report: dict) -> str:
                 f"load_engine with a new page beside the cache {_fmt(reload.get('seconds'))} s "
                 f"({reload.get('cached')} cached + {reload.get('built')} built)"
             )
-    runs = [r for r in report["sizes"] if any(len(s.get("latency_runs") or []) > 1 for s in r["systems"].values())]
+    runs = [
+        r
+        for r in report["sizes"]
+        if any(len(s.get("latency_runs") or []) > 1 and not s.get("n") for s in r["systems"].values())
+    ]
     if runs:
         lines.append("")
         lines.append("p50 ms of each fresh process (systems taking turns; the table has the medians):")
@@ -268,7 +272,7 @@ def format_report(report: dict) -> str:
             parts = [
                 f"{name} " + ", ".join(f"{v:.3f}" for v in result["systems"][name]["latency_runs"])
                 for name in SYSTEM_ORDER
-                if result["systems"].get(name, {}).get("latency_runs")
+                if result["systems"].get(name, {}).get("latency_runs") and not result["systems"][name].get("n")
             ]
             lines.append(f"  {result['label']:>9}: " + "   ".join(parts))
     paired = [r for r in report["sizes"] if r.get("paired")]
