@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--articles N …] [--questions Q] [--accuracy] [--json]`: see benchmarks/bench.py."""
+"""`python -m benchmarks [--articles N …] [--systems S …] [--questions Q] [--accuracy] [--json]`: see benchmarks/bench.py."""
 
 from __future__ import annotations
 
@@ -9,14 +9,31 @@ from pathlib import Path
 
 from bot.config import ConfigError, load_config
 
-from .bench import run_bench
+from .bench import COLD_RUNS, LATENCY_RUNS, SYSTEMS, run_bench
 
 
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description="speed and scale benchmark")
     parser.add_argument("--config", type=Path, help="settings file for the engine (default config/bot.yaml)")
     parser.add_argument("-v", "--verbose", action="store_true")
-    parser.add_argument("--articles", type=int, nargs="*", help="corpus sizes (default: seeds 10000 100000)")
+    parser.add_argument(
+        "--articles",
+        type=int,
+        nargs="*",
+        help="corpus sizes, 0 = the seed pages (default: 0 10000 100000); e.g. --articles 1000000 "
+        "(at 500000 and more: bm25s at 100000, no rapidfuzz)",
+    )
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        choices=SYSTEMS,
+        help=f"only these systems (default: all, {' '.join(SYSTEMS)})",
+    )
+    parser.add_argument("--cold-runs", type=int, help=f"fresh processes for the cold start (default {COLD_RUNS})")
+    parser.add_argument(
+        "--latency-runs", type=int, help=f"more latency processes each, taking turns (default {LATENCY_RUNS})"
+    )
+    parser.add_argument("--out", type=Path, help="working folder (default bench-out/ or $DISTRICT_NEWS_BENCH_DIR)")
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--accuracy", action="store_true", help="also the CMRC accuracy comparison")

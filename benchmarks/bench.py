@@ -19,7 +19,18 @@ Baselines: (a) `rapidfuzz`: `process.extractOne` with `fuzz.token_set_ratio` of 
 question against every jieba-cut article (the first design read literally); over large corpora
 it takes seconds a question, so only a sample of questions is timed (the table says how many);
 (b) `bm25s`: `bm25s.BM25` over `jieba.lcut` tokens (punctuation dropped), retrieve k=1.
-Both baselines tokenize with jieba on 2 worker processes, like our build.
+Both tokenize with jieba on 2 worker processes, like our build.
+(c) `tantivy` (tantivy-py): the corpus streamed through rjieba (jieba's tokens) on 2 worker
+processes into a whitespace-tokenized index on disk, 2 indexing threads; searched memory-mapped,
+OR of the question's terms, top-1 (benchmarks/baselines.py).
+
+At N ≥ 500,000 (`--articles 1000000`): bm25s holds every token list and its matrix in memory and
+cannot index a million here, so it is measured at 100,000 (the 100k corpus is the first 100,000
+articles of any larger one; its figures are reused when 100k ran in the same run, and the table
+labels the row); rapidfuzz is left out; Tantivy runs at N. The corpus file is written streaming
+(never all N articles in memory) and questions are made from it by offset. Build peak RSS is the
+building process with its worker processes (their resident memory summed, sampled 4× a second).
+`--systems` runs only some of ours, bm25s, rapidfuzz, tantivy (e.g. Tantivy alone at 1M).
 
 The synthetic corpus is generated deterministically (fixed seed) from the seed articles and the
 CMRC trial passages: runs of real sentences recombined, numbers and place names varied, set in
@@ -46,30 +57,34 @@ from pathlib import Path
 from .accuracy import bench_accuracy, scale_accuracy
 from .baselines import FUZZ_FULL_MAX, FUZZ_SAMPLE
 from .children import run_child
-from .common import ROOT, SEEDS_DIR, dir_size, log, read_jsonl, write_jsonl
-from .report import format_report
+from .common import ROOT, SEEDS_DIR, JsonlRecords, dir_size, log, write_jsonl
+from .report import add_checks, format_report, growth
 from .synthetic import (
     GENERATOR_VERSION,
     SEED,
     Sources,
     cmrc_questions,
-    generate_articles,
+    iter_articles,
     make_questions,
     resident_questions,
 )
 
 DEFAULT_SIZES: tuple[int, ...] = (0, 10_000, 100_000)  # 0 = the seed pages themselves
+SYSTEMS: tuple[str, ...] = ("ours", "bm25s", "rapidfuzz", "tantivy")
+BIG_N = 500_000  # from this size on: bm25s at BM25S_BIG_N, no rapidfuzz
+BM25S_BIG_N = 100_000
 COLD_RUNS = 3
-# Latency of ours and bm25s is measured in this many fresh processes each, the two alternating
-# back to back, and the median taken: one process of each, a minute apart, drifted by ±30% on
-# this shared machine, more than the difference being measured.
+# Latency of ours and the baselines measured at N (bm25s, tantivy) is measured in this many more
+# fresh processes each, taking turns back to back, and the median taken: one process of each, a
+# minute apart, drifted by ±30% on this shared machine, more than the difference being measured.
 LATENCY_RUNS = 3
 
 
 def _prepare_corpus(
-    n: int, out: Path, sources: Sources | None, questions_count: int
-) -> tuple[Path, Path, list[str], int, Sources]:
-    """(corpus path for ours, plain JSONL for the baselines, questions, article count)."""
+    n: int, out: Path, sources: Sources | None, questions_count: int, quiet: bool = True
+) -> tuple[Path, Path, list[str], int, Sources, float | None]:
+    """(corpus path for ours, plain JSONL for the baselines, questions, article count, sources,
+    seconds spent generating the corpus or None when the stamped one was reused)."""
     sources = sources or Sources()
     out.mkdir(parents=True, exist_ok=True)
     if n == 0:
@@ -81,51 +96,47 @@ def _prepare_corpus(
         plain = out / "plain.jsonl"
         write_jsonl(plain, records)
         questions = make_questions(records, questions_count, cmrc_share=0.0, residents=resident_questions())
-        return corpus, plain, questions, len(records), sources
+        return corpus, plain, questions, len(records), sources, None
     corpus_dir = out / "corpus"
     corpus = corpus_dir / "articles.jsonl"
     stamp = out / "corpus.stamp"
     want = f"{GENERATOR_VERSION} {SEED} {n} {len(sources.seed_runs)} {len(sources.cmrc_runs)}"
-    if corpus.exists() and stamp.exists() and stamp.read_text() == want:
-        records = read_jsonl(corpus)
-    else:
-        records = generate_articles(n, sources)
-        write_jsonl(corpus, records)
+    generate_s = None
+    if not (corpus.exists() and stamp.exists() and stamp.read_text() == want):
+        stamp.unlink(missing_ok=True)
+        log(f"  generating {n:,} articles into {corpus}", quiet)
+        started = time.perf_counter()
+        write_jsonl(corpus, iter_articles(n, sources), total=n if n >= 100_000 else 0, quiet=quiet)
+        generate_s = time.perf_counter() - started
         stamp.write_text(want)
+    records = JsonlRecords(corpus)  # line offsets only: questions read the few articles they use
     questions = make_questions(records, questions_count)
-    return corpus_dir, corpus, questions, len(records), sources
+    return corpus_dir, corpus, questions, len(records), sources, generate_s
 
 
-def bench_size(
-    n: int,
-    *,
-    out: Path,
-    questions_count: int,
-    sources: Sources | None = None,
-    quiet: bool = False,
-    progress: bool = True,
-    engine: dict | None = None,
-    cold_runs: int = COLD_RUNS,
-    latency_runs: int = LATENCY_RUNS,
-) -> dict:
-    label = "seeds" if n == 0 else f"{n:,}"
-    work = out / ("seeds" if n == 0 else str(n))
-    log(f"[{label}] preparing corpus and questions", quiet)
-    corpus, plain, questions, count, sources = _prepare_corpus(n, work, sources, questions_count)
-    # CMRC questions whose sentences went into the corpus: graded by the answer in the snippet
-    # and within its first 100 characters.
-    gold = {q: answers for q, _, answers in cmrc_questions() if answers}
-    graded = [i for i, q in enumerate(questions) if q in gold]
-    result: dict = {
-        "label": label,
-        "n": n,
-        "articles": count,
-        "questions": len(questions),
-        "corpus_mb": round(dir_size(corpus) / 2**20, 2) if corpus.is_dir() else None,
-        "systems": {},
-    }
+def _serve_runs(spec: dict, work: Path, cold_runs: int) -> tuple[list[float], dict]:
+    """`cold_runs` fresh serving processes (spawn → first answer each); the last one also runs
+    the question set. Returns the cold-start times and the last one's `done` (with its `ready`)."""
+    colds = []
+    done: dict = {}
+    for run in range(cold_runs):
+        last = run == cold_runs - 1
+        events = run_child({**spec, **({} if last else _first_only(spec))}, work)
+        colds.append(events["ready"]["wall_s"])
+        if last:
+            done = events.get("done") or {}
+            done["ready"] = events["ready"]
+    return colds, done
 
-    # ---- ours: build from an empty cache, then cold starts and the question set
+
+def _first_only(spec: dict) -> dict:
+    return {"latency": False, "graded": [], "add_page": None}
+
+
+def _bench_ours(
+    label: str, work: Path, corpus: Path, questions: list[str], graded: list[int], *, engine, progress, quiet, cold_runs
+) -> tuple[dict, dict, dict]:
+    """Ours: build from an empty cache, then cold starts and the question set, then a page added."""
     cache = work / "cache"
     shutil.rmtree(cache, ignore_errors=True)
     log(f"[{label}] ours: building the index", quiet)
@@ -152,148 +163,299 @@ def bench_size(
                 shutil.copyfile(path, plus / path.name)
     shutil.copyfile(add_page, plus / add_page.name)
     log(f"[{label}] ours: cold starts and {len(questions)} questions", quiet)
-    colds = []
-    serve: dict = {}
-    for run in range(cold_runs):
-        last = run == cold_runs - 1
-        events = run_child(
-            {
-                "mode": "ours-serve",
-                "corpus": str(corpus),
-                "cache": str(cache),
-                "engine": engine,
-                "questions": questions,
-                "latency": last,
-                "graded": graded if last else [],
-                "add_page": str(add_page) if last else None,
-                "corpus_plus": str(plus),
-            },
-            work,
-        )
-        colds.append(events["ready"]["wall_s"])
-        if last:
-            serve = events["done"]
-            serve["ready"] = events["ready"]
-    for path in cache.iterdir():  # segments written by the reload-with-a-page run
-        if path.name not in cache_files:
-            path.unlink()
-    bm25s_picks: list[str | None] = []
-    result["systems"]["ours"] = {
-        "build_s": built["build_s"],
-        "build_rss_mb": built["rss"] / 2**20,
-        "cache_mb": cache_bytes / 2**20,
-        "cold_s": statistics.median(colds),
-        "cold_runs": colds,
-        "rss_mb": serve["rss"] / 2**20,
-        **serve["latency"],
-        "answered_of_50": serve.get("answered_of_50"),
-        "second_pass": serve.get("latency_second_pass"),
-        "search_only": serve.get("search_only"),
-    }
-    result["incremental"] = {
-        "add": serve.get("add"),
-        "reload_plus_page": serve.get("reload_plus_page"),
-        "note": "one seed page (new file name, new ids) added to the loaded engine",
-    }
-
-    # ---- baselines: jieba once (2 processes), then each baseline's own index and queries
-    log(f"[{label}] baselines: jieba over {count} articles, bm25s index", quiet)
-    base_dir = work / "baselines"
-    shutil.rmtree(base_dir, ignore_errors=True)
-    base = run_child({"mode": "base-build", "plain": str(plain), "out": str(base_dir)}, work)["done"]
-    for name, folder, build_s in (
-        ("bm25s", base_dir / "bm25s", base["bm25s_build_s"]),
-        ("rapidfuzz", base_dir / "rapidfuzz", base["rapidfuzz_build_s"]),
-    ):
-        sample = None if (name == "bm25s" or count <= FUZZ_FULL_MAX) else FUZZ_SAMPLE
-        log(f"[{label}] {name}: cold starts and {sample or len(questions)} questions", quiet)
-        colds = []
-        done: dict = {}
-        for run in range(cold_runs):
-            last = run == cold_runs - 1
-            events = run_child(
-                {
-                    "mode": f"{name}-serve",
-                    "index": str(folder),
-                    "questions": questions,
-                    "graded": graded if last and name == "bm25s" else [],
-                    "latency": last,
-                    "sample": sample,
-                },
-                work,
-            )
-            colds.append(events["ready"]["wall_s"])
-            if last:
-                done = events["done"]
-        if name == "bm25s":
-            bm25s_picks = done.get("picks") or []
-        result["systems"][name] = {
-            "build_s": build_s,
-            "build_rss_mb": base["rss"] / 2**20,
-            "cache_mb": dir_size(folder) / 2**20,
-            "cold_s": statistics.median(colds),
-            "cold_runs": colds,
-            "rss_mb": done["rss"] / 2**20,
-            **done["latency"],
-            "sampled": sample is not None,
-        }
-    _latency_runs(result, work, questions, corpus, cache, base_dir / "bm25s", engine, quiet, latency_runs)
-    log(f"[{label}] ours and bm25s taking turns in one process", quiet)
-    result["paired"] = run_child(
+    colds, serve = _serve_runs(
         {
-            "mode": "paired",
-            "corpus": str(corpus),
-            "cache": str(cache),
-            "engine": engine,
-            "index": str(base_dir / "bm25s"),
-            "questions": questions,
-        },
-        work,
-    )["done"]
-    if graded:
-        result["scale_accuracy"] = scale_accuracy(
-            questions, graded, gold, serve.get("snippets") or [], bm25s_picks, plain
-        )
-    ours = result["systems"]["ours"]
-    result["ratios"] = {
-        name: {
-            key: (result["systems"][name][key] / ours[key]) if ours[key] else None
-            for key in ("p50_ms", "p99_ms", "build_s", "cold_s", "rss_mb")
-        }
-        for name in ("bm25s", "rapidfuzz")
-    }
-    return result
-
-
-def _latency_runs(
-    result: dict,
-    work: Path,
-    questions: list[str],
-    corpus: Path,
-    cache: Path,
-    bm25s_index: Path,
-    engine: dict | None,
-    quiet: bool,
-    runs: int = LATENCY_RUNS,
-) -> None:
-    """Ours and bm25s timed again in fresh processes, alternating (who goes first alternates too);
-    each system's p50 and p99 become the medians over all its runs, the first included."""
-    log(f"[{result['label']}] ours and bm25s alternating, {runs} more latency runs each", quiet)
-    specs = {
-        "ours": {
             "mode": "ours-serve",
             "corpus": str(corpus),
             "cache": str(cache),
             "engine": engine,
             "questions": questions,
             "latency": True,
-            "latency_only": True,
+            "graded": graded,
+            "add_page": str(add_page),
+            "corpus_plus": str(plus),
         },
-        "bm25s": {"mode": "bm25s-serve", "index": str(bm25s_index), "questions": questions, "latency": True},
+        work,
+        cold_runs,
+    )
+    if cache.exists():
+        for path in cache.iterdir():  # segments written by the reload-with-a-page run
+            if path.name not in cache_files:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    ours = {
+        "build_s": built["build_s"],
+        # The building process with its workers (sampled sum), never less than its own exact peak.
+        "build_rss_mb": max(built.get("tree_rss") or 0, built["rss"]) / 2**20,
+        "build_rss_self_mb": built["rss"] / 2**20,
+        "cache_mb": cache_bytes / 2**20,
+        "cold_s": statistics.median(colds),
+        "cold_runs": colds,
+        "loaded_s": serve["ready"].get("loaded_s"),
+        "rss_mb": serve["rss"] / 2**20,
+        **serve["latency"],
+        "answered_of_50": serve.get("answered_of_50"),
+        "second_pass": serve.get("latency_second_pass"),
+        "search_only": serve.get("search_only"),
+        "n": None,
     }
+    incremental = {
+        "add": serve.get("add"),
+        "reload_plus_page": serve.get("reload_plus_page"),
+        "note": "one seed page (new file name, new ids) added to the loaded engine",
+    }
+    return ours, incremental, serve
+
+
+def _bench_tantivy(
+    label: str,
+    work: Path,
+    plain: Path,
+    count: int,
+    questions: list[str],
+    graded: list[int],
+    *,
+    progress,
+    quiet,
+    cold_runs,
+) -> tuple[dict, list]:
+    folder = work / "baselines" / "tantivy"
+    shutil.rmtree(folder, ignore_errors=True)
+    log(f"[{label}] tantivy: rjieba over {count:,} articles (2 processes), index (2 threads)", quiet)
+    built = run_child(
+        {"mode": "tantivy-build", "plain": str(plain), "out": str(folder), "total": count, "progress": progress},
+        work,
+        show_stderr=progress and not quiet,
+    )["done"]
+    log(f"[{label}] tantivy: cold starts and {len(questions)} questions", quiet)
+    colds, done = _serve_runs(
+        {"mode": "tantivy-serve", "index": str(folder), "questions": questions, "latency": True, "graded": graded},
+        work,
+        cold_runs,
+    )
+    figures = {
+        "build_s": built["build_s"],
+        "build_rss_mb": max(built.get("tree_rss") or 0, built["rss"]) / 2**20,
+        "build_rss_self_mb": built["rss"] / 2**20,
+        "cache_mb": dir_size(folder) / 2**20,
+        "cold_s": statistics.median(colds),
+        "cold_runs": colds,
+        "rss_mb": done["rss"] / 2**20,
+        **done["latency"],
+        "segments": built.get("segments"),
+        "docs": built.get("docs"),
+        "n": None,
+    }
+    return figures, done.get("picks") or []
+
+
+def _bench_bm25s_rapidfuzz(
+    label: str,
+    work: Path,
+    plain: Path,
+    count: int,
+    questions: list[str],
+    graded: list[int],
+    names: list[str],
+    *,
+    quiet: bool,
+    cold_runs: int,
+) -> tuple[dict, list]:
+    """bm25s and/or rapidfuzz over `plain` (jieba once on 2 processes, then each index)."""
+    log(f"[{label}] baselines: jieba over {count:,} articles, {' and '.join(names)}", quiet)
+    base_dir = work / "baselines"
+    for name in ("bm25s", "rapidfuzz"):
+        shutil.rmtree(base_dir / name, ignore_errors=True)
+    base = run_child(
+        {"mode": "base-build", "plain": str(plain), "out": str(base_dir), "rapidfuzz": "rapidfuzz" in names}, work
+    )["done"]
+    systems: dict = {}
+    picks: list = []
+    for name in names:
+        folder = base_dir / name
+        sample = None if (name == "bm25s" or count <= FUZZ_FULL_MAX) else FUZZ_SAMPLE
+        log(f"[{label}] {name}: cold starts and {sample or len(questions)} questions", quiet)
+        colds, done = _serve_runs(
+            {
+                "mode": f"{name}-serve",
+                "index": str(folder),
+                "questions": questions,
+                "graded": graded if name == "bm25s" else [],
+                "latency": True,
+                "sample": sample,
+            },
+            work,
+            cold_runs,
+        )
+        if name == "bm25s":
+            picks = done.get("picks") or []
+        systems[name] = {
+            "build_s": base[f"{name}_build_s"],
+            "build_rss_mb": max(base.get("tree_rss") or 0, base["rss"]) / 2**20,
+            "build_rss_self_mb": base["rss"] / 2**20,
+            "cache_mb": dir_size(folder) / 2**20,
+            "cold_s": statistics.median(colds),
+            "cold_runs": colds,
+            "rss_mb": done["rss"] / 2**20,
+            **done["latency"],
+            "sampled": sample is not None,
+            "n": None,
+        }
+    return systems, picks
+
+
+def bench_size(
+    n: int,
+    *,
+    out: Path,
+    questions_count: int,
+    sources: Sources | None = None,
+    quiet: bool = False,
+    progress: bool = True,
+    engine: dict | None = None,
+    cold_runs: int = COLD_RUNS,
+    latency_runs: int = LATENCY_RUNS,
+    systems: tuple[str, ...] = SYSTEMS,
+    earlier: dict[int, dict] | None = None,
+) -> dict:
+    """Every figure of one corpus size. `earlier`: results of smaller sizes of this run by N (a
+    big N reuses bm25s's figures at 100,000 from there)."""
+    label = "seeds" if n == 0 else f"{n:,}"
+    work = out / ("seeds" if n == 0 else str(n))
+    log(f"[{label}] preparing corpus and questions", quiet)
+    corpus, plain, questions, count, sources, generate_s = _prepare_corpus(n, work, sources, questions_count, quiet)
+    # CMRC questions whose sentences went into the corpus: graded by the answer in the snippet
+    # and within its first 100 characters.
+    gold = {q: answers for q, _, answers in cmrc_questions() if answers}
+    graded = [i for i, q in enumerate(questions) if q in gold]
+    big = n >= BIG_N
+    result: dict = {
+        "label": label,
+        "n": n,
+        "articles": count,
+        "questions": len(questions),
+        "corpus_mb": round(dir_size(corpus) / 2**20, 2) if corpus.is_dir() else None,
+        "corpus_generate_s": generate_s,
+        "systems": {},
+    }
+    picks: dict[str, list] = {}
+    serve: dict = {}
+    cache = work / "cache"
+    if "ours" in systems:
+        ours, result["incremental"], serve = _bench_ours(
+            label,
+            work,
+            corpus,
+            questions,
+            graded,
+            engine=engine,
+            progress=progress,
+            quiet=quiet,
+            cold_runs=cold_runs,
+        )
+        result["systems"]["ours"] = ours
+    if "tantivy" in systems:
+        result["systems"]["tantivy"], picks["tantivy"] = _bench_tantivy(
+            label, work, plain, count, questions, graded, progress=progress, quiet=quiet, cold_runs=cold_runs
+        )
+    names = [name for name in ("bm25s", "rapidfuzz") if name in systems and not (big and name == "rapidfuzz")]
+    if names and not big:
+        found, picks["bm25s"] = _bench_bm25s_rapidfuzz(
+            label, work, plain, count, questions, graded, names, quiet=quiet, cold_runs=cold_runs
+        )
+        result["systems"].update(found)
+        if "bm25s" not in names:
+            del picks["bm25s"]
+    elif names:  # bm25s cannot hold N here: measured at BM25S_BIG_N, labelled so
+        reuse = (earlier or {}).get(BM25S_BIG_N, {}).get("systems", {}).get("bm25s")
+        if reuse is not None:
+            log(f"[{label}] bm25s: the {BM25S_BIG_N:,} figures of this run", quiet)
+            result["systems"]["bm25s"] = {**reuse, "n": BM25S_BIG_N}
+        else:
+            small = out / str(BM25S_BIG_N)
+            log(f"[{label}] bm25s at {BM25S_BIG_N:,}: preparing that corpus", quiet)
+            _, plain_small, questions_small, count_small, sources, _ = _prepare_corpus(
+                BM25S_BIG_N, small, sources, questions_count, quiet
+            )
+            found, _ = _bench_bm25s_rapidfuzz(
+                f"{label} (bm25s at {BM25S_BIG_N:,})",
+                small,
+                plain_small,
+                count_small,
+                questions_small,
+                [],
+                ["bm25s"],
+                quiet=quiet,
+                cold_runs=cold_runs,
+            )
+            result["systems"]["bm25s"] = {**found["bm25s"], "n": BM25S_BIG_N}
+    # Systems measured on this very corpus, timed again taking turns.
+    at_n = [name for name in ("ours", "bm25s", "tantivy") if name in result["systems"]]
+    at_n = [name for name in at_n if not result["systems"][name].get("n")]
+    if latency_runs and at_n:
+        rivals = {
+            "bm25s": {
+                "mode": "bm25s-serve",
+                "index": str(work / "baselines" / "bm25s"),
+                "questions": questions,
+                "latency": True,
+            },
+            "tantivy": {
+                "mode": "tantivy-serve",
+                "index": str(work / "baselines" / "tantivy"),
+                "questions": questions,
+                "latency": True,
+            },
+            "ours": {
+                "mode": "ours-serve",
+                "corpus": str(corpus),
+                "cache": str(cache),
+                "engine": engine,
+                "questions": questions,
+                "latency": True,
+                "latency_only": True,
+            },
+        }
+        _latency_runs(result, work, {name: rivals[name] for name in at_n}, quiet, latency_runs)
+    if "ours" in at_n and "bm25s" in at_n:
+        log(f"[{label}] ours and bm25s taking turns in one process", quiet)
+        result["paired"] = run_child(
+            {
+                "mode": "paired",
+                "corpus": str(corpus),
+                "cache": str(cache),
+                "engine": engine,
+                "index": str(work / "baselines" / "bm25s"),
+                "questions": questions,
+            },
+            work,
+        )["done"]
+    if graded and picks:
+        result["scale_accuracy"] = scale_accuracy(
+            questions, graded, gold, serve.get("snippets") if serve else None, picks, plain
+        )
+    ours_figures = result["systems"].get("ours")
+    if ours_figures:
+        result["ratios"] = {
+            name: {
+                key: (figures[key] / ours_figures[key]) if ours_figures[key] and figures[key] is not None else None
+                for key in ("p50_ms", "p99_ms", "build_s", "cold_s", "rss_mb")
+            }
+            for name, figures in result["systems"].items()
+            if name != "ours" and not figures.get("n")
+        }
+    return result
+
+
+def _latency_runs(result: dict, work: Path, specs: dict[str, dict], quiet: bool, runs: int = LATENCY_RUNS) -> None:
+    """The systems timed again in fresh processes, taking turns (who goes first rotates); each
+    system's p50 and p99 become the medians over all its runs, the first included."""
+    names = list(specs)
+    log(f"[{result['label']}] {', '.join(names)} taking turns, {runs} more latency runs each", quiet)
     measured = {name: [{key: result["systems"][name][key] for key in ("p50_ms", "p99_ms")}] for name in specs}
     for run in range(runs):
-        for name in ("ours", "bm25s")[:: 1 if run % 2 else -1]:
+        shift = run % len(names)
+        order = names[shift:] + names[:shift]
+        for name in order if run % 2 else order[::-1]:
             measured[name].append(run_child(specs[name], work)["done"]["latency"])
     for name, values in measured.items():
         system = result["systems"][name]
@@ -317,7 +479,12 @@ def _engine_settings(config) -> dict:
 
 
 def run_bench(args, config=None) -> int:
-    sizes = list(args.articles) if getattr(args, "articles", None) else list(DEFAULT_SIZES)
+    given = getattr(args, "articles", None)
+    sizes = sorted({int(n) for n in given}) if given else list(DEFAULT_SIZES)
+    systems = tuple(getattr(args, "systems", None) or SYSTEMS)
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        raise ValueError(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
     questions = int(getattr(args, "questions", None) or 300)
     as_json = bool(getattr(args, "json", False))
     out = Path(getattr(args, "out", None) or os.environ.get("DISTRICT_NEWS_BENCH_DIR") or ROOT / "bench-out")
@@ -336,26 +503,32 @@ def run_bench(args, config=None) -> int:
         },
         "questions": questions,
         "seed": SEED,
+        "generator": GENERATOR_VERSION,
+        "systems": list(systems),
         "sizes": [],
     }
     sources = None
     started = time.perf_counter()
+    done: dict[int, dict] = {}
     for n in sizes:
         if sources is None:
             sources = Sources()
-        report["sizes"].append(
-            bench_size(
-                int(n),
-                out=out,
-                questions_count=questions,
-                sources=sources,
-                quiet=quiet,
-                progress=progress,
-                engine=engine,
-                cold_runs=cold_runs,
-                latency_runs=latency_runs,
-            )
+        done[n] = bench_size(
+            n,
+            out=out,
+            questions_count=questions,
+            sources=sources,
+            quiet=quiet,
+            progress=progress,
+            engine=engine,
+            cold_runs=cold_runs,
+            latency_runs=latency_runs,
+            systems=systems,
+            earlier=done,
         )
+        report["sizes"].append(done[n])
+    report["growth"] = growth(report)
+    add_checks(report)
     if getattr(args, "accuracy", False):
         report["accuracy"] = bench_accuracy(out, quiet, engine)
     report["bench_seconds"] = time.perf_counter() - started

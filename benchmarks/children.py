@@ -4,6 +4,10 @@ Every system is measured in fresh `python -c` processes: the parent writes a spe
 the child prints JSON lines ({"event": "ready"} after its first answer, then {"event": "done"}).
 The child imports `benchmarks.children`: it runs with the repository root as its working
 directory and on PYTHONPATH, so `benchmarks` and `bot` come from this checkout.
+
+While a child runs, the parent samples the resident memory of the child and of every process
+under it (worker processes of a build) four times a second: `tree_rss` is the peak of that sum,
+beside the child's own peak (VmHWM, exact, but blind to workers).
 """
 
 from __future__ import annotations
@@ -14,10 +18,11 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-from .baselines import bm25s_searcher, fuzz_searcher, jieba_all
+from .baselines import bm25s_searcher, fuzz_searcher, jieba_all, tantivy_build, tantivy_searcher
 from .common import ROOT, read_jsonl
 
 _CHILD = (
@@ -34,10 +39,31 @@ def _emit(event: str, **values) -> None:
 
 
 def _peak_rss() -> int:
-    """Peak resident set size of this process in bytes."""
+    """Peak resident set size of this process in bytes: VmHWM, the high-water mark of this
+    process's own address space.
+
+    Not `ru_maxrss`: Linux carries it over an exec, and the parent spawns children with vfork, so
+    a child's ru_maxrss starts at the parent's peak (the bench process's, with its corpus and
+    sources: the baselines' RSS at 100k read 443 MB for that reason before).
+    """
+    try:
+        with open("/proc/self/status", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
     import resource
 
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def _article_count(engine) -> int | None:
+    report = getattr(engine, "report", None)
+    try:
+        return len(engine.articles)
+    except (AttributeError, TypeError):
+        return getattr(report, "articles", None)
 
 
 def child_main(spec_path: str, t0: float) -> None:
@@ -48,6 +74,8 @@ def child_main(spec_path: str, t0: float) -> None:
         "base-build": _base_build,
         "bm25s-serve": _bm25s_serve,
         "rapidfuzz-serve": _fuzz_serve,
+        "tantivy-build": _tantivy_build,
+        "tantivy-serve": _tantivy_serve,
         "paired": _paired,
     }[spec["mode"]](spec, t0)
 
@@ -103,7 +131,7 @@ def _ours_build(spec: dict, t0: float) -> None:
     _emit(
         "done",
         build_s=seconds,
-        articles=len(engine.articles),
+        articles=_article_count(engine),
         built=engine.report.built,
         errors=engine.report.errors,
         rss=_peak_rss(),
@@ -121,7 +149,7 @@ def _ours_serve(spec: dict, t0: float) -> None:
         first_s=time.perf_counter() - t0,
         cached=engine.report.cached,
         built=engine.report.built,
-        articles=len(engine.articles),
+        articles=_article_count(engine),
     )
     if not spec.get("latency"):
         return
@@ -133,16 +161,12 @@ def _ours_serve(spec: dict, t0: float) -> None:
     # The same questions again: articles already analysed (what popular questions cost).
     again = _time_each(engine.answer, questions)
     found = sum(1 for q in questions[:50] if engine.answer(q).found)
-    # The index alone (what the baselines do): the question's terms, then BM25 top candidates.
-    depth = engine.rerank_depth
-    terms = [engine.analyzer.question_terms(q)[1] for q in questions]
-    search = _time_each(lambda t: engine.index.search(t, k=depth), terms)
     result = {
         "latency": _percentiles(times),
         "latency_second_pass": _percentiles(again),
         "rss": rss,
         "answered_of_50": found,
-        "search_only": _percentiles(search),
+        "search_only": _search_only(engine, questions),
     }
     graded = spec.get("graded") or []
     if graded:
@@ -173,9 +197,20 @@ def _ours_serve(spec: dict, t0: float) -> None:
             "seconds": time.perf_counter() - started,
             "cached": reloaded.report.cached,
             "built": reloaded.report.built,
-            "articles": len(reloaded.articles),
+            "articles": _article_count(reloaded),
         }
     _emit("done", **result)
+
+
+def _search_only(engine, questions: list[str]) -> dict | None:
+    """The index alone (what the baselines do): the question's terms, then BM25 top candidates.
+    None when the engine has no such parts (they are internals, not the API the bench relies on)."""
+    try:
+        depth = engine.rerank_depth
+        terms = [engine.analyzer.question_terms(q)[1] for q in questions]
+        return _percentiles(_time_each(lambda t: engine.index.search(t, k=depth), terms))
+    except (AttributeError, TypeError):
+        return None
 
 
 def _base_build(spec: dict, t0: float) -> None:
@@ -186,16 +221,19 @@ def _base_build(spec: dict, t0: float) -> None:
     records = read_jsonl(Path(spec["plain"]))
     texts = [f"{r['title']}\n{r['body']}" for r in records]
     ids = [r["id"] for r in records]
+    del records
     out = Path(spec["out"])
     started = time.perf_counter()
     tokens = jieba_all(texts)
     tokenize_s = time.perf_counter() - started
 
-    started = time.perf_counter()
-    (out / "rapidfuzz").mkdir(parents=True, exist_ok=True)
-    with (out / "rapidfuzz" / "segmented.pkl").open("wb") as handle:
-        pickle.dump({"ids": ids, "texts": [" ".join(t) for t in tokens]}, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    fuzz_s = time.perf_counter() - started
+    fuzz_s = None
+    if spec.get("rapidfuzz", True):
+        started = time.perf_counter()
+        (out / "rapidfuzz").mkdir(parents=True, exist_ok=True)
+        with (out / "rapidfuzz" / "segmented.pkl").open("wb") as handle:
+            pickle.dump({"ids": ids, "texts": [" ".join(t) for t in tokens]}, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        fuzz_s = time.perf_counter() - started
 
     started = time.perf_counter()
     retriever = bm25s.BM25()
@@ -206,10 +244,22 @@ def _base_build(spec: dict, t0: float) -> None:
     _emit(
         "done",
         tokenize_s=tokenize_s,
-        rapidfuzz_build_s=tokenize_s + fuzz_s,
+        rapidfuzz_build_s=None if fuzz_s is None else tokenize_s + fuzz_s,
         bm25s_build_s=tokenize_s + bm25_s,
         rss=_peak_rss(),
     )
+
+
+def _tantivy_build(spec: dict, t0: float) -> None:
+    tick = None
+    total = int(spec.get("total") or 0)
+    if spec.get("progress") and total >= 2000:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc="tantivy", unit="art", leave=False, file=sys.stderr, mininterval=1.0)
+        tick = bar.update
+    figures = tantivy_build(Path(spec["plain"]), Path(spec["out"]), tick=tick)
+    _emit("done", **figures, rss=_peak_rss())
 
 
 def _base_serve(spec: dict, t0: float, make) -> None:
@@ -257,8 +307,73 @@ def _fuzz_serve(spec: dict, t0: float) -> None:
     _base_serve(spec, t0, fuzz_searcher)
 
 
+def _tantivy_serve(spec: dict, t0: float) -> None:
+    _base_serve(spec, t0, tantivy_searcher)
+
+
 class ChildError(RuntimeError):
     pass
+
+
+def _parents() -> dict[int, int]:
+    """pid → parent pid of every process (this kernel has no /proc/PID/task/TID/children)."""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", encoding="utf-8", errors="replace") as handle:
+                stat = handle.read()
+            out[int(name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def _rss_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, summed (pages two of them share,
+    e.g. after a fork, are counted in each: an upper bound)."""
+    parents = _parents()
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(_rss_of(p) for p in tree)
+
+
+class TreeSampler(threading.Thread):
+    """Samples `tree_rss(pid)` every `interval` seconds until stopped; `peak` is the largest."""
+
+    def __init__(self, pid: int, interval: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        if not os.path.isdir("/proc"):
+            return
+        while not self._stop_event.is_set():
+            self.peak = max(self.peak, tree_rss(self.pid))
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join()
+        return self.peak
 
 
 def run_child(spec: dict, work: Path, *, show_stderr: bool = False) -> dict:
@@ -279,17 +394,26 @@ def run_child(spec: dict, work: Path, *, show_stderr: bool = False) -> dict:
         text=True,
         encoding="utf-8",
     )
+    sampler = TreeSampler(proc.pid)
+    sampler.start()
     events: dict[str, dict] = {}
     assert proc.stdout is not None
-    for line in proc.stdout:
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        event = json.loads(line)
-        if event.get("event") == "ready":
-            event["wall_s"] = time.perf_counter() - started
-        events[event["event"]] = event
-    stderr = proc.stderr.read() if proc.stderr else ""
-    if proc.wait() != 0:
-        raise ChildError(f"bench child {spec['mode']} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    try:
+        for line in proc.stdout:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            event = json.loads(line)
+            if event.get("event") == "ready":
+                event["wall_s"] = time.perf_counter() - started
+            event["tree_rss"] = sampler.peak  # the peak so far: of the build, or of start-up
+            events[event["event"]] = event
+        stderr = proc.stderr.read() if proc.stderr else ""
+        code = proc.wait()
+    finally:
+        peak = sampler.stop()
+    if code != 0:
+        raise ChildError(f"bench child {spec['mode']} failed ({code}):\n{stderr[-3000:]}")
+    if "done" in events:  # the sampler's peak can lag the child's own exact one by a sample
+        events["done"]["tree_rss"] = max(peak, events["done"].get("rss") or 0)
     return events

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import random
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .common import CMRC_CORPUS, CMRC_QA, RESIDENT_QA, SEEDS_DIR
@@ -157,8 +158,16 @@ def _headline(district: str, places: list[str], sources: Sources, rng: random.Ra
 
 def generate_articles(n: int, sources: Sources, seed: int = SEED) -> list[dict]:
     """N news-like articles (JSONL records), the same for the same N and seed."""
+    return list(iter_articles(n, sources, seed))
+
+
+def iter_articles(n: int, sources: Sources, seed: int = SEED) -> Iterator[dict]:
+    """The articles of `generate_articles`, one at a time (a million never sit in memory at once).
+
+    One random stream for the whole corpus: the first M articles of any N ≥ M are the M-article
+    corpus, byte for byte.
+    """
     rng = random.Random(seed)
-    records = []
     for number in range(n):
         district = rng.choices(DISTRICTS, weights=DISTRICT_WEIGHTS)[0]
         places = sources.places.get(district, [])
@@ -189,17 +198,14 @@ def generate_articles(n: int, sources: Sources, seed: int = SEED) -> list[dict]:
                     break
             paragraphs.append(text)
             length += len(text)
-        records.append(
-            {
-                "id": f"b{number:07d}",
-                "title": _headline(district, places, sources, rng),
-                "body": "\n".join(paragraphs),
-                "district": district,
-                "date": f"{year}-{month:02d}-{day:02d}",
-                "source": "bench",
-            }
-        )
-    return records
+        yield {
+            "id": f"b{number:07d}",
+            "title": _headline(district, places, sources, rng),
+            "body": "\n".join(paragraphs),
+            "district": district,
+            "date": f"{year}-{month:02d}-{day:02d}",
+            "source": "bench",
+        }
 
 
 def _resident_question(title: str, body: str, district: str, rng: random.Random) -> str | None:
@@ -229,9 +235,13 @@ def _resident_question(title: str, body: str, district: str, rng: random.Random)
 
 
 def make_questions(
-    records: list[dict], count: int, *, seed: int = SEED, cmrc_share: float = 0.5, residents: list[str] = ()
+    records: Sequence[dict], count: int, *, seed: int = SEED, cmrc_share: float = 0.5, residents: list[str] = ()
 ) -> list[str]:
-    """A fixed question set for one corpus: the same list for every system."""
+    """A fixed question set for one corpus: the same list for every system.
+
+    `records` may be a list or a `common.JsonlRecords` (the corpus file read by offset): only the
+    few articles the questions are made from are read.
+    """
     rng = random.Random(seed + 1)
     questions = list(residents)[:count]
     cmrc = cmrc_questions() if cmrc_share > 0 else []

@@ -114,26 +114,33 @@ def test_bench_command_prints_the_table(tmp_path, capsys) -> None:
     systems = {
         row[1] if row[0] == "200" else row[0]
         for row in rows
-        if row and ("ours" in row or "bm25s" in row or "rapidfuzz" in row)
+        if row and {"ours", "bm25s", "rapidfuzz", "tantivy"} & set(row)
     }
-    assert {"ours", "bm25s", "rapidfuzz"} <= systems
-    assert "vs bm25s" in out and "Engine.with_articles" in out
-    # Ours and bm25s timed in three fresh processes each; the table has the medians.
-    runs = re.search(r"200: ours ([\d., ]+?)\s+bm25s ([\d., ]+)$", out, re.MULTILINE)
+    assert {"ours", "bm25s", "rapidfuzz", "tantivy"} <= systems
+    assert "vs bm25s" in out and "vs tantivy" in out and "Engine.with_articles" in out
+    # Ours, tantivy and bm25s timed in three fresh processes each; the table has the medians.
+    runs = re.search(r"200: ours ([\d., ]+?)\s+tantivy ([\d., ]+?)\s+bm25s ([\d., ]+)$", out, re.MULTILINE)
     assert runs, out
-    ours_runs, bm25s_runs = ([float(v) for v in group.split(", ")] for group in runs.groups())
-    assert len(ours_runs) == len(bm25s_runs) == 3
+    ours_runs, tantivy_runs, bm25s_runs = ([float(v) for v in group.split(", ")] for group in runs.groups())
+    assert len(ours_runs) == len(bm25s_runs) == len(tantivy_runs) == 3
+    tantivy_row = next(row for row in rows if row and row[0] == "tantivy")
+    assert float(tantivy_row[-3]) == pytest.approx(sorted(tantivy_runs)[1], abs=1e-3)
+    assert int(tantivy_row[-1]) == 8
     ours_row = next(row for row in rows if row[:2] == ["200", "ours"])
     assert float(ours_row[-3]) == pytest.approx(sorted(ours_runs)[1], abs=1e-3)
     turns = re.search(r"200: ours (\d+\.\d+) / (\d+\.\d+)\s+bm25s (\d+\.\d+) / (\d+\.\d+)", out)
     assert turns and all(float(x) > 0 for x in turns.groups())
     # Half the questions are CMRC's: graded by the answer in the snippet and within its first
     # 100 characters, ours beside bm25s.
-    graded = re.search(r"200: (\d+) questions\s+ours (\d\.\d+) / (\d\.\d+)\s+bm25s (\d\.\d+) / (\d\.\d+)", out)
+    graded = re.search(
+        r"200: (\d+) questions\s+ours (\d\.\d+) / (\d\.\d+)\s+tantivy (\d\.\d+) / (\d\.\d+)"
+        r"\s+bm25s (\d\.\d+) / (\d\.\d+)",
+        out,
+    )
     assert graded and int(graded.group(1)) >= 3
-    ours, ours_first, base, base_first = (float(graded.group(k)) for k in range(2, 6))
-    assert ours > 0.0 and 0.0 <= base <= 1.0
-    assert ours_first <= ours and base_first <= base
+    ours, ours_first, tantivy, tantivy_first, base, base_first = (float(graded.group(k)) for k in range(2, 8))
+    assert ours > 0.0 and 0.0 <= base <= 1.0 and 0.0 <= tantivy <= 1.0
+    assert ours_first <= ours and base_first <= base and tantivy_first <= tantivy
 
 
 def test_bench_json_figures(tmp_path, capsys, monkeypatch) -> None:
