@@ -22,6 +22,9 @@ class WebhookSettings:
     port: int = 8443
     path: str = "telegram"
     secret_token: str | None = None
+    # `run --workers N`: a worker holds an update this long before another may take it over
+    # (longer than any handler runs: a group answer waits up to group_queue_seconds for its turn).
+    update_lease_seconds: float = 60.0
 
 
 @dataclass
@@ -158,6 +161,9 @@ def load_config(path: Path | None = None) -> Config:
     env_base = os.environ.get("TELEGRAM_API_BASE_URL", "").strip()
     if env_base:
         config.telegram.api_base_url = env_base
+    env_url = os.environ.get("TELEGRAM_WEBHOOK_URL", "").strip()
+    if env_url:
+        config.telegram.webhook.url = env_url
     if os.environ.get("PORT", "").strip().isdigit():
         config.telegram.webhook.port = int(os.environ["PORT"])
     secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
