@@ -91,8 +91,14 @@ def build_application(
     base_url: str | None = None,
     store: Any = None,
     token: str | None = None,
+    updater: bool = True,
+    run_jobs: bool = True,
 ) -> Application:
-    """The bot, ready for `initialize()`/`start()` (or `run_polling`); nothing contacts Telegram yet."""
+    """The bot, ready for `initialize()`/`start()` (or `run_polling`); nothing contacts Telegram yet.
+
+    `updater=False`: no Updater (a worker of `run --workers N` is fed `process_update`);
+    `run_jobs=False`: no digest, polling or notice jobs until `subscriptions.take_over`.
+    """
     if library is None:
         library = _open_library(config)
     token = token or config.token
@@ -108,6 +114,8 @@ def build_application(
         .concurrent_updates(True)
         .post_init(_post_init)
     )
+    if not updater:
+        builder = builder.updater(None)
     base_url = base_url or settings.api_base_url
     if base_url:
         builder = builder.base_url(base_url)
@@ -127,18 +135,20 @@ def build_application(
         username=(settings.bot_username or "").lstrip("@") or None,
     )
     application.bot_data["services"] = s
-    _register(application, s, subscriptions, store, config)
+    _register(application, s, subscriptions, store, config, run_jobs)
     return application
 
 
-def _register(application: Application, s: Services, subscriptions: Any, store: Any, config: Config) -> None:
+def _register(
+    application: Application, s: Services, subscriptions: Any, store: Any, config: Config, run_jobs: bool
+) -> None:
     application.add_handler(MessageHandler(NEW & ADDRESSED, handlers.flood_gate), group=-1)
     application.add_handler(CallbackQueryHandler(handlers.flood_gate), group=-1)  # buttons count too
     # The intent layer reads these commands (bot/intent.py), like everything else said to the bot.
     application.add_handler(CommandHandler(list(COMMANDS), handlers.on_command, filters=NEW))
     if subscriptions is not None:
         # before the catch-all handlers below, so their commands are not taken for unknown ones
-        subscriptions.register(application, s.library, store, config)
+        subscriptions.register(application, s.library, store, config, run_jobs=run_jobs)
         s.extra_commands = list(getattr(subscriptions, "COMMANDS", []))
         s.admin_commands = list(getattr(subscriptions, "ADMIN_COMMANDS", []))
     application.add_handler(
