@@ -29,6 +29,7 @@ change to a table and to the queries on it is reviewed in one place.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import sqlite3
@@ -42,6 +43,8 @@ from pathlib import Path
 KINDS = ("district", "keyword")
 FRESH_ENV = "DISTRICT_NEWS_FRESH_STATE"  # =1: replace an empty or damaged state file with a new one
 _SQLITE_HEADER = b"SQLite format 3\x00"
+UPDATE_KEEP_SECONDS = 86_400.0  # claims of Telegram updates older than this are pruned ...
+UPDATE_PRUNE_EVERY = 3_600.0  # ... at most this often
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +119,25 @@ _MIGRATIONS: list[str] = [
         last_error           TEXT
     );
     """,
+    # 4 → 5: several workers behind one webhook: who handles each Telegram update, and which
+    # chat's daily digest already ran on which day.
+    """
+    CREATE TABLE updates (
+        update_id INTEGER PRIMARY KEY,
+        worker    TEXT    NOT NULL,
+        claimed   REAL    NOT NULL,
+        finished  REAL
+    );
+    CREATE INDEX updates_claimed ON updates (claimed);
+    CREATE TABLE digest_runs (
+        chat_id INTEGER NOT NULL,
+        day     TEXT    NOT NULL,
+        PRIMARY KEY (chat_id, day)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
-_CHAT_TABLES = ("subscriptions", "digests", "delivered", "chat_threads")  # what a chat id keys
+_CHAT_TABLES = ("subscriptions", "digests", "delivered", "chat_threads", "digest_runs")  # what a chat id keys
 
 
 class StoreError(RuntimeError):
@@ -180,6 +199,7 @@ class Store:
                 fresh_ok = os.environ.get(FRESH_ENV, "").strip().lower() in ("1", "true", "yes", "on")
             _check_file(Path(self.path).expanduser(), fresh_ok)
         self._lock = threading.RLock()
+        self._pruned_updates = float("-inf")
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
             self._db.execute("PRAGMA foreign_keys = ON")
@@ -431,6 +451,46 @@ class Store:
             for table in _CHAT_TABLES:
                 db.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
                 db.execute(f"DELETE FROM {table} WHERE chat_id = ?", (old_id,))
+
+    # ------------------------------------------------------------ several workers
+
+    def claim_update(self, update_id: int, worker: str, now: float, lease: float = 60.0) -> bool:
+        """May `worker` handle this Telegram update? True when nobody claimed it yet, or when the
+        claim of a worker that did not finish it is older than `lease` seconds (that worker died:
+        this one takes it over). One statement, so two workers never both get True."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO updates (update_id, worker, claimed) VALUES (?, ?, ?) "
+                "ON CONFLICT (update_id) DO UPDATE SET worker = excluded.worker, claimed = excluded.claimed "
+                "WHERE updates.finished IS NULL AND updates.claimed <= ?",
+                (update_id, worker, now, now - lease),
+            )
+            return cursor.rowcount == 1
+
+    def finish_update(self, update_id: int, now: float) -> None:
+        """The update was handled: never again. Claims older than a day are pruned once an hour
+        (Telegram keeps an undelivered update for 24 hours at most)."""
+        with self._tx() as db:
+            db.execute("UPDATE updates SET finished = ? WHERE update_id = ?", (now, update_id))
+            if now - self._pruned_updates >= UPDATE_PRUNE_EVERY:
+                db.execute("DELETE FROM updates WHERE claimed < ?", (now - UPDATE_KEEP_SECONDS,))
+                self._pruned_updates = now
+
+    def claim_digest_run(self, chat_id: int, day: str) -> bool:
+        """True exactly once per (chat, day), whichever process asks first: the daily digest of
+        that day is this caller's to send. `day` is the local date, ISO (YYYY-MM-DD); marks more
+        than a week older than it are dropped."""
+        with self._tx() as db:
+            cursor = db.execute(
+                "INSERT INTO digest_runs (chat_id, day) VALUES (?, ?) ON CONFLICT DO NOTHING", (chat_id, day)
+            )
+            try:
+                cutoff = (dt.date.fromisoformat(day) - dt.timedelta(days=7)).isoformat()
+            except ValueError:
+                cutoff = None
+            if cutoff is not None:
+                db.execute("DELETE FROM digest_runs WHERE chat_id = ? AND day < ?", (chat_id, cutoff))
+            return cursor.rowcount == 1
 
     # ------------------------------------------------------------ polled sources
 

@@ -50,6 +50,7 @@ def test_migrates_an_older_schema_and_keeps_its_data(tmp_path: Path):
         assert store.thread(42) is None  # and of version 3
         store.set_thread(42, 7)
         assert store.source_health("晚报").consecutive_failures == 0  # and of version 4
+        assert store.claim_update(1, "w1", now=1.0) and store.claim_digest_run(42, "2025-03-30")  # and 5
     with Store(path) as again:  # a second open does not migrate twice
         assert again.version == SCHEMA_VERSION
         assert len(again.subscriptions(42)) == 1 and again.thread(42) == 7
@@ -232,3 +233,76 @@ def test_source_health_failures_pause_and_resume():
         assert not store.resume_source("没有这个来源")
         again = store.source_succeeded("晚报", now=500.0, next_due=560.0, added=0)
         assert again.last_error is None and not again.paused
+
+
+def test_claim_update_once_then_taken_over_when_the_lease_expires():
+    with Store() as store:
+        assert store.claim_update(1001, "w1", now=100.0)
+        assert not store.claim_update(1001, "w2", now=130.0)  # w1 holds it (lease 60 s)
+        assert not store.claim_update(1001, "w1", now=130.0)  # not twice, even for its own worker
+        assert store.claim_update(1001, "w2", now=161.0)  # w1 died: w2 takes it over
+        assert not store.claim_update(1001, "w3", now=200.0)  # w2's lease runs from 161
+        assert store.claim_update(1001, "w3", now=300.0, lease=120.0)
+        store.finish_update(1001, now=301.0)
+        assert not store.claim_update(1001, "w4", now=10_000.0)  # finished: never again
+        assert store.claim_update(1002, "w4", now=10_000.0)  # another update is another claim
+
+
+def test_finished_updates_are_pruned_after_a_day():
+    with Store() as store:
+        assert store.claim_update(1, "w1", now=0.0)
+        store.finish_update(1, now=1.0)
+        assert store.claim_update(2, "w1", now=80_000.0)
+        store.finish_update(2, now=80_001.0)  # nothing is a day old yet
+        assert store._read("SELECT update_id FROM updates ORDER BY update_id") == [(1,), (2,)]
+        assert store.claim_update(3, "w1", now=90_000.0)
+        store.finish_update(3, now=90_001.0)  # update 1 is a day old now: pruned
+        assert store._read("SELECT update_id FROM updates ORDER BY update_id") == [(2,), (3,)]
+
+
+def test_claim_digest_run_once_per_chat_and_day():
+    with Store() as store:
+        assert store.claim_digest_run(-1001, "2025-03-30")
+        assert not store.claim_digest_run(-1001, "2025-03-30")
+        assert store.claim_digest_run(7, "2025-03-30")  # another chat
+        assert store.claim_digest_run(-1001, "2025-03-31")  # the next day
+        assert not store.claim_digest_run(-1001, "2025-03-31")
+        assert store.claim_digest_run(-1001, "2025-04-07")  # marks over a week older are dropped ...
+        assert store._read("SELECT day FROM digest_runs WHERE chat_id = -1001 ORDER BY day") == [
+            ("2025-03-31",),
+            ("2025-04-07",),
+        ]
+        store.migrate_chat(-1001, -1002)  # ... and move with a migrated group
+        assert not store.claim_digest_run(-1002, "2025-04-07")
+        store.forget_chat(-1002)
+        assert store.claim_digest_run(-1002, "2025-04-07")
+
+
+def test_update_and_digest_claims_across_connections(tmp_path: Path):
+    """Eight connections (as eight worker processes would hold) race for the same updates and
+    digests: each goes to exactly one of them."""
+    path = tmp_path / "bot.sqlite3"
+    Store(path).close()
+    stores = [Store(path) for _ in range(8)]
+    updates: list[int] = []
+    digests: list[int] = []
+    barrier = threading.Barrier(len(stores))
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        for update_id in range(50):
+            if stores[n].claim_update(update_id, f"w{n}", now=1000.0):
+                updates.append(update_id)
+        for chat in range(10):
+            if stores[n].claim_digest_run(chat, "2025-03-30"):
+                digests.append(chat)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    assert sorted(updates) == list(range(50))
+    assert sorted(digests) == list(range(10))
