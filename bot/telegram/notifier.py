@@ -30,6 +30,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import JobQueue
 
+from .. import metrics
 from ..article import Article
 from ..engine import Engine
 from ..library import Library
@@ -165,6 +166,21 @@ class Notifier:
         header: Callable[[list[Article]], str],
         now: float,
     ) -> Delivery:
+        """Claim, send and count one notice or digest (nothing left to send is not counted)."""
+        outcome = await self._send(bot, chat_id, articles, via, header, now)
+        if outcome is not Delivery.NOTHING:
+            metrics.record_delivery(via, outcome.value)
+        return outcome
+
+    async def _send(
+        self,
+        bot: Bot,
+        chat_id: int,
+        articles: list[Article],
+        via: str,
+        header: Callable[[list[Article]], str],
+        now: float,
+    ) -> Delivery:
         claimed = set(self.store.claim(chat_id, [a.id for a in articles], via, now))
         chosen = [a for a in articles if a.id in claimed]
         if not chosen:
@@ -264,6 +280,7 @@ class Notifier:
 async def reload_and_notify(data: BotData, bot: Bot, *, settle: float = 0.0) -> ReloadResult:
     """Bring the engine up to date with the corpus folder, then tell subscribers what is new."""
     result = await data.watcher.reload(settle=settle)
+    metrics.set_articles(len(data.library.articles))
     if result.articles or data.notifier.retry_pending:
         result.notified = await data.notifier.notify(bot)
     return result
