@@ -10,6 +10,7 @@ import logging
 import re
 import secrets
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,9 +35,11 @@ from telegram.ext import (
     filters,
 )
 
+from .. import metrics
 from ..config import Config
 from ..intent import COMMANDS
 from ..library import Library
+from ..ops_http import OpsServer
 from . import buttons, handlers, inline, views
 from .context import CONTEXT_TYPES
 from .guards import ADDRESSED, MENTIONS_BOT, REPLIES_TO_BOT, Cooldown, FloodGuard, GroupBudget, RecentPosts
@@ -285,10 +288,17 @@ def run_bot(config: Config) -> int:
     url_path = hook.path.strip("/") if hook.url else ""
     # The README asks to keep the webhook path unguessable: it is as secret as the token.
     protect_logs(token, secret, webhook_url(hook.url, hook.path) if hook.url else "", paths=[url_path])
+    if config.metrics_port and hook.url and config.metrics_port == hook.port:
+        print("error: METRICS_PORT must differ from the webhook's PORT in one-process mode", file=sys.stderr)
+        return 2
     store = _open_store(config)  # first: a refused state file stops the bot before the corpus loads
+    loaded = threading.Event()
+    ops = OpsServer(hook.listen, config.metrics_port, loaded.is_set).start() if config.metrics_port else None
     try:
         library = _open_library(config)
         log.info("corpus: %d articles from %s", len(library.articles), config.corpus)
+        metrics.set_articles(len(library.articles))
+        loaded.set()
         application = build_application(config, library, store=store, token=token)
         if hook.url:
             log.info("webhook mode on %s:%s (the URL path is not logged)", hook.listen, hook.port)
@@ -309,6 +319,8 @@ def run_bot(config: Config) -> int:
         print("error: Telegram rejected the token in TELEGRAM_BOT_TOKEN", file=sys.stderr)
         return 1
     finally:
+        if ops is not None:
+            ops.stop()
         if store is not None:
             store.close()
     return 0

@@ -30,6 +30,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import JobQueue
 
+from .. import metrics
 from ..article import Article
 from ..engine import Engine
 from ..library import Library
@@ -172,6 +173,21 @@ class Notifier:
         header: Callable[[list[Article]], str],
         now: float,
     ) -> Delivery:
+        """Claim, send and count one notice or digest (nothing left to send is not counted)."""
+        outcome = await self._send(bot, chat_id, articles, via, header, now)
+        if outcome is not Delivery.NOTHING:
+            metrics.record_delivery(via, outcome.value)
+        return outcome
+
+    async def _send(
+        self,
+        bot: Bot,
+        chat_id: int,
+        articles: list[Article],
+        via: str,
+        header: Callable[[list[Article]], str],
+        now: float,
+    ) -> Delivery:
         claimed = set(self.store.claim(chat_id, [a.id for a in articles], via, now))
         chosen = [a for a in articles if a.id in claimed]
         if not chosen:
@@ -290,6 +306,7 @@ async def reload_and_notify(data: BotData, bot: Bot, *, settle: float = 0.0) -> 
     """Bring the engine up to date with the corpus folder, then tell subscribers what is new
     (only the process that runs the jobs tells them: `data.leader`)."""
     result = await data.watcher.reload(settle=settle)
+    metrics.set_articles(len(data.library.articles))
     if data.leader and (result.articles or data.notifier.retry_pending):
         result.notified = await data.notifier.notify(bot)
     return result
