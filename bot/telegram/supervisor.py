@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import importlib
 import json
 import logging
 import os
@@ -45,6 +44,7 @@ import tornado.web
 from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
 
+from .. import metrics
 from ..config import Config
 from . import wire
 from .app import protect_logs, webhook_url
@@ -165,7 +165,7 @@ class Supervisor:
             code = await process.wait()
             slot.ready = False
             probe.cancel()
-            _metrics_process_dead(process.pid)
+            metrics.process_died(process.pid)
             if self.stopping.is_set():
                 return
             slot.failures = 0 if loop.time() - started > 60 else slot.failures + 1
@@ -316,62 +316,18 @@ class _Health(tornado.web.RequestHandler):
 
 class _Metrics(tornado.web.RequestHandler):
     def get(self) -> None:
-        try:
-            body, content_type = exposition()
-        except ModuleNotFoundError:
-            self.set_status(501)
-            self.finish("metrics need prometheus-client\n")
-            return
+        body, content_type = metrics.exposition()  # every process's samples (multiprocess mode)
         self.set_header("Content-Type", content_type)
         self.finish(body)
 
 
-def exposition() -> tuple[bytes, str]:
-    """The Prometheus text of every process (multiprocess mode): bot.metrics' when it is there.
-
-    ADAPTER until bot/metrics.py (the `ops` branch) lands: it then provides `exposition()`;
-    meanwhile the same aggregation straight from prometheus-client.
-    """
-    try:
-        metrics = importlib.import_module("bot.metrics")
-    except ModuleNotFoundError as exc:
-        if exc.name != "bot.metrics":
-            raise
-    else:
-        result: tuple[bytes, str] = metrics.exposition()
-        return result
-    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-    from prometheus_client.multiprocess import MultiProcessCollector
-
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry)
-    return generate_latest(registry), CONTENT_TYPE_LATEST
-
-
-def _metrics_process_dead(pid: int) -> None:
-    """A dead worker's live gauges leave the figures (prometheus-client multiprocess mode)."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        return
-    try:
-        from prometheus_client import multiprocess
-    except ModuleNotFoundError:
-        return
-    with contextlib.suppress(OSError):
-        multiprocess.mark_process_dead(pid)
-
-
 def _metrics_dir(runtime: Path) -> None:
-    """Every process writes its figures into PROMETHEUS_MULTIPROC_DIR: the operator's (emptied of a
-    previous run's files, as prometheus-client asks) or one in the runtime folder. Set before any
-    process imports prometheus-client."""
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        for stale in Path(folder).glob("*.db"):
-            stale.unlink(missing_ok=True)
-        return
-    (runtime / "metrics").mkdir()
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(runtime / "metrics")
+    """Every process writes its samples into PROMETHEUS_MULTIPROC_DIR: the operator's (emptied of a
+    previous run's files) or one in the runtime folder. Set before any worker starts; the
+    supervisor's own prometheus-client reads it on first use (bot.metrics reads it per scrape)."""
+    if metrics.multiprocess_dir() is None:
+        os.environ[metrics.MULTIPROC_ENV] = str(runtime / "metrics")
+    metrics.clear_multiprocess_dir()
 
 
 def run_supervisor(config: Config, workers: int, worker_argv: list[str]) -> int:

@@ -32,6 +32,7 @@ from telegram import Update
 from telegram.error import InvalidToken
 from telegram.ext import Application
 
+from .. import metrics
 from ..config import Config
 from ..leader import leadership_for
 from . import wire
@@ -117,6 +118,7 @@ def run_worker(config: Config, socket: Path, name: str) -> int:
     try:
         library = _open_library(config)
         log.info("worker %s: corpus of %d articles loaded", name, len(library.articles))
+        metrics.set_articles(len(library.articles))
         application = build_application(config, library, store=store, token=token, updater=False, run_jobs=False)
         worker = Worker(application, store, f"{name}:{os.getpid()}", hook.update_lease_seconds)
         return asyncio.run(_serve(application, worker, config, socket))
@@ -139,6 +141,15 @@ async def _serve(application: Application, worker: Worker, config: Config, socke
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    parent = os.getppid()
+
+    async def orphaned() -> None:  # the supervisor is gone (killed): so is this worker
+        while os.getppid() == parent:
+            await asyncio.sleep(1.0)
+        log.warning("worker %s: the supervisor is gone; stopping", worker.name)
+        stop.set()
+
+    watch_parent = asyncio.create_task(orphaned())
     election = Election(application, leadership_for(config.state_db, os.environ.get("DATABASE_URL")), on_lost=lost)
     async with application:  # initialize() (getMe) … shutdown()
         if application.post_init is not None:  # run_polling/run_webhook would call it: menus, username
@@ -153,6 +164,7 @@ async def _serve(application: Application, worker: Worker, config: Config, socke
         server.close()
         with contextlib.suppress(asyncio.TimeoutError):  # updates in hand are finished first
             await asyncio.wait_for(worker.idle.wait(), timeout=20)
+        watch_parent.cancel()
         await election.stop()
         await application.stop()
     with contextlib.suppress(FileNotFoundError):
