@@ -293,7 +293,7 @@ class Notifier:
     async def digest_job(self, context: BotContext) -> None:
         job = context.job
         if job is not None and job.chat_id is not None:
-            await self.run_digest(context.bot, job.chat_id, retry=job.data == "retry")
+            await self.run_digest(context.bot, job.chat_id, retry=getattr(job, "data", None) == "retry")
 
     async def notify_job(self, context: BotContext) -> None:
         await self.notify(context.bot)
