@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import _MIGRATIONS, SCHEMA_VERSION, SourceHealth, Store, StoreError, _statements
+from bot.store import SCHEMA_VERSION, SourceHealth, Store, StoreError
+from bot.store_sql import migration
 
 from .conftest import ROOT
 
@@ -18,7 +19,7 @@ from .conftest import ROOT
 def make_v1(path: Path) -> None:
     """A database as the first schema version left it, with a subscription and a question."""
     db = sqlite3.connect(path)
-    for statement in _statements(_MIGRATIONS[0]):
+    for statement in migration(0, "sqlite"):
         db.execute(statement)
     db.execute("INSERT INTO subscriptions VALUES (42, 'district', '二七区', 1000.0)")
     db.execute("INSERT INTO questions (at, question, answered, article_id) VALUES (1.0, '清华附中在哪', 1, 'a1')")
