@@ -15,7 +15,7 @@ Durability rules (a kill at any moment, including between two statements):
   across processes too); only the ids it newly inserted may be sent. A crash after the claim and
   before the send loses that notification for that chat; it never causes a second copy.
   `release()` undoes a claim only when Telegram said for certain that nothing was delivered.
-* `_MIGRATIONS[n]` upgrades version n to n + 1 in the same transaction as the version bump.
+* `MIGRATIONS[n]` (bot/store_sql.py) upgrades version n to n + 1 in the same transaction as the version bump.
 
 Timestamps are Unix seconds (floats). No user ids or names are stored; chat ids only where a
 chat asked for something (subscriptions, digests, delivered marks), and `forget_chat()` drops them.
@@ -34,15 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .store_sql import CHAT_TABLES, FRESH_ENV, SCHEMA_VERSION, StoreError, migration
-from .store_sql import MIGRATIONS as _MIGRATIONS
-from .store_sql import statements as _statements
+from .store_sql import CHAT_TABLES, FRESH_ENV, SCHEMA_VERSION, StoreError, is_url, migration
 from .store_sqlite import SQLiteBackend
 
 if TYPE_CHECKING:
     from .config import Config
 
-__all__ = ["FRESH_ENV", "SCHEMA_VERSION", "_MIGRATIONS", "Store", "StoreError", "_statements"]
+__all__ = ["FRESH_ENV", "SCHEMA_VERSION", "Store", "StoreError", "open_store", "state_target"]
 
 KINDS = ("district", "keyword")
 DATABASE_URL_ENV = "DATABASE_URL"  # postgresql://…: the state in PostgreSQL instead of state_db
@@ -57,9 +55,9 @@ def state_target(config: Config) -> str:
     url = os.environ.get(DATABASE_URL_ENV, "").strip()
     if not url:
         return str(config.state_db)
-    from .store_pg import SCHEMES, redact
+    if not is_url(url):
+        from .store_pg import redact
 
-    if not url.startswith(SCHEMES):
         raise StoreError(
             f"{DATABASE_URL_ENV}={redact(url)} is not a postgresql:// URL; unset it to keep the state in "
             f"the SQLite file state_db ({config.state_db})"
@@ -125,7 +123,7 @@ class Store:
         self._lock = threading.RLock()
         self._pruned_updates = float("-inf")
         self._backend: Any
-        if self.path.startswith(("postgresql://", "postgres://")):
+        if is_url(self.path):
             from .store_pg import PostgresBackend
 
             self._backend = PostgresBackend(self.path)

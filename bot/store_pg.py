@@ -28,12 +28,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from .store_sql import StoreError
 
-SCHEMES = ("postgresql://", "postgres://")
 _MIGRATION_LOCK = 0x6E65_7773  # pg_advisory_xact_lock key of schema upgrades ("news")
-
-
-def is_url(target: str) -> bool:
-    return target.startswith(SCHEMES)
 
 
 def redact(url: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 
+SCHEMES = ("postgresql://", "postgres://")  # a state target starting so is PostgreSQL; else a SQLite path
 FRESH_ENV = "DISTRICT_NEWS_FRESH_STATE"  # =1: replace an empty or damaged state file with a new one
 
 
@@ -158,6 +159,11 @@ _MACROS = {
 }
 _PG_TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "TEXT": 'TEXT COLLATE "C"'}
 _PG_TYPE_WORD = re.compile(r"\b(INTEGER|REAL|TEXT)\b")
+
+
+def is_url(target: str) -> bool:
+    """Is this state target a PostgreSQL URL (not an SQLite path)?"""
+    return target.startswith(SCHEMES)
 
 
 def render(script: str, dialect: str) -> str:

@@ -14,8 +14,7 @@ import psycopg
 import pytest
 
 from bot.store import SCHEMA_VERSION, SourceHealth, Store, StoreError
-from bot.store_pg import is_url
-from bot.store_sql import migration
+from bot.store_sql import is_url, migration
 
 from .conftest import ROOT
 
