@@ -122,7 +122,8 @@ class PostgresBackend:
         try:
             return psycopg.connect(**self._params, autocommit=False, prepare_threshold=None)
         except psycopg.Error as exc:
-            raise StoreError(f"{self.where}: cannot connect to the state database: {exc}") from exc
+            reason = " ".join(str(exc).split())  # libpq's message spans lines; the error is one
+            raise StoreError(f"{self.where}: cannot connect to the state database: {reason}") from exc
 
     def _connection(self) -> psycopg.Connection:
         if self._conn.closed or self._conn.broken:

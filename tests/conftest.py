@@ -49,6 +49,13 @@ def copy_corpus(tmp_path: Path, warm_cache: Path) -> tuple[Path, Path]:
     return corpus, tmp_path / "cache"
 
 
+@pytest.fixture(autouse=True)
+def _state_from_the_test_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DATABASE_URL in the developer's environment must not send tests (or the `python -m bot`
+    processes they start) to a real database: a test that wants PostgreSQL sets it itself."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """A PostgreSQL server for the session. Without one: the test fails in CI (CI set), and is
