@@ -5,6 +5,8 @@ python -m bot ask "问题" [--corpus PATH] [--json] [--batch FILE]
 python -m bot articles [--corpus PATH] --json
 python -m bot chat | eval QA.yaml | run [--workers N] | ingest PATH… | stats
 python -m bot fetch [URL…] [--corpus PATH]   exit 0 all fetched, 1 some URL failed, 2 usage error
+python -m bot migrate         upgrade the state's schema (DATABASE_URL, else state_db); 0 ok, 1 failed
+python -m bot copy-state [--from PATH] [--to URL] [--replace]   SQLite state → PostgreSQL; 0, 1 refused, 2 usage
 """
 
 from __future__ import annotations
@@ -215,6 +217,18 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
     return run_stats(config, as_json=args.json)
 
 
+def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
+    from .store_admin import run_migrate
+
+    return run_migrate(config)
+
+
+def cmd_copy_state(args: argparse.Namespace, config: Config) -> int:
+    from .store_admin import run_copy_state
+
+    return run_copy_state(config, args.source, args.target, replace=args.replace)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Zhengzhou district news bot")
     parser.add_argument("--config", type=Path, help="settings file (default config/bot.yaml)")
@@ -269,6 +283,15 @@ def make_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="operator view: corpus and usage figures")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=cmd_stats)
+
+    migrate = sub.add_parser("migrate", help="upgrade the state's schema (DATABASE_URL, else the SQLite state_db)")
+    migrate.set_defaults(func=cmd_migrate)
+
+    copy = sub.add_parser("copy-state", help="copy the SQLite state into PostgreSQL (refuses a non-empty target)")
+    copy.add_argument("--from", dest="source", metavar="PATH", help="the state to copy (default: state_db)")
+    copy.add_argument("--to", dest="target", metavar="URL", help="postgresql://… (default: DATABASE_URL)")
+    copy.add_argument("--replace", action="store_true", help="empty a target that already holds state first")
+    copy.set_defaults(func=cmd_copy_state)
     return parser
 
 

@@ -269,12 +269,15 @@ def webhook_url(url: str, path: str) -> str:
 
 
 def _open_store(config: Config) -> Any:
+    """The state: PostgreSQL when DATABASE_URL is set, else the SQLite file state_db."""
     try:
-        from ..store import Store
+        from ..store import open_store
     except ModuleNotFoundError:
         log.warning("bot.store is not available; questions and feedback are not logged")
         return None
-    return Store(config.state_db)
+    store = open_store(config)
+    log.info("state: %s (%s)", store.where, store.dialect)
+    return store
 
 
 def run_bot(config: Config) -> int:
