@@ -22,10 +22,13 @@ import os
 from pathlib import Path
 from typing import Any, Protocol
 
+from .store_sql import is_url
+
 log = logging.getLogger(__name__)
 
 # pg_try_advisory_lock's key: any bigint that the bot alone uses on its database.
 ADVISORY_KEY = 0x4E_45_57_53_4A_4F_42  # "NEWSJOB"
+APPLICATION_NAME = "district-news-jobs"  # the lock's connection, with the holder's pid after a colon
 
 
 class Leadership(Protocol):
@@ -84,8 +87,16 @@ class PostgresLeadership:
     def _connect(self) -> Any:
         import psycopg
 
-        # autocommit: no transaction stays open; prepare_threshold=None: PgBouncer-safe
-        return psycopg.connect(self.url, autocommit=True, prepare_threshold=None, connect_timeout=5)
+        # autocommit: no transaction stays open; prepare_threshold=None: PgBouncer-safe (but the lock
+        # needs a session: point DATABASE_URL past a transaction-mode pooler, or at the server);
+        # application_name: pg_stat_activity shows which process runs the jobs
+        return psycopg.connect(
+            self.url,
+            autocommit=True,
+            prepare_threshold=None,
+            connect_timeout=5,
+            application_name=f"{APPLICATION_NAME}:{os.getpid()}",
+        )
 
     def try_acquire(self) -> bool:
         if self._conn is not None:
@@ -118,14 +129,11 @@ class PostgresLeadership:
             self._conn = None
 
 
-def is_postgres(url: str | None) -> bool:
-    return bool(url) and str(url).startswith(("postgres://", "postgresql://", "postgresql+psycopg://"))
-
-
 def leadership_for(state_db: Path, database_url: str | None) -> Leadership:
-    """The advisory lock when the state is in PostgreSQL, else the lock file beside `state_db`."""
-    if database_url and is_postgres(database_url):
-        return PostgresLeadership(database_url.replace("postgresql+psycopg://", "postgresql://", 1))
+    """The advisory lock when the state is in PostgreSQL (`database_url`, as `store.state_target`
+    gives it), else the lock file beside `state_db`."""
+    if database_url and is_url(database_url):
+        return PostgresLeadership(database_url)
     return FileLeadership(lock_path(state_db))
 
 

@@ -23,14 +23,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import psycopg
 import pytest
 
-from bot.leader import lock_path
+from bot.leader import APPLICATION_NAME, lock_path
 from bot.library import Library
 from bot.store import Store
 
 from .botapi_emulator import BotApiEmulator
 from .conftest import copy_corpus
+from .pg import PgServer
 from .test_subscriptions_e2e import PAGE_ONE, PAGE_TWO, add_page, notifications
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
@@ -82,24 +84,36 @@ def write_settings(tmp_path: Path, warm_cache: Path, port: int) -> tuple[Path, P
     return settings, corpus, state_db
 
 
-def seed_state(state_db: Path, library: Library) -> None:
+def seed_state(state: str | Path, library: Library) -> None:
     """The state of a bot that ran before: the seed pages known (the baseline), a subscriber of
     二七区, and a chat whose daily digest (00:00) last ran yesterday, so today's is due."""
     now = time.time()
     midnight = dtm.datetime.now(ZoneInfo("Asia/Shanghai")).replace(hour=0, minute=0, second=0, microsecond=0)
-    state_db.parent.mkdir(parents=True, exist_ok=True)
-    with Store(state_db) as store:
+    if isinstance(state, Path):
+        state.parent.mkdir(parents=True, exist_ok=True)
+    with Store(state) as store:
         store.record_articles([(a.id, a.source) for a in library.articles], now - 7200)
         store.subscribe(SUBSCRIBER, "district", "二七区", now - 7200)
         store.set_digest(DIGEST_CHAT, True, "00:00", now=midnight.timestamp() - 3600)
 
 
-def leader_pid(state_db: Path) -> int | None:
-    try:
-        text = lock_path(state_db).read_text().strip()
-    except FileNotFoundError:
-        return None
-    return int(text) if text.isdigit() else None
+def leader_pid(state_db: Path, database_url: str | None) -> int | None:
+    """The pid of the process that runs the jobs: in the lock file, or the name of the connection
+    holding the PostgreSQL advisory lock."""
+    if database_url is None:
+        try:
+            text = lock_path(state_db).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return int(text) if text.isdigit() else None
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE %s",
+            (APPLICATION_NAME + ":%",),
+        ).fetchall()
+    assert len(rows) <= 1, rows
+    return int(rows[0][0].rsplit(":", 1)[1]) if rows else None
 
 
 async def wait_until(condition: Any, timeout: float, what: str) -> None:
@@ -134,13 +148,22 @@ def answers(emu: BotApiEmulator, chat: int) -> list[str]:
     return [m["text"] for m in emu.sent_messages(chat) if ANSWER_TEXT in m.get("text", "")]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None: the state in the SQLite file (the lock beside it); else a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    server: PgServer = request.getfixturevalue("pg_server")
+    return server.database()
+
+
 @pytest.mark.parametrize("workers", [2, 4])
 async def test_workers_answer_once_and_a_killed_job_runner_is_replaced(
-    tmp_path: Path, warm_cache: Path, library: Library, workers: int
+    tmp_path: Path, warm_cache: Path, library: Library, workers: int, database_url: str | None
 ) -> None:
     port = free_port()
     settings, corpus, state_db = write_settings(tmp_path, warm_cache, port)
-    seed_state(state_db, library)
+    seed_state(database_url or state_db, library)
     add_page(corpus, "105_new.txt", PAGE_ONE)  # arrived while the bot was down: 二七区 and 金水区 news
     out, err = (tmp_path / "out.log").open("wb"), (tmp_path / "err.log").open("wb")
     async with BotApiEmulator(bot_username=USERNAME, token=TOKEN) as emu:
@@ -160,6 +183,8 @@ async def test_workers_answer_once_and_a_killed_job_runner_is_replaced(
             PYTHONPATH=str(ROOT),
             PYTHONUNBUFFERED="1",
         )
+        if database_url is not None:
+            env["DATABASE_URL"] = database_url
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -186,7 +211,7 @@ async def test_workers_answer_once_and_a_killed_job_runner_is_replaced(
             assert "二七区新建三所中小学" in notice and "贾鲁河" not in notice
             [digest] = [m["text"] for m in emu.sent_messages(DIGEST_CHAT)]
             assert "每日新闻摘要" in digest and "二七区新建三所中小学" in digest and "贾鲁河" in digest
-            leader = leader_pid(state_db)
+            leader = leader_pid(state_db, database_url)
             assert leader is not None
 
             # 20 residents at once; every answer parked until the job runner is dead.
@@ -203,7 +228,7 @@ async def test_workers_answer_once_and_a_killed_job_runner_is_replaced(
             lost = len(emu.abandoned_calls)
             assert 0 < lost < len(RESIDENTS)  # the kill did take answers with it (and only its chats')
 
-            await wait_until(lambda: leader_pid(state_db) not in (None, leader), 10, "a new job runner")
+            await wait_until(lambda: leader_pid(state_db, database_url) not in (None, leader), 10, "a new job runner")
             took_over = time.monotonic() - killed
             assert took_over < 5.0
             await wait_until(lambda: all(answers(emu, uid) for uid in RESIDENTS), 30 + LEASE, "every answer")
@@ -244,3 +269,5 @@ async def test_workers_answer_once_and_a_killed_job_runner_is_replaced(
     assert process.returncode == 0, log[-3000:]
     assert "died (signal 9)" in log
     assert TOKEN not in log and SECRET not in log and HOOK_PATH not in log
+    if database_url is not None:
+        assert not lock_path(state_db).exists()  # the advisory lock, not the file

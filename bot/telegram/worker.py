@@ -35,6 +35,7 @@ from telegram.ext import Application
 from .. import metrics
 from ..config import Config
 from ..leader import leadership_for
+from ..store import state_target
 from . import wire
 from .app import _open_library, _open_store, build_application, protect_logs, webhook_url
 from .jobs import Election
@@ -150,7 +151,7 @@ async def _serve(application: Application, worker: Worker, config: Config, socke
         stop.set()
 
     watch_parent = asyncio.create_task(orphaned())
-    election = Election(application, leadership_for(config.state_db, os.environ.get("DATABASE_URL")), on_lost=lost)
+    election = Election(application, leadership_for(config.state_db, state_target(config)), on_lost=lost)
     async with application:  # initialize() (getMe) … shutdown()
         if application.post_init is not None:  # run_polling/run_webhook would call it: menus, username
             await application.post_init(application)
