@@ -16,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import logs
 from .config import Config, ConfigError, load_config
 from .library import Library
 
@@ -240,10 +241,7 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO if args.command == "run" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(logging.DEBUG if args.verbose else logging.INFO if args.command == "run" else logging.WARNING)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
