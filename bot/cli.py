@@ -18,6 +18,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import logs
 from .config import Config, ConfigError, load_config
 from .library import Library
 
@@ -298,9 +299,8 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO if args.command in ("run", "worker") else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    logs.configure(
+        logging.DEBUG if args.verbose else logging.INFO if args.command in ("run", "worker") else logging.WARNING
     )
     try:
         config = load_config(args.config)

@@ -35,7 +35,7 @@ from telegram.ext import (
     filters,
 )
 
-from .. import metrics
+from .. import logs, metrics
 from ..config import Config
 from ..intent import COMMANDS
 from ..library import Library
@@ -240,18 +240,26 @@ class _Redact(logging.Filter):
         cleaned = self._clean(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        for key, value in logs.extra_fields(record).items():  # `extra=` fields: the JSON format writes them
+            if value is None or isinstance(value, (int, float)):
+                continue
+            text = str(value)
+            if self._clean(text) != text:  # a value holding a secret is replaced by its cleaned text
+                setattr(record, key, self._clean(text))
         if record.exc_info and not record.exc_text:
-            record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:  # cleaned even when another handler's formatter wrote it first
+            record.exc_text = self._clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
         return True
 
 
 def protect_logs(*secrets: str, paths: Sequence[str] = ()) -> None:
     """Redact `secrets` (and URL `paths`) from every record the root handlers write; quiet the
     libraries that log too much or too much detail."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in root.handlers:
+    logs.configure(logging.INFO)
+    for handler in logging.getLogger().handlers:
         handler.addFilter(_Redact(*secrets, paths=paths))
     # httpx logs every request URL at INFO, and the Bot API puts the token in the URL
     logging.getLogger("httpx").setLevel(logging.WARNING)
