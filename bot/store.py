@@ -17,6 +17,12 @@ Durability rules (a kill at any moment, including between two statements):
   `release()` undoes a claim only when Telegram said for certain that nothing was delivered.
 * `MIGRATIONS[n]` (bot/store_sql.py) upgrades version n to n + 1 in the same transaction as the version bump.
 
+Why this module is ~530 lines: every statement that reads or writes the state is here, on both
+backends, and they are one contract (what is durable, what is claimed at most once); kept
+together, a change to a table and to the queries on it is reviewed in one place. The schema, the
+two backends and the operator commands live beside it (store_sql, store_sqlite, store_pg,
+store_admin).
+
 Timestamps are Unix seconds (floats). No user ids or names are stored; chat ids only where a
 chat asked for something (subscriptions, digests, delivered marks), and `forget_chat()` drops them.
 """
