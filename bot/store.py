@@ -125,17 +125,17 @@ class Store:
         `fresh_ok` (SQLite): start a new database in place of an empty or damaged file instead of
         refusing; None reads the environment variable DISTRICT_NEWS_FRESH_STATE (1/true/yes).
         """
-        self.path = str(target)
         self._lock = threading.RLock()
         self._pruned_updates = float("-inf")
         self._backend: Any
-        if is_url(self.path):
+        if is_url(str(target)):  # (the URL, password and all, is kept by the backend only)
             from .store_pg import PostgresBackend
 
-            self._backend = PostgresBackend(self.path)
+            self._backend = PostgresBackend(str(target))
         else:
-            self._backend = SQLiteBackend(self.path, fresh_ok)
-        self.where = self._backend.where  # for messages: the path, or the URL without its password
+            self._backend = SQLiteBackend(str(target), fresh_ok)
+        self.where: str = self._backend.where  # for messages: the path, or the URL without its password
+        self.path = self.where
         self.dialect: str = self._backend.dialect
         try:
             self.migrated_from = self._migrate()
