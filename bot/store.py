@@ -17,6 +17,12 @@ Durability rules (a kill at any moment, including between two statements):
   `release()` undoes a claim only when Telegram said for certain that nothing was delivered.
 * `MIGRATIONS[n]` (bot/store_sql.py) upgrades version n to n + 1 in the same transaction as the version bump.
 
+Why this module is ~530 lines: every statement that reads or writes the state is here, on both
+backends, and they are one contract (what is durable, what is claimed at most once); kept
+together, a change to a table and to the queries on it is reviewed in one place. The schema, the
+two backends and the operator commands live beside it (store_sql, store_sqlite, store_pg,
+store_admin).
+
 Timestamps are Unix seconds (floats). No user ids or names are stored; chat ids only where a
 chat asked for something (subscriptions, digests, delivered marks), and `forget_chat()` drops them.
 """
@@ -119,17 +125,17 @@ class Store:
         `fresh_ok` (SQLite): start a new database in place of an empty or damaged file instead of
         refusing; None reads the environment variable DISTRICT_NEWS_FRESH_STATE (1/true/yes).
         """
-        self.path = str(target)
         self._lock = threading.RLock()
         self._pruned_updates = float("-inf")
         self._backend: Any
-        if is_url(self.path):
+        if is_url(str(target)):  # (the URL, password and all, is kept by the backend only)
             from .store_pg import PostgresBackend
 
-            self._backend = PostgresBackend(self.path)
+            self._backend = PostgresBackend(str(target))
         else:
-            self._backend = SQLiteBackend(self.path, fresh_ok)
-        self.where = self._backend.where  # for messages: the path, or the URL without its password
+            self._backend = SQLiteBackend(str(target), fresh_ok)
+        self.where: str = self._backend.where  # for messages: the path, or the URL without its password
+        self.path = self.where
         self.dialect: str = self._backend.dialect
         try:
             self.migrated_from = self._migrate()

@@ -25,7 +25,7 @@ def copy_state(source: Store, target: Store, *, replace: bool = False) -> dict[s
 
     Raises StoreError, writing nothing, when the target holds any row and `replace` is False.
     """
-    if source.where == target.where:
+    if _same(source.where, target.where):
         raise StoreError(f"{source.where}: source and target are the same database")
     counts: dict[str, int] = {}
     with target._tx() as tx:
@@ -45,6 +45,12 @@ def copy_state(source: Store, target: Store, *, replace: bool = False) -> dict[s
         for table, column in IDENTITY_COLUMNS.items():
             tx.reset_identity(table, column)
     return counts
+
+
+def _same(a: str, b: str) -> bool:
+    if is_url(a) or is_url(b) or ":memory:" in (a, b):
+        return a == b != ":memory:"
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
 def run_migrate(config: Config) -> int:

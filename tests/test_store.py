@@ -3,6 +3,7 @@ migrations, durability of subscriptions, at-most-once delivery marks, claims acr
 
 from __future__ import annotations
 
+import random
 import socket
 import sqlite3
 import subprocess
@@ -148,6 +149,21 @@ def test_an_unreachable_server_is_a_clear_error_without_the_password():
     with pytest.raises(StoreError, match="cannot connect") as caught:
         Store(f"postgresql://bot:s3cret-pw@127.0.0.1:{port}/state?connect_timeout=3")
     assert "s3cret-pw" not in str(caught.value) and "bot:***@127.0.0.1" in str(caught.value)
+
+
+@pytest.mark.postgres
+def test_a_dropped_postgresql_connection_is_replaced_on_the_next_call(pg_server):
+    """The server restarted or PgBouncer dropped the connection: the call that meets it fails,
+    the next one works on a new connection, and nothing confirmed is lost."""
+    with Store(pg_server.database()) as store:
+        assert store.subscribe(1, "district", "二七区", now=1.0)
+        [(pid,)] = store._read("SELECT pg_backend_pid()")
+        with psycopg.connect(pg_server.url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(psycopg.OperationalError):
+            store.subscriptions(1)
+        assert [s.value for s in store.subscriptions(1)] == ["二七区"]
+        assert store._read("SELECT pg_backend_pid()") != [(pid,)]
 
 
 def test_subscriptions_add_remove_and_are_unique(state_target: str):
@@ -356,26 +372,36 @@ def test_claim_digest_run_once_per_chat_and_day(state_target: str):
 
 
 def test_update_and_digest_claims_across_connections(state_target: str):
-    """Eight connections (as eight worker processes would hold) race for the same updates and
-    digests: each goes to exactly one of them."""
+    """Eight connections (as eight worker processes would hold) race for the same updates, digests
+    and delivery marks: each goes to exactly one of them, and no two deadlock."""
     path = state_target
     Store(path).close()
     stores = [Store(path) for _ in range(8)]
     updates: list[int] = []
     digests: list[int] = []
+    articles: list[str] = []
+    article_ids = [f"a{i}" for i in range(300)]
     barrier = threading.Barrier(len(stores))
 
     for update_id in range(50, 100):  # claimed by a worker that then died
         assert stores[0].claim_update(update_id, "dead", now=0.0)
 
+    errors: list[BaseException] = []
+
     def worker(n: int) -> None:
-        barrier.wait()
-        for update_id in range(100):  # new ones, and the dead worker's to take over
-            if stores[n].claim_update(update_id, f"w{n}", now=1000.0):
-                updates.append(update_id)
-        for chat in range(10):
-            if stores[n].claim_digest_run(chat, "2025-03-30"):
-                digests.append(chat)
+        try:
+            barrier.wait()
+            for update_id in range(100):  # new ones, and the dead worker's to take over
+                if stores[n].claim_update(update_id, f"w{n}", now=1000.0):
+                    updates.append(update_id)
+            for chat in range(10):
+                if stores[n].claim_digest_run(chat, "2025-03-30"):
+                    digests.append(chat)
+            barrier.wait()  # delivery marks, all at once, each worker in its own order
+            articles.extend(stores[n].claim(5, random.Random(n).sample(article_ids, len(article_ids))))
+        except BaseException as exc:  # a deadlock or any error fails the test, not just its thread
+            errors.append(exc)
+            barrier.abort()
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(len(stores))]
     for thread in threads:
@@ -384,5 +410,7 @@ def test_update_and_digest_claims_across_connections(state_target: str):
         thread.join()
     for store in stores:
         store.close()
+    assert errors == []
     assert sorted(updates) == list(range(100))
     assert sorted(digests) == list(range(10))
+    assert sorted(articles) == sorted(article_ids)
