@@ -94,6 +94,8 @@ class Worker:
             update = Update.de_json(data, self.application.bot)
             # PTB's error handler (handlers.on_error) catches what the handlers raise
             await self.application.process_update(update)
+        except Exception:  # an update PTB cannot read: handled as far as it goes, never retried
+            log.exception("an update could not be handled")
         finally:
             try:
                 self.store.finish_update(update_id, time.time())
