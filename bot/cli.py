@@ -3,8 +3,10 @@
 python -m bot                 Telegram bot when TELEGRAM_BOT_TOKEN is set, else terminal chat
 python -m bot ask "问题" [--corpus PATH] [--json] [--batch FILE]
 python -m bot articles [--corpus PATH] --json
-python -m bot chat | eval QA.yaml | run | ingest PATH… | stats
+python -m bot chat | eval QA.yaml | run [--workers N] | ingest PATH… | stats
 python -m bot fetch [URL…] [--corpus PATH]   exit 0 all fetched, 1 some URL failed, 2 usage error
+python -m bot migrate         upgrade the state's schema (DATABASE_URL, else state_db); 0 ok, 1 failed
+python -m bot copy-state [--from PATH] [--to URL] [--replace]   SQLite state → PostgreSQL; 0, 1 refused, 2 usage
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import logs
 from .config import Config, ConfigError, load_config
 from .library import Library
 
@@ -162,8 +165,33 @@ def cmd_run(args: argparse.Namespace, config: Config) -> int:
     from .telegram.app import run_bot
 
     try:
+        if getattr(args, "workers", None) is not None:
+            from .telegram.supervisor import run_supervisor
+
+            return run_supervisor(config, args.workers, _bot_argv(args))
         return run_bot(config)
     except StoreError as exc:  # an empty or damaged state file: the message says what to do
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _bot_argv(args: argparse.Namespace) -> list[str]:
+    """`python -m bot` with this run's global options, to start workers with."""
+    argv = [sys.executable, "-m", "bot"]
+    if args.config:
+        argv += ["--config", str(args.config)]
+    if args.verbose:
+        argv.append("-v")
+    return argv
+
+
+def cmd_worker(args: argparse.Namespace, config: Config) -> int:
+    from .store import StoreError
+    from .telegram.worker import run_worker
+
+    try:
+        return run_worker(config, args.socket, args.name)
+    except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -188,6 +216,18 @@ def cmd_stats(args: argparse.Namespace, config: Config) -> int:
     from .stats import run_stats
 
     return run_stats(config, as_json=args.json)
+
+
+def cmd_migrate(args: argparse.Namespace, config: Config) -> int:
+    from .store_admin import run_migrate
+
+    return run_migrate(config)
+
+
+def cmd_copy_state(args: argparse.Namespace, config: Config) -> int:
+    from .store_admin import run_copy_state
+
+    return run_copy_state(config, args.source, args.target, replace=args.replace)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -219,9 +259,19 @@ def make_parser() -> argparse.ArgumentParser:
     ev.add_argument("--show", type=int, default=40, help="misses to list")
     ev.set_defaults(func=cmd_eval)
 
-    with_corpus(sub.add_parser("run", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)")).set_defaults(
-        func=cmd_run
+    run = with_corpus(sub.add_parser("run", help="run the Telegram bot (needs TELEGRAM_BOT_TOKEN)"))
+    run.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="webhook mode with N worker processes behind one port (one of them runs the jobs)",
     )
+    run.set_defaults(func=cmd_run)
+
+    worker = sub.add_parser("worker", help="(internal) one worker process of `run --workers N`")
+    worker.add_argument("--socket", type=Path, required=True)
+    worker.add_argument("--name", default="w0")
+    worker.set_defaults(func=cmd_worker)
 
     ingest = with_corpus(sub.add_parser("ingest", help="add page or JSONL files to the corpus"))
     ingest.add_argument("paths", nargs="+")
@@ -234,15 +284,23 @@ def make_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="operator view: corpus and usage figures")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=cmd_stats)
+
+    migrate = sub.add_parser("migrate", help="upgrade the state's schema (DATABASE_URL, else the SQLite state_db)")
+    migrate.set_defaults(func=cmd_migrate)
+
+    copy = sub.add_parser("copy-state", help="copy the SQLite state into PostgreSQL (refuses a non-empty target)")
+    copy.add_argument("--from", dest="source", metavar="PATH", help="the state to copy (default: state_db)")
+    copy.add_argument("--to", dest="target", metavar="URL", help="postgresql://… (default: DATABASE_URL)")
+    copy.add_argument("--replace", action="store_true", help="empty a target that already holds state first")
+    copy.set_defaults(func=cmd_copy_state)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO if args.command == "run" else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    logs.configure(
+        logging.DEBUG if args.verbose else logging.INFO if args.command in ("run", "worker") else logging.WARNING
     )
     try:
         config = load_config(args.config)

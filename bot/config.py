@@ -22,6 +22,9 @@ class WebhookSettings:
     port: int = 8443
     path: str = "telegram"
     secret_token: str | None = None
+    # `run --workers N`: a worker holds an update this long before another may take it over
+    # (longer than any handler runs: a group answer waits up to group_queue_seconds for its turn).
+    update_lease_seconds: float = 60.0
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Config:
     state_db: Path = ROOT / "state" / "bot.sqlite3"
     config_dir: Path = ROOT / "config"
     timezone: str = "Asia/Shanghai"
+    metrics_port: int | None = None  # GET /metrics and /healthz of the one-process bot; METRICS_PORT overrides
     engine: EngineSettings = field(default_factory=EngineSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
 
@@ -151,6 +155,12 @@ def load_config(path: Path | None = None) -> Config:
     config.cache_dir = _path(data.get("cache_dir"), config.cache_dir)
     config.state_db = _path(data.get("state_db"), config.state_db) or config.state_db
     config.timezone = str(_section(data, "digest").get("timezone") or config.timezone)
+    metrics_port = os.environ.get("METRICS_PORT", "").strip() or data.get("metrics_port")
+    if metrics_port not in (None, ""):
+        try:
+            config.metrics_port = int(str(metrics_port))
+        except ValueError as exc:
+            raise ConfigError(f"config: `metrics_port` (or METRICS_PORT) is not a port: {metrics_port!r}") from exc
     _fill(config.engine, _section(data, "engine"), "engine")
     telegram = _section(data, "telegram")
     _fill(config.telegram, _old_flood_keys(config.telegram, telegram), "telegram")
@@ -158,6 +168,9 @@ def load_config(path: Path | None = None) -> Config:
     env_base = os.environ.get("TELEGRAM_API_BASE_URL", "").strip()
     if env_base:
         config.telegram.api_base_url = env_base
+    env_url = os.environ.get("TELEGRAM_WEBHOOK_URL", "").strip()
+    if env_url:
+        config.telegram.webhook.url = env_url
     if os.environ.get("PORT", "").strip().isdigit():
         config.telegram.webhook.port = int(os.environ["PORT"])
     secret = os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()

@@ -24,7 +24,8 @@ from .article import CorpusError
 from .config import Config
 from .library import Library
 from .normalize import normalize
-from .store import Store, StoreError
+from .store import Store, StoreError, state_target
+from .store_sql import is_url
 
 TOP_UNANSWERED = 15
 TOP_FEEDBACK = 10
@@ -93,12 +94,12 @@ def collect_stats(config: Config, corpus: Path | None = None) -> dict:
         figures["warnings"].extend(f"corpus: {e}" for e in engine.report.errors)
         by_source = Counter(a.source or "(无来源)" for a in articles)
         figures["sources"] = {name: {"articles": n} for name, n in by_source.most_common()}
-    db_path = Path(config.state_db)
-    if not db_path.exists():
-        figures["warnings"].append("no state database yet: the bot has not run")
-        return _printable_tree(figures)
     try:
-        store = Store(db_path)
+        target = state_target(config)  # DATABASE_URL, else the SQLite file state_db
+        if not is_url(target) and not Path(target).exists():
+            figures["warnings"].append("no state database yet: the bot has not run")
+            return _printable_tree(figures)
+        store = Store(target)
     except StoreError as exc:
         figures["warnings"].append(str(exc))
         return _printable_tree(figures)

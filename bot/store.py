@@ -1,128 +1,79 @@
-"""The bot's state in one SQLite file: subscriptions, digests, delivered marks, questions, feedback,
-the health of polled news sources.
+"""The bot's state: subscriptions, digests, delivered marks, questions, feedback, the health of
+polled news sources, and which worker handles which Telegram update.
+
+Where it lives: an SQLite file (`state_db`, the default: one process, nothing to run) or, when
+`DATABASE_URL=postgresql://…` is set, PostgreSQL (several workers, the operator's backups). One
+schema and one migration history for both (bot/store_sql.py); the backends (bot/store_sqlite.py,
+bot/store_pg.py) run the same statements, written here once.
 
 Durability rules (a kill at any moment, including between two statements):
 
-* Every write is one transaction (`BEGIN IMMEDIATE … COMMIT`) with `synchronous=FULL`, so a
-  subscription the bot confirmed to a user is on disk before the confirmation is sent.
+* Every write is one transaction, committed before the method returns, so a subscription the bot
+  confirmed to a user is stored before the confirmation is sent.
 * Delivery is **at most once**. `claim()` records (chat, article) as delivered in its own
-  transaction *before* the message is sent; only the ids it newly inserted may be sent. A crash
-  after the claim and before the send loses that notification for that chat; it never causes a
-  second copy, which is what "never re-sends a delivered article" requires. `release()` undoes a
-  claim only when Telegram said for certain that nothing was delivered (RetryAfter).
-* The schema carries its version in `PRAGMA user_version`; `_MIGRATIONS[n]` upgrades version
-  n to n + 1 and runs in the same transaction as the version bump.
+  transaction *before* the message is sent (`INSERT … ON CONFLICT DO NOTHING RETURNING`: atomic
+  across processes too); only the ids it newly inserted may be sent. A crash after the claim and
+  before the send loses that notification for that chat; it never causes a second copy.
+  `release()` undoes a claim only when Telegram said for certain that nothing was delivered.
+* `MIGRATIONS[n]` (bot/store_sql.py) upgrades version n to n + 1 in the same transaction as the version bump.
+
+Why this module is ~530 lines: every statement that reads or writes the state is here, on both
+backends, and they are one contract (what is durable, what is claimed at most once); kept
+together, a change to a table and to the queries on it is reviewed in one place. The schema, the
+two backends and the operator commands live beside it (store_sql, store_sqlite, store_pg,
+store_admin).
 
 Timestamps are Unix seconds (floats). No user ids or names are stored; chat ids only where a
 chat asked for something (subscriptions, digests, delivered marks), and `forget_chat()` drops them.
-
-A state file that exists but is empty (0 bytes) or is not an SQLite database is refused with a
-`StoreError`: opening it would silently start a new database, losing every subscription and
-making the whole corpus the new baseline. To start afresh on purpose, pass `fresh_ok=True` or set
-DISTRICT_NEWS_FRESH_STATE=1: the damaged file is set aside as `NAME.damaged-YYYYmmdd-HHMMSS`
-(an empty one is just replaced) and a new database is created, with a WARNING in the log.
-
-Why one module of ~500 lines: the schema, its migrations and every statement that reads or
-writes it are one contract (what is durable, what is claimed at most once); kept together, a
-change to a table and to the queries on it is reviewed in one place.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .store_sql import CHAT_TABLES, FRESH_ENV, SCHEMA_VERSION, StoreError, is_url, migration
+from .store_sqlite import SQLiteBackend
+
+if TYPE_CHECKING:
+    from .config import Config
+
+__all__ = ["FRESH_ENV", "SCHEMA_VERSION", "Store", "StoreError", "open_store", "state_target"]
 
 KINDS = ("district", "keyword")
-FRESH_ENV = "DISTRICT_NEWS_FRESH_STATE"  # =1: replace an empty or damaged state file with a new one
-_SQLITE_HEADER = b"SQLite format 3\x00"
+DATABASE_URL_ENV = "DATABASE_URL"  # postgresql://…: the state in PostgreSQL instead of state_db
+UPDATE_KEEP_SECONDS = 86_400.0  # claims of Telegram updates older than this are pruned ...
+UPDATE_PRUNE_EVERY = 3_600.0  # ... at most this often
 
 log = logging.getLogger(__name__)
 
-# _MIGRATIONS[n] takes a database at user_version n to n + 1.
-_MIGRATIONS: list[str] = [
-    # 0 → 1: subscriptions and the question/feedback log.
-    """
-    CREATE TABLE subscriptions (
-        chat_id INTEGER NOT NULL,
-        kind    TEXT    NOT NULL CHECK (kind IN ('district', 'keyword')),
-        value   TEXT    NOT NULL,
-        created REAL    NOT NULL,
-        PRIMARY KEY (chat_id, kind, value)
-    );
-    CREATE TABLE questions (
-        id         INTEGER PRIMARY KEY,
-        at         REAL    NOT NULL,
-        question   TEXT    NOT NULL,
-        answered   INTEGER NOT NULL,
-        article_id TEXT
-    );
-    CREATE TABLE feedback (
-        id         INTEGER PRIMARY KEY,
-        at         REAL    NOT NULL,
-        article_id TEXT    NOT NULL,
-        question   TEXT,
-        positive   INTEGER NOT NULL
-    );
-    """,
-    # 1 → 2: where questions come from, daily digests, known articles and delivered marks.
-    """
-    ALTER TABLE questions ADD COLUMN chat_type TEXT NOT NULL DEFAULT 'private';
-    CREATE INDEX questions_answered ON questions (answered);
-    CREATE TABLE digests (
-        chat_id  INTEGER PRIMARY KEY,
-        enabled  INTEGER NOT NULL,
-        time     TEXT    NOT NULL,
-        since    REAL    NOT NULL,
-        last_run REAL
-    );
-    CREATE TABLE articles (
-        article_id TEXT    PRIMARY KEY,
-        first_seen REAL    NOT NULL,
-        source     TEXT    NOT NULL DEFAULT '',
-        baseline   INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX articles_first_seen ON articles (first_seen);
-    CREATE TABLE delivered (
-        chat_id    INTEGER NOT NULL,
-        article_id TEXT    NOT NULL,
-        via        TEXT    NOT NULL,
-        at         REAL    NOT NULL,
-        PRIMARY KEY (chat_id, article_id)
-    );
-    """,
-    # 2 → 3: in a forum group, the topic a chat's notices and digests go to.
-    """
-    CREATE TABLE chat_threads (
-        chat_id   INTEGER PRIMARY KEY,
-        thread_id INTEGER NOT NULL
-    );
-    """,
-    # 3 → 4: how each polled news source is doing (bot/telegram/polling.py).
-    """
-    CREATE TABLE source_health (
-        name                 TEXT    PRIMARY KEY,
-        last_fetch           REAL,
-        last_new_article     REAL,
-        consecutive_failures INTEGER NOT NULL DEFAULT 0,
-        next_due             REAL,
-        paused               INTEGER NOT NULL DEFAULT 0,
-        last_error           TEXT
-    );
-    """,
-]
-SCHEMA_VERSION = len(_MIGRATIONS)
-_CHAT_TABLES = ("subscriptions", "digests", "delivered", "chat_threads")  # what a chat id keys
+
+def state_target(config: Config) -> str:
+    """Where the configured state lives: DATABASE_URL when set, else the SQLite file `state_db`."""
+    url = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if not url:
+        return str(config.state_db)
+    if not is_url(url):
+        from .store_pg import redact
+
+        raise StoreError(
+            f"{DATABASE_URL_ENV}={redact(url)} is not a postgresql:// URL; unset it to keep the state in "
+            f"the SQLite file state_db ({config.state_db})"
+        )
+    return url
 
 
-class StoreError(RuntimeError):
-    """The state database cannot be used (newer schema, not a database, unwritable)."""
+def open_store(config: Config, **options: Any) -> Store:
+    """The configured state (see `state_target`), migrated to the current schema."""
+    return Store(state_target(config), **options)
 
 
 @dataclass(frozen=True)
@@ -161,73 +112,80 @@ class KnownArticle:
 
 
 class Store:
-    """One SQLite connection shared by the bot's handlers and jobs, serialised by a lock.
+    """The state, shared by the bot's handlers and jobs, one call at a time (a lock).
 
-    Each call is short (well under a millisecond on the sizes a district bot sees), so asyncio
-    handlers call it directly; threads (ingest, reload) may call it too.
+    `target` is an SQLite path (":memory:" for tests) or a postgresql:// URL. Each call is short
+    (well under a millisecond on SQLite at a district bot's sizes, a round trip or two on
+    PostgreSQL), so asyncio handlers call it directly; threads (ingest, reload) may call it too.
     """
 
-    def __init__(self, path: str | Path = ":memory:", *, fresh_ok: bool | None = None) -> None:
-        """Open (or, when there is no file yet, create) the state database at `path`.
+    def __init__(self, target: str | Path = ":memory:", *, fresh_ok: bool | None = None) -> None:
+        """Open (or create) the state at `target` and bring its schema up to date.
 
-        `fresh_ok`: start a new database in place of an empty or damaged file instead of refusing;
-        None reads the environment variable DISTRICT_NEWS_FRESH_STATE (1/true/yes).
+        `fresh_ok` (SQLite): start a new database in place of an empty or damaged file instead of
+        refusing; None reads the environment variable DISTRICT_NEWS_FRESH_STATE (1/true/yes).
         """
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            if fresh_ok is None:
-                fresh_ok = os.environ.get(FRESH_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-            _check_file(Path(self.path).expanduser(), fresh_ok)
         self._lock = threading.RLock()
+        self._pruned_updates = float("-inf")
+        self._backend: Any
+        if is_url(str(target)):  # (the URL, password and all, is kept by the backend only)
+            from .store_pg import PostgresBackend
+
+            self._backend = PostgresBackend(str(target))
+        else:
+            self._backend = SQLiteBackend(str(target), fresh_ok)
+        self.where: str = self._backend.where  # for messages: the path, or the URL without its password
+        self.path = self.where
+        self.dialect: str = self._backend.dialect
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
-            self._db.execute("PRAGMA foreign_keys = ON")
-            if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA busy_timeout = 10000")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot open the state database: {exc}") from exc
+            self.migrated_from = self._migrate()
+        except BaseException:
+            self._backend.close()
+            raise
 
     # ------------------------------------------------------------ plumbing
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> Iterator[Any]:
+        with self._lock, self._backend.transaction() as tx:
+            yield tx
 
     def _read(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, tuple(params)).fetchall()
+            return self._backend.read(sql, params)
 
-    def _migrate(self) -> None:
-        with self._tx() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: schema version {version} is newer than this bot ({SCHEMA_VERSION}); upgrade the bot"
-                )
-            for number in range(version, SCHEMA_VERSION):
-                for statement in _statements(_MIGRATIONS[number]):
-                    db.execute(statement)
-            if version != SCHEMA_VERSION:
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    def _migrate(self) -> int:
+        """Bring the schema to SCHEMA_VERSION; returns the version it had."""
+        try:
+            with self._tx() as tx:
+                tx.begin_migration()
+                version = tx.schema_version()
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{self.where}: schema version {version} is newer than this bot ({SCHEMA_VERSION}); "
+                        "upgrade the bot"
+                    )
+                for number in range(version, SCHEMA_VERSION):
+                    for statement in migration(number, self.dialect):
+                        tx.execute(statement)
+                if version != SCHEMA_VERSION:
+                    tx.set_schema_version(SCHEMA_VERSION)
+                if 0 < version < SCHEMA_VERSION:  # (a new database was announced where it was created)
+                    log.info("%s: state schema upgraded from version %d to %d", self.where, version, SCHEMA_VERSION)
+                return version
+        except StoreError:
+            raise
+        except Exception as exc:  # sqlite3.DatabaseError, psycopg.Error: not a usable state database
+            raise StoreError(f"{self.where}: cannot open the state database: {exc}") from exc
 
     @property
     def version(self) -> int:
-        return int(self._read("PRAGMA user_version")[0][0])
+        with self._tx() as tx:
+            return int(tx.schema_version())
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._backend.close()
 
     def __enter__(self) -> Store:
         return self
@@ -258,11 +216,12 @@ class Store:
         if kind not in KINDS:
             raise ValueError(f"unknown subscription kind {kind!r}")
         with self._tx() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO subscriptions (chat_id, kind, value, created) VALUES (?,?,?,?)",
-                (chat_id, kind, value, time.time() if now is None else now),
+            [added] = db.inserted(
+                "INSERT INTO subscriptions (chat_id, kind, value, created) VALUES (?,?,?,?) "
+                "ON CONFLICT DO NOTHING RETURNING 1",
+                [(chat_id, kind, value, time.time() if now is None else now)],
             )
-            return cursor.rowcount == 1
+            return added
 
     def unsubscribe(self, chat_id: int, kind: str, value: str) -> bool:
         with self._tx() as db:
@@ -302,7 +261,7 @@ class Store:
                 db.execute(
                     "INSERT INTO digests (chat_id, enabled, time, since) VALUES (?,?,?,?) "
                     "ON CONFLICT (chat_id) DO UPDATE SET enabled = 1, time = excluded.time, "
-                    "since = CASE WHEN digests.enabled THEN digests.since ELSE excluded.since END",
+                    "since = CASE WHEN digests.enabled = 1 THEN digests.since ELSE excluded.since END",
                     (chat_id, 1, at, now),
                 )
             elif row is not None:
@@ -335,16 +294,15 @@ class Store:
         now = time.time() if now is None else now
         items = list(items)
         with self._tx() as db:
-            baseline = db.execute("SELECT NOT EXISTS (SELECT 1 FROM articles)").fetchone()[0]
-            fresh = []
-            for article_id, source in items:
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO articles (article_id, first_seen, source, baseline) VALUES (?,?,?,?)",
-                    (article_id, now, source or "", int(baseline)),
-                )
-                if cursor.rowcount == 1 and not baseline:
-                    fresh.append(article_id)
-            return fresh
+            db.lock("articles")  # two processes starting at once agree on one baseline
+            baseline = bool(db.execute("SELECT NOT EXISTS (SELECT 1 FROM articles)").fetchone()[0])
+            rows = [(article_id, now, source or "", int(baseline)) for article_id, source in items]
+            added = db.inserted(
+                "INSERT INTO articles (article_id, first_seen, source, baseline) VALUES (?,?,?,?) "
+                "ON CONFLICT DO NOTHING RETURNING 1",
+                rows,
+            )
+            return [] if baseline else [row[0] for row, new in zip(rows, added, strict=True) if new]
 
     def new_articles(self, since: float) -> list[KnownArticle]:
         """Articles that arrived (not the baseline) after `since`, oldest first."""
@@ -369,16 +327,16 @@ class Store:
         jobs racing, or a restart replaying the same batch) give it to exactly one of them.
         """
         now = time.time() if now is None else now
-        claimed = []
+        wanted = list(dict.fromkeys(article_ids))
+        ordered = sorted(wanted)  # every claimant locks rows in one order: no deadlock between processes
         with self._tx() as db:
-            for article_id in dict.fromkeys(article_ids):
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO delivered (chat_id, article_id, via, at) VALUES (?,?,?,?)",
-                    (chat_id, article_id, via, now),
-                )
-                if cursor.rowcount == 1:
-                    claimed.append(article_id)
-        return claimed
+            added = db.inserted(
+                "INSERT INTO delivered (chat_id, article_id, via, at) VALUES (?,?,?,?) "
+                "ON CONFLICT DO NOTHING RETURNING 1",
+                [(chat_id, article_id, via, now) for article_id in ordered],
+            )
+        won = {article_id for article_id, new in zip(ordered, added, strict=True) if new}
+        return [article_id for article_id in wanted if article_id in won]
 
     def release(self, chat_id: int, article_ids: Iterable[str]) -> None:
         """Undo a claim whose message certainly did not go out (Telegram refused it)."""
@@ -411,7 +369,9 @@ class Store:
                 db.execute("DELETE FROM chat_threads WHERE chat_id = ?", (chat_id,))
             else:
                 db.execute(
-                    "INSERT OR REPLACE INTO chat_threads (chat_id, thread_id) VALUES (?, ?)", (chat_id, thread_id)
+                    "INSERT INTO chat_threads (chat_id, thread_id) VALUES (?, ?) "
+                    "ON CONFLICT (chat_id) DO UPDATE SET thread_id = excluded.thread_id",
+                    (chat_id, thread_id),
                 )
 
     def thread(self, chat_id: int) -> int | None:
@@ -421,16 +381,63 @@ class Store:
     def forget_chat(self, chat_id: int) -> None:
         """The bot was blocked or removed: drop everything kept about the chat."""
         with self._tx() as db:
-            for table in _CHAT_TABLES:
+            for table in CHAT_TABLES:
                 db.execute(f"DELETE FROM {table} WHERE chat_id = ?", (chat_id,))
 
     def migrate_chat(self, old_id: int, new_id: int) -> None:
         """A group became a supergroup (new chat id): move its state over (a plain group has
         no topics, so there is no topic to move)."""
         with self._tx() as db:
-            for table in _CHAT_TABLES:
-                db.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
-                db.execute(f"DELETE FROM {table} WHERE chat_id = ?", (old_id,))
+            for table, key in CHAT_TABLES.items():
+                # What the new id already has wins; the old id's other rows move over.
+                same = "".join(f" AND n.{column} = {table}.{column}" for column in key)
+                db.execute(
+                    f"DELETE FROM {table} WHERE chat_id = ? AND EXISTS "
+                    f"(SELECT 1 FROM {table} AS n WHERE n.chat_id = ?{same})",
+                    (old_id, new_id),
+                )
+                db.execute(f"UPDATE {table} SET chat_id = ? WHERE chat_id = ?", (new_id, old_id))
+
+    # ------------------------------------------------------------ several workers
+
+    def claim_update(self, update_id: int, worker: str, now: float, lease: float = 60.0) -> bool:
+        """May `worker` handle this Telegram update? True when nobody claimed it yet, or when the
+        claim of a worker that did not finish it is older than `lease` seconds (that worker died:
+        this one takes it over). One statement, so two workers never both get True."""
+        with self._tx() as db:
+            [won] = db.inserted(
+                "INSERT INTO updates (update_id, worker, claimed) VALUES (?, ?, ?) "
+                "ON CONFLICT (update_id) DO UPDATE SET worker = excluded.worker, claimed = excluded.claimed "
+                "WHERE updates.finished IS NULL AND updates.claimed <= ? RETURNING 1",
+                [(update_id, worker, now, now - lease)],
+            )
+            return won
+
+    def finish_update(self, update_id: int, now: float) -> None:
+        """The update was handled: never again. Claims older than a day are pruned once an hour
+        (Telegram keeps an undelivered update for 24 hours at most)."""
+        with self._tx() as db:
+            db.execute("UPDATE updates SET finished = ? WHERE update_id = ?", (now, update_id))
+            if now - self._pruned_updates >= UPDATE_PRUNE_EVERY:
+                db.execute("DELETE FROM updates WHERE claimed < ?", (now - UPDATE_KEEP_SECONDS,))
+                self._pruned_updates = now
+
+    def claim_digest_run(self, chat_id: int, day: str) -> bool:
+        """True exactly once per (chat, day), whichever process asks first: the daily digest of
+        that day is this caller's to send. `day` is the local date, ISO (YYYY-MM-DD); marks more
+        than a week older than it are dropped."""
+        with self._tx() as db:
+            [won] = db.inserted(
+                "INSERT INTO digest_runs (chat_id, day) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING 1",
+                [(chat_id, day)],
+            )
+            try:
+                cutoff = (dt.date.fromisoformat(day) - dt.timedelta(days=7)).isoformat()
+            except ValueError:
+                cutoff = None
+            if cutoff is not None:
+                db.execute("DELETE FROM digest_runs WHERE chat_id = ? AND day < ?", (chat_id, cutoff))
+            return won
 
     # ------------------------------------------------------------ polled sources
 
@@ -450,7 +457,7 @@ class Store:
                 "paused, last_error) VALUES (?, ?, ?, 0, ?, 0, NULL) ON CONFLICT (name) DO UPDATE SET "
                 "last_fetch = excluded.last_fetch, consecutive_failures = 0, next_due = excluded.next_due, "
                 "paused = 0, last_error = NULL, "
-                "last_new_article = COALESCE(excluded.last_new_article, last_new_article)",
+                "last_new_article = COALESCE(excluded.last_new_article, source_health.last_new_article)",
                 (name, now, now if added else None, next_due),
             )
         return self.source_health(name)
@@ -461,7 +468,7 @@ class Store:
             db.execute(
                 "INSERT INTO source_health (name, last_fetch, consecutive_failures, next_due, paused, last_error) "
                 "VALUES (?, ?, 1, ?, 0, ?) ON CONFLICT (name) DO UPDATE SET last_fetch = excluded.last_fetch, "
-                "consecutive_failures = consecutive_failures + 1, next_due = excluded.next_due, "
+                "consecutive_failures = source_health.consecutive_failures + 1, next_due = excluded.next_due, "
                 "last_error = excluded.last_error",
                 (name, now, next_due, error[:500]),
             )
@@ -524,63 +531,6 @@ class Store:
         }
 
 
-def _check_file(path: Path, fresh_ok: bool) -> None:
-    """Refuse an existing state file that is empty or not an SQLite database (see module doc).
-
-    Checked before SQLite opens the file: SQLite takes a 0-byte file for a new database (and
-    drops a write-ahead log beside it), and a new database means every subscription is gone.
-    """
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            head = handle.read(len(_SQLITE_HEADER))
-    except FileNotFoundError:
-        log.info("no state database at %s yet: creating a new one", path)
-        return
-    except OSError as exc:
-        raise StoreError(f"{path}: cannot read the state database: {exc.strerror}") from exc
-    if size and head == _SQLITE_HEADER:
-        return
-    what = "is empty (0 bytes)" if not size else "is not an SQLite database"
-    if not fresh_ok:
-        message = (
-            f"{path}: the state file {what}. Opening it would start a new database and lose every "
-            f"subscription, digest and delivered mark. Restore it from a backup; or, to start afresh "
-            f"with an empty database, set {FRESH_ENV}=1 (the file is set aside as "
-            f"{path.name}.damaged-<time>, not deleted)."
-        )
-        log.error("%s", message)
-        raise StoreError(message)
-    aside = _set_aside(path)
-    log.warning(
-        "%s: the state file %s; starting a NEW, empty state database as asked (%s): all subscriptions, "
-        "digests and delivered marks start over, and the corpus becomes the new baseline%s",
-        path,
-        what,
-        FRESH_ENV,
-        f"; the old file is kept as {', '.join(str(p) for p in aside)}" if aside else "",
-    )
-
-
-def _set_aside(path: Path) -> list[Path]:
-    """Move a damaged state file and its write-ahead log out of the way (an empty file, an empty
-    log and the shared-memory index are removed); returns where they went."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    moved = []
-    for part in (path, path.with_name(path.name + "-wal")):
-        try:
-            if part.stat().st_size == 0:
-                part.unlink()
-                continue
-        except FileNotFoundError:
-            continue
-        target = part.with_name(f"{part.name}.damaged-{stamp}")
-        os.replace(part, target)
-        moved.append(target)
-    path.with_name(path.name + "-shm").unlink(missing_ok=True)
-    return moved
-
-
 _HEALTH_COLUMNS = "name, last_fetch, last_new_article, consecutive_failures, next_due, paused, last_error"
 
 
@@ -591,8 +541,3 @@ def _health(row: tuple) -> SourceHealth:
 
 def _digest(row: tuple) -> DigestSetting:
     return DigestSetting(chat_id=row[0], enabled=bool(row[1]), time=row[2], since=row[3], last_run=row[4])
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration script into statements (sqlite3.executescript would COMMIT midway)."""
-    return [s.strip() for s in script.split(";") if s.strip()]

@@ -30,7 +30,13 @@ Behaviour worth knowing (it mirrors real Telegram on purpose):
   commands, hashtags and URLs are detected automatically.
 * Only inline keyboards are echoed in ``Message.reply_markup``; ``editMessageText``
   without ``reply_markup`` removes the inline keyboard.
-* Updates are only forgotten when confirmed through ``getUpdates(offset=...)``.
+* Updates are only forgotten when confirmed through ``getUpdates(offset=...)``, or, once a
+  webhook is set, when a POST of the update to the webhook URL was answered with a 2xx (as
+  Telegram does: up to ``max_connections`` at once, each with the ``secret_token`` header; any
+  other answer or a broken connection is retried after :attr:`webhook_retry_seconds`).
+* :meth:`BotApiEmulator.hold` parks the requests of one method until :meth:`release`; a held
+  request whose client went away meanwhile (the bot's process was killed) is dropped, never
+  applied, like a request that never reached Telegram (see :attr:`abandoned_calls`).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, overload
 
+import aiohttp
 from aiohttp import web
 
 JSONDict = dict[str, Any]
@@ -904,6 +911,16 @@ class BotApiEmulator:
         self._closing = False
         self._changed: asyncio.Event | None = None
 
+        # webhook delivery and held methods
+        self.webhook_posts: list[tuple[int, int]] = []  # (update_id, HTTP status; 0: no answer)
+        self.webhook_retry_seconds = 0.5
+        self._posting: set[int] = set()
+        self._retry_at: dict[int, float] = {}
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._holds: dict[str, asyncio.Event] = {}
+        self.held_calls: list[Call] = []  # requests parked by hold(), in order
+        self.abandoned_calls: list[Call] = []  # held requests whose client was gone on release: not applied
+
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._methods: dict[str, tuple[str, Callable[[JSONDict], Any]]] = {
@@ -937,6 +954,13 @@ class BotApiEmulator:
         """Release pending long polls, then shut the server down."""
         self._closing = True
         self._notify()
+        for event in self._holds.values():
+            event.set()
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webhook_task
+            self._webhook_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -1248,6 +1272,20 @@ class BotApiEmulator:
 
     def pending_faults(self, method: str) -> int:
         return len(self._faults.get(method.lower(), ()))
+
+    def hold(self, method: str) -> None:
+        """Park every request of ``method`` until :meth:`release` (they count as in flight)."""
+        self._holds.setdefault(method.lower(), asyncio.Event())
+
+    def release(self, method: str) -> None:
+        """Let the parked requests of ``method`` through; one whose client is gone is dropped."""
+        event = self._holds.pop(method.lower(), None)
+        if event is not None:
+            event.set()
+
+    def held(self, method: str) -> list[Call]:
+        """Requests of ``method`` parked right now."""
+        return [c for c in self.held_calls if c.method.lower() == method.lower() and not c.done]
 
     @overload
     async def wait_for_call(
@@ -1573,6 +1611,15 @@ class BotApiEmulator:
             self._notify()
         response: web.Response
         try:
+            gate = self._holds.get(name.lower())
+            if gate is not None:
+                self.held_calls.append(call)
+                self._notify()
+                await gate.wait()
+                if request.transport is None:  # the client died while its request was parked
+                    call.status, call.faulted = 499, True
+                    self.abandoned_calls.append(call)
+                    return web.Response(status=499)
             response = await self._dispatch(call, handler)
         finally:
             if not is_poll:
@@ -1751,7 +1798,57 @@ class BotApiEmulator:
         self.webhook = {k: v for k, v in params.items() if not isinstance(v, UploadedFile)}
         if "allowed_updates" in params:
             self._allowed_updates = list(params["allowed_updates"] or []) or None
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.get_running_loop().create_task(self._push_updates())
         return _Result(True, "Webhook was set")
+
+    async def _push_updates(self) -> None:
+        """While a webhook is set: POST each update to it, as Telegram does, until one is taken (2xx)."""
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+        async with aiohttp.ClientSession() as session:
+            try:
+                while not self._closing and self.webhook.get("url"):
+                    limit = int(self.webhook.get("max_connections") or 40)
+                    for update in self._deliverable(100):
+                        update_id = update["update_id"]
+                        if update_id in self._posting or self._retry_at.get(update_id, 0.0) > loop.time():
+                            continue
+                        if len(self._posting) >= limit:
+                            break
+                        self._posting.add(update_id)
+                        task = loop.create_task(self._post_update(session, update))
+                        tasks.add(task)
+                        task.add_done_callback(tasks.discard)
+                    await self._wait_changed(0.05)
+            finally:
+                for task in list(tasks):
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _post_update(self, session: aiohttp.ClientSession, update: JSONDict) -> None:
+        update_id = update["update_id"]
+        headers: dict[str, str] = {}
+        if self.webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(self.webhook["secret_token"])
+        try:
+            async with session.post(
+                self.webhook["url"], json=update, headers=headers, timeout=aiohttp.ClientTimeout(total=120)
+            ) as response:
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError, KeyError):
+            status = 0
+        finally:
+            self._posting.discard(update_id)
+        self.webhook_posts.append((update_id, status))
+        if 200 <= status < 300:
+            self._retry_at.pop(update_id, None)
+            for queued in list(self._updates):
+                if queued["update_id"] == update_id:
+                    self._updates.remove(queued)
+        else:
+            self._retry_at[update_id] = asyncio.get_running_loop().time() + self.webhook_retry_seconds
+        self._notify()
 
     def _m_delete_webhook(self, params: JSONDict) -> _Result:
         if params.get("drop_pending_updates"):

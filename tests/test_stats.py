@@ -12,6 +12,7 @@ import pytest
 from bot.config import Config
 from bot.stats import mask, run_stats
 from bot.store import Store
+from bot.store_sql import is_url
 
 from .conftest import SEEDS
 
@@ -20,11 +21,16 @@ GROUP_CHAT = -1001234567890
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
+def config(tmp_path: Path, state_target: str, monkeypatch: pytest.MonkeyPatch) -> Config:
+    """The seed corpus and a used state: the SQLite file state_db, or PostgreSQL by DATABASE_URL."""
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     config = Config(corpus=corpus, cache_dir=tmp_path / "cache", state_db=tmp_path / "state" / "bot.sqlite3")
-    with Store(config.state_db) as store:
+    if is_url(state_target):
+        monkeypatch.setenv("DATABASE_URL", state_target)
+    else:
+        config.state_db = Path(state_target)
+    with Store(state_target) as store:
         store.log_question("private", "清华附中什么时候投入使用？", True, "a233582cec2f")
         for _ in range(3):
             store.log_question("private", "火星上有几个区？", False, None)
@@ -90,7 +96,8 @@ def test_json_report(config: Config, capsys: pytest.CaptureFixture):
     }
 
 
-def test_without_a_database_yet(config: Config, capsys: pytest.CaptureFixture):
+def test_without_a_database_yet(config: Config, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
     config.state_db = config.state_db.parent / "missing.sqlite3"
     assert run_stats(config) == 0
     out = capsys.readouterr().out

@@ -33,7 +33,10 @@ SUPERGROUP = -1002002
 
 
 @pytest_asyncio.fixture
-async def bot_app(tmp_path: Path) -> AsyncIterator[tuple[BotApiEmulator, Application, BotData, Config]]:
+async def bot_app(
+    tmp_path: Path, state_target: str
+) -> AsyncIterator[tuple[BotApiEmulator, Application, BotData, Config]]:
+    """The subscriptions on a bare Application, with the state on SQLite, then on PostgreSQL."""
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     config = Config(
@@ -43,7 +46,7 @@ async def bot_app(tmp_path: Path) -> AsyncIterator[tuple[BotApiEmulator, Applica
         telegram=TelegramSettings(watch_corpus_seconds=0),
     )
     library = Library.open(corpus, cache_dir=config.cache_dir)
-    store = Store(config.state_db)
+    store = Store(state_target)
     async with BotApiEmulator() as emu:
         emu.user(ALICE, "Alice")
         emu.private_chat(ALICE)

@@ -13,6 +13,13 @@ subscription_commands.py  /subscribe, /unsubscribe, /subscriptions, /digest, /re
 notifier.py               who hears about which new article: notices, digests, their jobs
 polling.py                one job per configured news source: fetch, ingest, notify; slow down, pause
 notices.py                what the bot says about subscriptions and polled sources
+
+Several workers behind one webhook (`python -m bot run --workers N`):
+supervisor.py  the webhook port, /healthz and /metrics; routes updates to workers, restarts them
+routing.py     which worker a chat's updates go to (rendezvous hashing)
+wire.py        the supervisor ↔ worker frames over a unix socket
+worker.py      one worker: a PTB Application without Updater, each update claimed once
+jobs.py        the election of the one worker that runs the jobs (lock: bot/leader.py)
 """
 
 import os

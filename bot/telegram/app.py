@@ -10,6 +10,7 @@ import logging
 import re
 import secrets
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,9 +35,11 @@ from telegram.ext import (
     filters,
 )
 
+from .. import logs, metrics
 from ..config import Config
 from ..intent import COMMANDS
 from ..library import Library
+from ..ops_http import OpsServer
 from . import buttons, handlers, inline, views
 from .context import CONTEXT_TYPES
 from .guards import ADDRESSED, MENTIONS_BOT, REPLIES_TO_BOT, Cooldown, FloodGuard, GroupBudget, RecentPosts
@@ -91,8 +94,14 @@ def build_application(
     base_url: str | None = None,
     store: Any = None,
     token: str | None = None,
+    updater: bool = True,
+    run_jobs: bool = True,
 ) -> Application:
-    """The bot, ready for `initialize()`/`start()` (or `run_polling`); nothing contacts Telegram yet."""
+    """The bot, ready for `initialize()`/`start()` (or `run_polling`); nothing contacts Telegram yet.
+
+    `updater=False`: no Updater (a worker of `run --workers N` is fed `process_update`);
+    `run_jobs=False`: no digest, polling or notice jobs until `subscriptions.take_over`.
+    """
     if library is None:
         library = _open_library(config)
     token = token or config.token
@@ -108,6 +117,8 @@ def build_application(
         .concurrent_updates(True)
         .post_init(_post_init)
     )
+    if not updater:
+        builder = builder.updater(None)
     base_url = base_url or settings.api_base_url
     if base_url:
         builder = builder.base_url(base_url)
@@ -127,18 +138,20 @@ def build_application(
         username=(settings.bot_username or "").lstrip("@") or None,
     )
     application.bot_data["services"] = s
-    _register(application, s, subscriptions, store, config)
+    _register(application, s, subscriptions, store, config, run_jobs)
     return application
 
 
-def _register(application: Application, s: Services, subscriptions: Any, store: Any, config: Config) -> None:
+def _register(
+    application: Application, s: Services, subscriptions: Any, store: Any, config: Config, run_jobs: bool
+) -> None:
     application.add_handler(MessageHandler(NEW & ADDRESSED, handlers.flood_gate), group=-1)
     application.add_handler(CallbackQueryHandler(handlers.flood_gate), group=-1)  # buttons count too
     # The intent layer reads these commands (bot/intent.py), like everything else said to the bot.
     application.add_handler(CommandHandler(list(COMMANDS), handlers.on_command, filters=NEW))
     if subscriptions is not None:
         # before the catch-all handlers below, so their commands are not taken for unknown ones
-        subscriptions.register(application, s.library, store, config)
+        subscriptions.register(application, s.library, store, config, run_jobs=run_jobs)
         s.extra_commands = list(getattr(subscriptions, "COMMANDS", []))
         s.admin_commands = list(getattr(subscriptions, "ADMIN_COMMANDS", []))
     application.add_handler(
@@ -227,18 +240,26 @@ class _Redact(logging.Filter):
         cleaned = self._clean(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        for key, value in logs.extra_fields(record).items():  # `extra=` fields: the JSON format writes them
+            if value is None or isinstance(value, (int, float)):
+                continue
+            text = str(value)
+            if self._clean(text) != text:  # a value holding a secret is replaced by its cleaned text
+                setattr(record, key, self._clean(text))
         if record.exc_info and not record.exc_text:
-            record.exc_text = self._clean(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:  # cleaned even when another handler's formatter wrote it first
+            record.exc_text = self._clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
         return True
 
 
 def protect_logs(*secrets: str, paths: Sequence[str] = ()) -> None:
     """Redact `secrets` (and URL `paths`) from every record the root handlers write; quiet the
     libraries that log too much or too much detail."""
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in root.handlers:
+    logs.configure(logging.INFO)
+    for handler in logging.getLogger().handlers:
         handler.addFilter(_Redact(*secrets, paths=paths))
     # httpx logs every request URL at INFO, and the Bot API puts the token in the URL
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -256,12 +277,15 @@ def webhook_url(url: str, path: str) -> str:
 
 
 def _open_store(config: Config) -> Any:
+    """The state: PostgreSQL when DATABASE_URL is set, else the SQLite file state_db."""
     try:
-        from ..store import Store
+        from ..store import open_store
     except ModuleNotFoundError:
         log.warning("bot.store is not available; questions and feedback are not logged")
         return None
-    return Store(config.state_db)
+    store = open_store(config)
+    log.info("state: %s (%s)", store.where, store.dialect)
+    return store
 
 
 def run_bot(config: Config) -> int:
@@ -275,10 +299,17 @@ def run_bot(config: Config) -> int:
     url_path = hook.path.strip("/") if hook.url else ""
     # The README asks to keep the webhook path unguessable: it is as secret as the token.
     protect_logs(token, secret, webhook_url(hook.url, hook.path) if hook.url else "", paths=[url_path])
+    if config.metrics_port and hook.url and config.metrics_port == hook.port:
+        print("error: METRICS_PORT must differ from the webhook's PORT in one-process mode", file=sys.stderr)
+        return 2
     store = _open_store(config)  # first: a refused state file stops the bot before the corpus loads
+    loaded = threading.Event()
+    ops = OpsServer(hook.listen, config.metrics_port, loaded.is_set).start() if config.metrics_port else None
     try:
         library = _open_library(config)
         log.info("corpus: %d articles from %s", len(library.articles), config.corpus)
+        metrics.set_articles(len(library.articles))
+        loaded.set()
         application = build_application(config, library, store=store, token=token)
         if hook.url:
             log.info("webhook mode on %s:%s (the URL path is not logged)", hook.listen, hook.port)
@@ -299,6 +330,8 @@ def run_bot(config: Config) -> int:
         print("error: Telegram rejected the token in TELEGRAM_BOT_TOKEN", file=sys.stderr)
         return 1
     finally:
+        if ops is not None:
+            ops.stop()
         if store is not None:
             store.close()
     return 0

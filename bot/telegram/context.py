@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 class BotData:
     """What handlers and jobs share for the life of the application."""
 
-    __slots__ = ("config", "library", "notifier", "poller", "services", "store", "watcher")  # a typo fails loudly
+    # a typo fails loudly
+    __slots__ = ("config", "leader", "library", "notifier", "poller", "services", "store", "watcher")
 
     services: Services  # handlers.py: engine, guards, command menus
     config: Config
@@ -36,6 +37,7 @@ class BotData:
     notifier: Notifier
     watcher: CorpusWatcher
     poller: SourcePoller  # the configured news sources, polled by one job each
+    leader: bool  # this process runs the jobs and tells subscribers (always, but one of `run --workers`)
 
     def __getitem__(self, key: str) -> Any:
         if key not in self.__slots__:

@@ -21,6 +21,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from .. import metrics
 from ..article import Article
 from ..config import Config
 from ..intent import Act
@@ -174,7 +175,9 @@ async def respond(message: Message, context: ContextTypes.DEFAULT_TYPE, text: st
             await _tell(reply(message, views.esc(views.GROUP_BUSY.format(seconds=math.ceil(wait)))))
         return
     conversation = _conversation(message, context)
+    started = time.perf_counter()
     result = s.library.ask(text, conversation)
+    metrics.record_reply(result.kind.value, "chat", time.perf_counter() - started)
     if key is not None and result.intent.act is not Act.ASK_USAGE:  # a bare /ask asks for a reply: answer it
         s.cooldown.arm(key)
     if wait > 0:  # the group's budget is spent for now: queue briefly rather than refuse
@@ -357,6 +360,7 @@ def describe(update: object) -> str:
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
+    metrics.record_handler_error(error)
     if isinstance(error, Forbidden):  # blocked by the user or removed from the group
         log.info("%s: %s", describe(update), error.message)
         return

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from telegram import InlineQueryResultArticle, InlineQueryResultsButton, InputTextMessageContent, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
+from .. import metrics
 from ..article import Article
 from ..reply import Kind
 from . import views
@@ -32,7 +35,9 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     s = services(context)
     text = " ".join(query.query.split())
     results: list[InlineQueryResultArticle] = []
+    started = time.perf_counter()
     result = s.library.ask(text or f"/latest {INLINE_RESULTS}")
+    metrics.record_reply(result.kind.value, "inline", time.perf_counter() - started)
     if result.kind is Kind.ANSWER and result.answer is not None and result.answer.found:
         answer = result.answer
         assert answer.article is not None and answer.snippet is not None

@@ -30,6 +30,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import JobQueue
 
+from .. import metrics
 from ..article import Article
 from ..engine import Engine
 from ..library import Library
@@ -134,18 +135,25 @@ class Notifier:
                 sent += 1
         return sent
 
-    async def run_digest(self, bot: Bot, chat_id: int, now: float | None = None) -> Delivery:
-        """The daily digest of one chat: what arrived since the last digest, or nothing at all."""
+    async def run_digest(self, bot: Bot, chat_id: int, now: float | None = None, *, retry: bool = False) -> Delivery:
+        """The daily digest of one chat: what arrived since the last digest, or nothing at all.
+
+        Each chat's run of a day is claimed first (`Store.claim_digest_run`), so a job runner that
+        takes over from one that died after sending it does not send it again; `retry` is the
+        run Telegram asked to postpone, already claimed.
+        """
         now = self.clock() if now is None else now
         setting = self.store.digest(chat_id)
         if setting is None or not setting.enabled:
+            return Delivery.NOTHING
+        day = dtm.datetime.fromtimestamp(now, self.tz).strftime("%Y-%m-%d")
+        if not retry and not self.store.claim_digest_run(chat_id, day):
             return Delivery.NOTHING
         arrivals = [a for a in self.store.new_articles(since=setting.since) if a.first_seen <= now]
         subs = self.store.subscriptions(chat_id)
         due = due_articles(subs, arrivals, self.engine.get, self.matcher, everything_after=setting.since)
         # Newest first, as /latest: by the article's date, then by arrival (undated ones last).
         due = [a for _, a in sorted(enumerate(due), key=lambda pair: (pair[1].date or "", pair[0]), reverse=True)]
-        day = dtm.datetime.fromtimestamp(now, self.tz).strftime("%Y-%m-%d")
 
         def header(chosen: list[Article]) -> str:
             return notices.digest_header(day, len(chosen))
@@ -157,6 +165,21 @@ class Notifier:
         return outcome
 
     async def _deliver(
+        self,
+        bot: Bot,
+        chat_id: int,
+        articles: list[Article],
+        via: str,
+        header: Callable[[list[Article]], str],
+        now: float,
+    ) -> Delivery:
+        """Claim, send and count one notice or digest (nothing left to send is not counted)."""
+        outcome = await self._send(bot, chat_id, articles, via, header, now)
+        if outcome is not Delivery.NOTHING:
+            metrics.record_delivery(via, outcome.value)
+        return outcome
+
+    async def _send(
         self,
         bot: Bot,
         chat_id: int,
@@ -211,6 +234,22 @@ class Notifier:
 
     # ------------------------------------------------------------ jobs
 
+    async def catch_up_digests(self, bot: Bot, now: float | None = None) -> int:
+        """Run today's digests whose time has passed and that have not run since: what a job
+        runner that takes over owes (the one that died may have died just before 08:00).
+        Returns how many were sent."""
+        now = self.clock() if now is None else now
+        today = dtm.datetime.fromtimestamp(now, self.tz)
+        sent = 0
+        for setting in self.store.digests():
+            hour, minute = (int(x) for x in setting.time.split(":"))
+            due_at = today.replace(hour=hour, minute=minute, second=0, microsecond=0).timestamp()
+            if due_at > now or max(setting.since, setting.last_run or 0.0) >= due_at:
+                continue
+            if await self.run_digest(bot, setting.chat_id, now) is Delivery.SENT:
+                sent += 1
+        return sent
+
     def schedule_digests(self) -> None:
         """A daily job per chat with the digest on, from the database (the queue does not persist)."""
         for setting in self.store.digests():
@@ -245,14 +284,16 @@ class Notifier:
         if queue is None:
             return
         if via == "digest":
-            queue.run_once(self.digest_job, when=delay + 1.0, chat_id=chat_id, name=f"digest-retry:{chat_id}")
+            queue.run_once(
+                self.digest_job, when=delay + 1.0, chat_id=chat_id, name=f"digest-retry:{chat_id}", data="retry"
+            )
         elif not queue.get_jobs_by_name("notify-retry"):
             queue.run_once(self.notify_job, when=delay + 1.0, name="notify-retry")
 
     async def digest_job(self, context: BotContext) -> None:
         job = context.job
         if job is not None and job.chat_id is not None:
-            await self.run_digest(context.bot, job.chat_id)
+            await self.run_digest(context.bot, job.chat_id, retry=getattr(job, "data", None) == "retry")
 
     async def notify_job(self, context: BotContext) -> None:
         await self.notify(context.bot)
@@ -262,9 +303,11 @@ class Notifier:
 
 
 async def reload_and_notify(data: BotData, bot: Bot, *, settle: float = 0.0) -> ReloadResult:
-    """Bring the engine up to date with the corpus folder, then tell subscribers what is new."""
+    """Bring the engine up to date with the corpus folder, then tell subscribers what is new
+    (only the process that runs the jobs tells them: `data.leader`)."""
     result = await data.watcher.reload(settle=settle)
-    if result.articles or data.notifier.retry_pending:
+    metrics.set_articles(len(data.library.articles))
+    if data.leader and (result.articles or data.notifier.retry_pending):
         result.notified = await data.notifier.notify(bot)
     return result
 
@@ -282,3 +325,11 @@ async def startup_job(context: BotContext) -> None:
         await data.notifier.notify(context.bot)
     finally:
         data.notifier.started.set()
+
+
+async def takeover_job(context: BotContext) -> None:
+    """Once when a process starts running the jobs in place of another (`run --workers N`): as on
+    start, then today's digests that are due and have not run (the previous runner may have died
+    just before their time)."""
+    await startup_job(context)
+    await context.bot_data.notifier.catch_up_digests(context.bot)

@@ -26,6 +26,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import JobQueue
 
+from .. import metrics
 from ..config import Config
 from ..store import SourceHealth, Store
 from ..web.fetch import FetchSettings
@@ -108,6 +109,7 @@ class SourcePoller:
             started = self.clock()
             health = self.store.source_health(name)
             if health.paused:
+                metrics.record_source_poll(name, "paused")
                 return PollResult(name, skipped="paused", health=health)
             if health.next_due is not None and started < health.next_due - _slack(source.interval):
                 return PollResult(name, skipped="not due", health=health)
@@ -123,12 +125,14 @@ class SourcePoller:
             if error is None:
                 added = report.ingest.new_articles if report.ingest is not None else 0
                 health = self.store.source_succeeded(name, started, started + source.interval, added)
+                metrics.record_source_poll(name, "ok")
                 return PollResult(name, added=added, health=health)
             failures = health.consecutive_failures + 1
             health = self.store.source_failed(
                 name, started, started + backoff(source.interval, failures), error, self.pause_after
             )
             log.warning("source %s failed (%d in a row): %s", name, health.consecutive_failures, error)
+            metrics.record_source_poll(name, "failed")
             return PollResult(name, error=error, health=health, paused_now=health.paused)
 
     async def poll_job(self, context: BotContext) -> None:

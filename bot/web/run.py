@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from .. import metrics
 from ..article import Article, safe_url
 from ..config import Config
 from ..ingest import IngestResult, ingest
@@ -106,9 +107,11 @@ class _Run:
         self.fetched[url] = result
         if result.status == "not_modified":
             self.report.not_modified.append(url)
+            metrics.record_source_fetch("not_modified")
             return []
         if not result.ok:
             self.report.failed.append((url, result.reason))
+            metrics.record_source_fetch("failed")
             return []
         name = source.name if source else urlsplit(result.final_url).netloc
         district = source.districts[0] if source and len(source.districts) == 1 else None
@@ -138,10 +141,12 @@ class _Run:
         except (DecodeError, ExtractError) as exc:
             self.report.failed.append((url, str(exc)))
             self.broken.add(url)
+            metrics.record_source_fetch("failed")
             return []
         for record in records:
             record.district = record.district or district
         self.report.found[url] = len(records)
+        metrics.record_source_fetch("ok")
         return records
 
     async def _feed(self, data: bytes, url: str, content_type: str, source: Source | None, top: str) -> list[Record]:
