@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .article import Article
+from .config import IMPACT_CACHE_ENV
 from .passages import Layout, LayoutBuilder, Layouts, concat_layouts
 from .text import Analyzer, Term
 
@@ -45,6 +46,9 @@ CHUNK_ARTICLES = 2000
 # SearchIndex.warm() works out the BM25 impact of every posting of segments up to this many
 # postings in all (4 bytes each: 256 MB at most; 100,000 articles hold ~29 million, 116 MB).
 IMPACT_CACHE_MAX = 64_000_000
+# $DISTRICT_NEWS_IMPACT_CACHE_MB lowers that budget (0: none, each question works out the impacts
+# of its lists): the impacts are the one large thing a process holds of its own, so several
+# workers over one archive (bot/telegram/supervisor.py) go without them.
 TF_MAX = np.iinfo(np.uint16).max
 # A segment of fewer articles than this is "small": merged with its small neighbours on load
 # (bot/loader.py) and at the end of a running index (Engine.merged); larger ones stay as built.
@@ -515,7 +519,7 @@ class SearchIndex:
         """
         impacts = self._impacts  # before the norms: an add() in between leaves this list unused
         norms = self._doc_norms()
-        budget = IMPACT_CACHE_MAX
+        budget = _impact_budget()
         for number, (segment, norm) in enumerate(zip(self.segments[: len(impacts)], norms, strict=False)):
             budget -= len(segment.docs)
             if budget < 0:
@@ -530,6 +534,14 @@ class SearchIndex:
         if impacts is not None:
             return impacts[lo:hi]
         return _impacts_of(segment.tfs[lo:hi], segment.docs[lo:hi], norms[number])
+
+
+def _impact_budget() -> int:
+    """Postings whose impacts warm() may keep: IMPACT_CACHE_MAX, or fewer as the environment says."""
+    wanted = os.environ.get(IMPACT_CACHE_ENV, "").strip()
+    if wanted.isdigit():
+        return min(IMPACT_CACHE_MAX, int(wanted) * (1 << 20) // 4)
+    return IMPACT_CACHE_MAX
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from .corpus import corpus_files, jsonl_chunks, load_file
 from .engine import Engine, warm_in_background
 from .index import SMALL_SEGMENT, SearchIndex, Segment, build_segment, merge_segments
 from .results import LoadReport
-from .text import CONFIG_DIR, Analyzer, Lexicon, corpus_words, load_lexicon
+from .text import CONFIG_DIR, DICTIONARY_FILES, Analyzer, Lexicon, corpus_words, load_lexicon
 
 Progress = Callable[[str, int], Callable[[int], None] | None]
 _Chunk = tuple[list[Article], int, int, bool]  # a part of a large feed (corpus.jsonl_chunks)
@@ -55,11 +55,13 @@ class CachedPart:
 
 
 def config_fingerprint(config_dir: Path) -> str:
-    """The dictionaries' part of every cache key: a changed alias or place rebuilds the index."""
+    """The dictionaries' part of every cache key: a changed alias or place rebuilds the index
+    (the bot's settings, sources and container settings do not)."""
     digest = hashlib.blake2b(digest_size=12)
-    for path in sorted(config_dir.glob("*")):
-        if path.suffix in (".yaml", ".txt") and path.name not in ("bot.yaml", "sources.yaml"):
-            digest.update(path.name.encode())
+    for name in sorted(DICTIONARY_FILES):
+        path = config_dir / name
+        if path.is_file():
+            digest.update(name.encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 

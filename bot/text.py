@@ -111,6 +111,10 @@ def _read_yaml(path: Path) -> Any:
         return yaml.safe_load(handle)
 
 
+# The files load_lexicon reads: the dictionaries every cache key depends on (bot/loader.py).
+DICTIONARY_FILES = ("gazetteer.yaml", "aliases.yaml", "stopwords.txt", "english.yaml")
+
+
 def load_lexicon(config_dir: Path = CONFIG_DIR) -> Lexicon:
     gazetteer = _read_yaml(config_dir / "gazetteer.yaml") or {}
     districts: dict[str, tuple[str, ...]] = {}

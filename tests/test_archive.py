@@ -5,6 +5,7 @@ same answers as the plain path it stands in for."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -156,3 +157,29 @@ def test_small_segments_added_one_by_one_are_merged_in_the_background(tmp_path: 
     assert library.get("d3") is not None and engine.articles[int(hits.docs[0])].id == "d3"
     answer = library.ask(question).answer
     assert answer.article.id == expected.article.id and answer.snippet.text == expected.snippet.text
+
+
+def test_only_the_dictionaries_key_the_cache(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    shutil.copytree(SEEDS.parent / "config", config)
+    before = loader.config_fingerprint(config)
+    (config / "container.yaml").write_text("cache_dir: /elsewhere\n", encoding="utf-8")
+    (config / "bot.yaml").write_text("latest_default: 3\n", encoding="utf-8")
+    assert loader.config_fingerprint(config) == before  # settings: the index stays
+    with (config / "aliases.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("\n新词: 旧词\n")
+    assert loader.config_fingerprint(config) != before  # a dictionary: rebuilt
+
+
+def test_without_the_impact_cache_search_gives_the_same(monkeypatch) -> None:
+    engine = load_engine(SEEDS)
+    _, terms = engine.analyzer.question_terms("清华附中什么时候投入使用")
+    cached = index.SearchIndex(engine.index.segments)
+    cached.warm()
+    monkeypatch.setenv("DISTRICT_NEWS_IMPACT_CACHE_MB", "0")  # as run --workers sets for its workers
+    bare = index.SearchIndex(engine.index.segments)
+    bare.warm()
+    assert all(i is not None for i in cached._impacts) and all(i is None for i in bare._impacts)
+    a, b = cached.search(terms, k=5), bare.search(terms, k=5)
+    np.testing.assert_array_equal(a.docs, b.docs)
+    np.testing.assert_array_equal(a.scores, b.scores)
