@@ -36,6 +36,7 @@ from .text import CONFIG_DIR, DICTIONARY_FILES, Analyzer, Lexicon, corpus_words,
 Progress = Callable[[str, int], Callable[[int], None] | None]
 _Chunk = tuple[list[Article], int, int, bool]  # a part of a large feed (corpus.jsonl_chunks)
 
+LEXICON_FORMAT = "2"  # bump when the Lexicon's fields change: its cached copy is then rebuilt
 # A feed file larger than this is built in parts of CHUNK_ARTICLES articles (see the docstring).
 STREAM_MIN_BYTES = 64 << 20
 CHUNK_ARTICLES = 100_000
@@ -69,7 +70,7 @@ def config_fingerprint(config_dir: Path) -> str:
 def _lexicon(config_dir: Path, fingerprint: str, cache_dir: Path | None) -> Lexicon:
     """The dictionaries, from the cache when they have not changed: building their pinyin table
     imports pypinyin and spells every name (~0.9 s, most of a cold start at 100,000 articles)."""
-    path = cache_dir / f"lexicon-{cache_key(fingerprint)}.lex" if cache_dir else None
+    path = cache_dir / f"lexicon-{cache_key(fingerprint, LEXICON_FORMAT)}.lex" if cache_dir else None
     cached = load_cached(path) if path else None
     if isinstance(cached, Lexicon):
         return cached

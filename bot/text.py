@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from .normalize import normalize
-from .typos import NameVariants
+from .typos import NameVariants, char_sounds
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -103,6 +103,7 @@ class Lexicon:
     stopwords: frozenset[str]
     pinyin: dict[str, str] = field(default_factory=dict)  # latin spelling -> Chinese name
     english: dict[str, tuple[str, ...]] = field(default_factory=dict)  # English word -> terms
+    sounds: dict[str, str] = field(default_factory=dict)  # CJK character -> toneless pinyin (typo repair)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -175,6 +176,7 @@ def load_lexicon(config_dir: Path = CONFIG_DIR) -> Lexicon:
         stopwords=frozenset(stopwords),
         pinyin={**_pinyin_table(names | set(districts)), **english_names},
         english=english,
+        sounds=char_sounds(),
     )
 
 
@@ -285,7 +287,7 @@ class Analyzer:
         self.extra_words = tuple(extra_words)
         vocabulary = set(lexicon.names) | set(self.extra_words)
         self.segmenter = Segmenter(vocabulary)
-        self._fuzzy = NameVariants(vocabulary | set(lexicon.places))
+        self._fuzzy = NameVariants(vocabulary | set(lexicon.places), lexicon.sounds)
 
     def add_words(self, words: Iterable[str]) -> list[str]:
         """Teach the segmenter words a newly added page brings (its quoted coinages).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 CJK = r"\u4e00-\u9fff\u3400-\u4dbf"
@@ -19,7 +19,10 @@ class NameVariants:
     names of five or more characters accept any one substitution.
     """
 
-    def __init__(self, names: Iterable[str]) -> None:
+    def __init__(self, names: Iterable[str], sounds: Mapping[str, str] | None = None) -> None:
+        # How each CJK character is spoken (Lexicon.sounds): looked up, so pypinyin and its
+        # ~50 MB of phrase tables are not loaded into every process that answers questions.
+        self.sounds: Mapping[str, str] = sounds or {}
         self.names: set[str] = set()
         self.variants: dict[str, set[str]] = {}
         # A window one character off a name keeps the name's first two or last two characters
@@ -91,9 +94,29 @@ class NameVariants:
             if not "\u4e00" <= typed <= "\u9fff":  # only CJK substitutions are name typos
                 continue
             for name in self.variants.get(window[:i] + "\0" + window[i + 1 :], ()):
-                if len(name) >= 5 or _sounds_alike(typed, name[i]):
+                if len(name) >= 5 or self._sounds_alike(typed, name[i]):
                     found.add(name)
         return found.pop() if len(found) == 1 else None
+
+    def _sounds_alike(self, a: str, b: str) -> bool:
+        known_a, known_b = self._sound(a), self._sound(b)
+        if known_a is not None and known_b is not None:
+            return known_a == known_b
+        return _sounds_alike(a, b)  # a character outside the table (rare): ask pypinyin
+
+    def _sound(self, char: str) -> str | None:
+        sound = self.sounds.get(char)
+        return char if sound is None and char.isascii() else sound  # pypinyin spells ASCII as itself
+
+
+def char_sounds() -> dict[str, str]:
+    """The toneless pinyin of every character of the CJK block, as `lazy_pinyin` gives it."""
+    try:
+        from pypinyin import lazy_pinyin
+    except ImportError:  # pragma: no cover
+        return {}
+    chars = [chr(code) for code in range(0x4E00, 0xA000)]
+    return dict(zip(chars, (lazy_pinyin(c)[0] for c in chars), strict=True))
 
 
 @lru_cache(maxsize=65536)
