@@ -159,3 +159,15 @@ def test_typo_repair_finds_what_a_scan_of_every_window_finds(analyzer: Analyzer)
         assert fixed == _repair_by_every_window(fuzzy, text), text
         repaired += fixed != text
     assert repaired > 100  # the sample does exercise repairs
+
+
+def test_typo_repair_with_the_cached_pinyin_table_is_pypinyins() -> None:
+    """Typo repair reads each character's sound from the lexicon's table (no pypinyin in the
+    process); it must repair exactly as asking pypinyin does, ASCII and digits included."""
+    from bot.typos import NameVariants, char_sounds
+
+    names = ["二七区", "清华附中", "上街区", "G107国道", "3号线站点", "郑东新区"]
+    typed = ["二七去有什么新闻", "清华付中什么时候投入使用", "上街去", "G107国到", "3号现站点", "正东新区", "郑东心区"]
+    table, plain = NameVariants(names, char_sounds()), NameVariants(names)
+    assert [table.repair(t) for t in typed] == [plain.repair(t) for t in typed]
+    assert table.repair("二七去有什么新闻") == "二七区有什么新闻"
