@@ -114,11 +114,12 @@ class Engine:
             if segment.size >= SMALL_SEGMENT:
                 break
             small += 1
-        if small < MERGE_AFTER or len(stores) != len(segments):
+        # A page added is one segment and one store: the small tail has as many of each.
+        tail = sum(s.size for s in segments[len(segments) - small :])
+        if small < MERGE_AFTER or small > len(stores) or sum(len(s) for s in stores[len(stores) - small :]) != tail:
             return None
-        keep = len(segments) - small
-        index = SearchIndex([*segments[:keep], merge_segments(segments[keep:])])
-        shelf = ArticleShelf([*stores[:keep], ArticleStore.joined(stores[keep:])])
+        index = SearchIndex([*segments[: len(segments) - small], merge_segments(segments[len(segments) - small :])])
+        shelf = ArticleShelf([*stores[: len(stores) - small], ArticleStore.joined(stores[len(stores) - small :])])
         warm_in_background(index)
         return Engine(shelf, index, self.analyzer, self.settings, self.report, _texts=self._texts)
 

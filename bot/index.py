@@ -21,6 +21,7 @@ import math
 import os
 import pickle
 import sys
+import threading
 from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -445,7 +446,10 @@ class SearchIndex:
             yield (docs + base if base else docs), self._impact(number, row, norms) * plan.weight
 
     def _search_all(self, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
-        scores = np.zeros(self.size, dtype=np.float32)
+        with _scratch(self.size) as (scores, _):
+            return self._score_all(plans, k, idf, scores)
+
+    def _score_all(self, plans: list[_TermPlan], k: int, idf: dict[str, float], scores: np.ndarray) -> Hits:
         norms = self._doc_norms()
         lists: list[np.ndarray] = []  # the docs of each term (distinct within one list)
         for plan in plans:
@@ -457,8 +461,12 @@ class SearchIndex:
         return _best(scores, top, k, idf)
 
     def _search_pruned(self, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
-        scores = np.zeros(self.size, dtype=np.float32)
-        seen = np.zeros(self.size, dtype=np.bool_)
+        with _scratch(self.size) as (scores, seen):
+            return self._score_pruned(plans, k, idf, scores, seen)
+
+    def _score_pruned(
+        self, plans: list[_TermPlan], k: int, idf: dict[str, float], scores: np.ndarray, seen: np.ndarray
+    ) -> Hits:
         norms = self._doc_norms()
         # An impact tf·(K1+1)/(tf+norm) is below K1+1: a term adds at most this much to a score.
         bounds = [(K1 + 1.0) * plan.weight for plan in plans]
@@ -542,6 +550,26 @@ def _impact_budget() -> int:
     if wanted.isdigit():
         return min(IMPACT_CACHE_MAX, int(wanted) * (1 << 20) // 4)
     return IMPACT_CACHE_MAX
+
+
+_SCRATCH = threading.local()
+
+
+@contextlib.contextmanager
+def _scratch(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A zeroed score array and seen mask of `size` entries, this thread's own, reused question
+    after question: a fresh 4 MB array a question at a million articles costs a page fault for
+    each page it touches; refilling one with zeros costs a memset."""
+    scores: np.ndarray | None = getattr(_SCRATCH, "scores", None)
+    seen: np.ndarray | None = getattr(_SCRATCH, "seen", None)
+    if scores is None or seen is None or len(scores) < size:
+        scores = _SCRATCH.scores = np.zeros(size + size // 8, dtype=np.float32)
+        seen = _SCRATCH.seen = np.zeros(len(scores), dtype=np.bool_)
+    try:
+        yield scores[:size], seen[:size]
+    finally:
+        scores[:size] = 0.0
+        seen[:size] = False
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ LEXICON_FORMAT = "2"  # bump when the Lexicon's fields change: its cached copy i
 # A feed file larger than this is built in parts of CHUNK_ARTICLES articles (see the docstring).
 STREAM_MIN_BYTES = 64 << 20
 CHUNK_ARTICLES = 100_000
+GROUP_ARTICLES = 500_000  # parts merged into one segment of up to this many articles (see _grouped)
 
 
 @dataclass
@@ -193,8 +194,8 @@ def load_engine(
                 item.parts = []
     found = [item for item in found if item.parts]
     _drop_repeated(found, analyzer)
-    parts = [p for item in found for p in item.parts]
-    stores, segments = _merged_small([p.store for p in parts], [p.segment for p in parts])
+    units = [unit for item in found for unit in _grouped(item, cache_dir)]
+    stores, segments = _merged_small(units)
     shelf = ArticleShelf(stores)
     report.articles = len(shelf)
     index = SearchIndex(segments)
@@ -295,28 +296,75 @@ def _drop_repeated(found: list[_File], analyzer: Analyzer) -> None:
             ]
 
 
-def _merged_small(stores: list[ArticleStore], segments: list[Segment]) -> tuple[list[ArticleStore], list[Segment]]:
+@dataclass
+class CachedGroup:
+    """One segment for several consecutive parts of a large feed, merged once after they are
+    built (pickled: renaming it invalidates old caches). Their stores stay as they are."""
+
+    first: int  # the number of the first part it covers
+    count: int
+    sizes: list[int]  # each part's article count, to check it covers what is loaded
+    segment: Segment
+
+
+# A unit of the index: a segment and the stores of its articles, in order.
+_Unit = tuple[list[ArticleStore], Segment]
+
+
+def _grouped(item: _File, cache_dir: Path | None) -> list[_Unit]:
+    """The parts of a file as index units: one a part, except that the parts of a large feed are
+    merged into segments of up to GROUP_ARTICLES articles — a question costs a few look-ups a
+    segment, and ten segments at a million articles cost it more than the reading itself. The
+    merge is cached beside the parts (built once, after the last part)."""
+    parts = item.parts
+    if len(parts) < 2:
+        return [([p.store], p.segment) for p in parts]
+    runs: list[list[int]] = [[]]
+    for number, part in enumerate(parts):
+        if runs[-1] and sum(len(parts[i].store) for i in runs[-1]) + len(part.store) > GROUP_ARTICLES:
+            runs.append([])
+        runs[-1].append(number)
+    units: list[_Unit] = []
+    for run in runs:
+        stores = [parts[i].store for i in run]
+        if len(run) == 1:
+            units.append((stores, parts[run[0]].segment))
+            continue
+        sizes = [len(s) for s in stores]
+        path = cache_dir / f"{item.key}.g{run[0]}-{len(run)}.seg" if cache_dir else None
+        group = load_cached(path) if path else None
+        if not (isinstance(group, CachedGroup) and group.sizes == sizes and group.segment.size == sum(sizes)):
+            group = CachedGroup(run[0], len(run), sizes, merge_segments([parts[i].segment for i in run]))
+            if path:
+                store_cached(path, group)
+                group = load_cached(path) or group  # mapped: the merge's memory is let go
+        assert isinstance(group, CachedGroup)
+        units.append((stores, group.segment))
+    return units
+
+
+def _merged_small(units: list[_Unit]) -> tuple[list[ArticleStore], list[Segment]]:
     """Runs of neighbouring small segments merged into one (with their stores)."""
     out_stores: list[ArticleStore] = []
     out_segments: list[Segment] = []
-    run: list[int] = []
+    run: list[_Unit] = []
 
     def flush() -> None:
         if run:
-            out_stores.append(ArticleStore.joined([stores[i] for i in run]))
-            out_segments.append(merge_segments([segments[i] for i in run]))
+            out_stores.append(ArticleStore.joined([store for stores, _ in run for store in stores]))
+            out_segments.append(merge_segments([segment for _, segment in run]))
             run.clear()
 
-    for number, segment in enumerate(segments):
+    for stores, segment in units:
         if not segment.size:
             continue
         if segment.size < SMALL_SEGMENT:
-            run.append(number)
-            if sum(segments[i].size for i in run) >= SMALL_SEGMENT:
+            run.append((stores, segment))
+            if sum(s.size for _, s in run) >= SMALL_SEGMENT:
                 flush()
         else:
             flush()
-            out_stores.append(stores[number])
+            out_stores.extend(stores)
             out_segments.append(segment)
     flush()
     return out_stores, out_segments
