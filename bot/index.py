@@ -51,6 +51,7 @@ IMPACT_CACHE_MAX = 64_000_000
 # of its lists): the impacts are the one large thing a process holds of its own, so several
 # workers over one archive (bot/telegram/supervisor.py) go without them.
 TF_MAX = np.iinfo(np.uint16).max
+MERGE_BLOCK = 4_000_000  # postings placed at a time when segments are merged
 # A segment of fewer articles than this is "small": merged with its small neighbours on load
 # (bot/loader.py) and at the end of a running index (Engine.merged); larger ones stay as built.
 SMALL_SEGMENT = 20_000
@@ -336,10 +337,15 @@ def merge_segments(segments: Sequence[Segment]) -> Segment:
     for segment, local_to_global in zip(segments, mappings, strict=True):
         row_counts = np.diff(segment.indptr)
         if len(segment.docs):
-            starts = filled[local_to_global]
-            dest = np.repeat(starts - segment.indptr[:-1], row_counts) + np.arange(len(segment.docs))
-            docs[dest] = segment.docs + base
-            tfs[dest] = segment.tfs
+            shift = filled[local_to_global] - segment.indptr[:-1]  # where each row's postings go
+            # Rows in blocks of about MERGE_BLOCK postings: the positions worked out (8 bytes a
+            # posting) stay a few MB, not a copy of the segment (merging a million articles' parts).
+            cuts = np.unique(np.searchsorted(segment.indptr, np.arange(0, len(segment.docs), MERGE_BLOCK), "right") - 1)
+            for lo_row, hi_row in zip(cuts, [*cuts[1:], len(row_counts)], strict=True):
+                lo, hi = int(segment.indptr[lo_row]), int(segment.indptr[hi_row])
+                dest = np.repeat(shift[lo_row:hi_row], row_counts[lo_row:hi_row]) + np.arange(lo, hi)
+                docs[dest] = segment.docs[lo:hi] + base if base else segment.docs[lo:hi]
+                tfs[dest] = segment.tfs[lo:hi]
             filled[local_to_global] += row_counts
         base += segment.size
     return Segment(

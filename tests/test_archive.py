@@ -183,3 +183,15 @@ def test_without_the_impact_cache_search_gives_the_same(monkeypatch) -> None:
     a, b = cached.search(terms, k=5), bare.search(terms, k=5)
     np.testing.assert_array_equal(a.docs, b.docs)
     np.testing.assert_array_equal(a.scores, b.scores)
+
+
+def test_merging_in_blocks_gives_the_same_segment(monkeypatch) -> None:
+    engine = load_engine(SEEDS)
+    articles = list(engine.articles)
+    pieces = [index.build_segment(articles[lo : lo + 9], engine.analyzer) for lo in range(0, len(articles), 9)]
+    whole = index.merge_segments(pieces)
+    monkeypatch.setattr(index, "MERGE_BLOCK", 7)  # rows placed a few at a time
+    blocks = index.merge_segments(pieces)
+    assert blocks.terms == whole.terms
+    for name in ("indptr", "docs", "tfs", "doc_len"):
+        np.testing.assert_array_equal(getattr(blocks, name), getattr(whole, name))

@@ -271,3 +271,61 @@ async def test_workers_answer_once_and_a_killed_job_runner_is_replaced(
     assert TOKEN not in log and SECRET not in log and HOOK_PATH not in log
     if database_url is not None:
         assert not lock_path(state_db).exists()  # the advisory lock, not the file
+
+
+@pytest.mark.postgres
+async def test_a_thousand_questions_from_fifty_residents_are_answered_once(
+    tmp_path: Path, warm_cache: Path, library: Library, pg_server: PgServer
+) -> None:
+    """The issue's load bar: 2 workers on PostgreSQL, 50 residents asking 20 questions each as fast
+    as the emulator posts them (the flood guard opened wide: this is about the workers, not it)."""
+    database_url = pg_server.database()
+    port = free_port()
+    settings, _, _ = write_settings(tmp_path, warm_cache, port)
+    values = json.loads(settings.read_text(encoding="utf-8"))
+    values["telegram"].update(flood_burst=1000, flood_rate_per_minute=6000)
+    settings.write_text(json.dumps(values), encoding="utf-8")
+    seed_state(database_url, library)
+    questions = [
+        "清华附中什么时候投入使用",
+        "二七区今年在民生上要办啥实事",
+        "樱桃沟在哪",
+        "郑东新区有什么新闻",
+        "惠济区",
+    ]
+    residents = [7001 + i for i in range(50)]
+    out, err = (tmp_path / "out.log").open("wb"), (tmp_path / "err.log").open("wb")
+    async with BotApiEmulator(bot_username=USERNAME, token=TOKEN) as emu:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TELEGRAM_", "PORT", "DATABASE_URL", "PROMETHEUS_", "METRICS_"))
+        }
+        env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=emu.base_url, TELEGRAM_WEBHOOK_SECRET=SECRET,
+                   DISTRICT_NEWS_CONFIG=str(settings), PYTHONPATH=str(ROOT), DATABASE_URL=database_url)  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run", "--workers", "2", cwd=ROOT, env=env, stdout=out, stderr=err,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            await emu.wait_for_call("setWebhook", timeout=60)
+            await wait_workers(port, 2, timeout=60)
+            for round_ in range(20):
+                for number, uid in enumerate(residents):
+                    user = emu.user(uid, f"居民{number}")
+                    emu.send_text(emu.private_chat(user), user, questions[(round_ + number) % len(questions)])
+            await wait_until(lambda: all(len(emu.sent_messages(uid)) >= 20 for uid in residents), 240, "1,000 answers")
+            await emu.wait_idle(timeout=30, quiet=1.0)
+            assert [len(emu.sent_messages(uid)) for uid in residents] == [20] * len(residents)
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                handled = conn.execute("SELECT count(*) FROM updates WHERE finished IS NOT NULL").fetchone()
+            assert handled is not None and handled[0] >= 1000
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.wait(), timeout=40)
+        finally:
+            if process.returncode is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+            out.close()
+            err.close()
+    assert process.returncode == 0, ((tmp_path / "err.log").read_text())[-3000:]
