@@ -81,10 +81,6 @@ class Records:
             handle.write(self.data)
         self.path, self.size, self.crc, self.data = path, len(self.data), crc, b""
 
-    def check(self) -> bool:
-        """Is the file there, of its size? (Its checksum: see bot/cache.py verify_file.)"""
-        return self.path is None or (self.path.is_file() and self.path.stat().st_size == self.size)
-
     def read(self, start: int, stop: int) -> bytes:
         if self.path is None:
             return self.data[start:stop]
@@ -204,9 +200,6 @@ class ArticleStore:
             return int(self.id_numbers[at])
         return None
 
-    def id_of(self, number: int) -> str:
-        return self.article(number).id
-
     def districts_of(self, number: int) -> tuple[str, ...]:
         lo, hi = int(self.district_offsets[number]), int(self.district_offsets[number + 1])
         return tuple(self.district_names[c] for c in self.district_codes[lo:hi].tolist())
@@ -293,11 +286,6 @@ class ArticleShelf(Sequence[Article]):
         mine = np.concatenate([s.id_array() for s in self.stores])
         theirs = np.concatenate([s.ids for s in other.stores]) if other.stores else mine[:0]
         return np.flatnonzero(~np.isin(mine, theirs)).tolist()
-
-    def column(self, name: str) -> np.ndarray:
-        """One column of every store end to end (dates, kinds)."""
-        parts = [getattr(s, name) for s in self.stores]
-        return np.concatenate(parts) if parts else np.zeros(0, np.int32)
 
     def sources(self) -> set[str]:
         return {name for s in self.stores for name in s.source_names}
