@@ -55,10 +55,11 @@ MERGE_BLOCK = 4_000_000  # postings placed at a time when segments are merged
 # A segment of fewer articles than this is "small": merged with its small neighbours on load
 # (bot/loader.py) and at the end of a running index (Engine.merged); larger ones stay as built.
 SMALL_SEGMENT = 20_000
-# A question whose posting lists hold fewer postings than this is scored exhaustively; above it,
-# the rarest lists are scored and the longest only probed for the documents that can still win
-# (see SearchIndex.search). Small archives (every accuracy set) keep the exhaustive path.
-PRUNE_MIN_POSTINGS = 150_000
+# An archive of up to this many articles scores every posting of a question (numpy, impacts
+# worked out ahead); a larger one skips the lists and documents that cannot reach the top k, in
+# compiled loops (bot/topk.py). Every accuracy set is far below it, so their answers stay exactly
+# as they were.
+EXHAUSTIVE_MAX_ARTICLES = 50_000
 
 
 @dataclass
@@ -225,7 +226,6 @@ def _build_parallel(
     """
     import queue
     import subprocess
-    import threading
 
     step = min(CHUNK_ARTICLES, max(100, -(-len(articles) // (workers * 4))))
     bounds = [(lo, min(len(articles), lo + step)) for lo in range(0, len(articles), step)]
@@ -365,6 +365,7 @@ class Hits:
     docs: np.ndarray
     scores: np.ndarray
     idf: dict[str, float]  # each term's idf in this index (as scored)
+    postings_scored: int = -1  # how many postings a large archive's search added up (-1: all of them)
 
 
 class SearchIndex:
@@ -420,12 +421,11 @@ class SearchIndex:
     def search(self, terms: Iterable[Term], k: int = 10) -> Hits:
         """BM25 top k of the question's terms.
 
-        Few postings: every posting is scored, and the top k taken from the few documents above
-        a threshold (a k-th best score known from one short list) rather than by partitioning the
-        scores of the whole archive. Many (a large archive): the rarest lists are scored first
-        until the documents none of them holds could not reach the k-th best score any more even
-        with every remaining term; the remaining, longest lists are then only probed, by binary
-        search, for the documents that can still win (MaxScore). The same top k either way.
+        A small archive: every posting is scored, and the top k taken from the few documents
+        above a threshold (a k-th best score known from one short list) rather than by
+        partitioning the scores of the whole archive. A large one: MaxScore in compiled loops
+        (bot/topk.py), which scores the rarest lists and only looks up, in the longest, the
+        documents that can still win. The same top k either way.
         """
         terms = list(terms)
         plans = [self._plan(term) for term in terms]
@@ -433,9 +433,9 @@ class SearchIndex:
         if not self.size:
             return Hits(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), idf)
         k = min(k, self.size)
-        if sum(p.df for p in plans) < PRUNE_MIN_POSTINGS or len(plans) < 2:
+        if self.size <= EXHAUSTIVE_MAX_ARTICLES:
             return self._search_all(plans, k, idf)
-        return self._search_pruned(plans, k, idf)
+        return self._search_large(plans, k, idf)
 
     def _plan(self, term: Term) -> _TermPlan:
         rows = [s.terms.get(term.text) for s in self.segments]
@@ -452,11 +452,8 @@ class SearchIndex:
             yield (docs + base if base else docs), self._impact(number, row, norms) * plan.weight
 
     def _search_all(self, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
-        with _scratch(self.size) as (scores, _):
-            return self._score_all(plans, k, idf, scores)
-
-    def _score_all(self, plans: list[_TermPlan], k: int, idf: dict[str, float], scores: np.ndarray) -> Hits:
         norms = self._doc_norms()
+        scores = np.zeros(self.size, dtype=np.float32)
         lists: list[np.ndarray] = []  # the docs of each term (distinct within one list)
         for plan in plans:
             for target, impacts in self._postings(plan, norms):
@@ -466,71 +463,43 @@ class SearchIndex:
         top = np.flatnonzero(scores >= threshold) if threshold > 0 else np.arange(self.size)
         return _best(scores, top, k, idf)
 
-    def _search_pruned(self, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
-        with _scratch(self.size) as (scores, seen):
-            return self._score_pruned(plans, k, idf, scores, seen)
+    def _search_large(self, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
+        from . import topk  # numba: loaded by a large archive (Engine.warm), not by every `ask`
 
-    def _score_pruned(
-        self, plans: list[_TermPlan], k: int, idf: dict[str, float], scores: np.ndarray, seen: np.ndarray
-    ) -> Hits:
         norms = self._doc_norms()
-        # An impact tf·(K1+1)/(tf+norm) is below K1+1: a term adds at most this much to a score.
-        bounds = [(K1 + 1.0) * plan.weight for plan in plans]
-        remaining = sum(bounds) * (1.0 + SCORE_SLACK)
-        threshold = 0.0
-        touched: list[np.ndarray] = []
-        order = sorted(range(len(plans)), key=lambda i: plans[i].df)
-        probed: list[int] = []
-        for number in order:
-            if remaining < threshold:  # a document none of the scored lists holds cannot reach the top k
-                probed.append(number)
+        order = sorted(plans, key=lambda plan: plan.df)  # rarest first
+        segments = []
+        for number, (base, segment) in enumerate(zip(self.bases, self.segments, strict=True)):
+            rows = [(row, plan.weight) for plan in order if (row := plan.rows[number]) is not None]
+            if not rows:
                 continue
-            for target, impacts in self._postings(plans[number], norms):
-                np.add.at(scores, target, impacts)
-                fresh = target[~seen[target]]
-                seen[fresh] = True
-                touched.append(fresh)
-            remaining -= bounds[number] * (1.0 - SCORE_SLACK)
-            threshold = _kth(scores, touched, k)
-        candidates = np.concatenate(touched) if touched else np.zeros(0, dtype=np.int64)
-        for number in probed:  # longest lists last: each leaves fewer candidates to look up
-            candidates = candidates[scores[candidates] + remaining >= threshold]
-            self._probe(plans[number], candidates, scores, norms)
-            remaining -= bounds[number] * (1.0 - SCORE_SLACK)
-            threshold = max(threshold, _kth(scores, [candidates], k))
-        return _best(scores, candidates, k, idf)
-
-    def _probe(self, plan: _TermPlan, candidates: np.ndarray, scores: np.ndarray, norms: list[np.ndarray]) -> None:
-        """Add a term's contribution to the candidates only, finding them in its list by binary search."""
-        if not len(candidates):
-            return
-        candidates = np.sort(candidates)
-        edges = np.searchsorted(candidates, [*self.bases, self.size])
-        for number, (base, segment, row) in enumerate(zip(self.bases, self.segments, plan.rows, strict=True)):
-            lo_c, hi_c = edges[number], edges[number + 1]
-            if row is None or lo_c == hi_c:
-                continue
-            local = candidates[lo_c:hi_c] - base
-            lo, hi = int(segment.indptr[row]), int(segment.indptr[row + 1])
-            docs = segment.docs[lo:hi]
-            at = np.searchsorted(docs, local)
-            inside = at < len(docs)
-            at, local = at[inside], local[inside]
-            found = docs[at] == local
-            at, local = at[found], local[found]
-            impacts = self._impacts[number]
-            if impacts is not None:
-                impact = impacts[lo + at]
-            else:
-                impact = _impacts_of(segment.tfs[lo + at], local, norms[number])
-            scores[local + base] += impact * plan.weight
+            indptr = segment.indptr
+            segments.append(
+                topk.SegmentLists(
+                    docs=_read_only(segment.docs),
+                    tfs=_read_only(segment.tfs),
+                    norms=norms[number],
+                    base=base,
+                    starts=np.array([indptr[row] for row, _ in rows], dtype=np.int64),
+                    ends=np.array([indptr[row + 1] for row, _ in rows], dtype=np.int64),
+                    weights=np.array([weight for _, weight in rows], dtype=np.float32),
+                )
+            )
+        docs, scores, scored = topk.top_k(segments, self.size, k)
+        return Hits(docs, scores, idf, scored)
 
     def warm(self) -> None:
-        """Work out every posting's impact now, as bm25s does at index time, not in questions.
+        """Do ahead, on a background thread after load, what the first questions would wait for.
 
-        One vectorised pass a segment (~0.1 s and 116 MB at 100,000 articles), run after load on
-        a background thread; kept in memory only, since every impact changes with avgdl.
+        A small archive: every posting's impact, as bm25s works them out at index time (one
+        vectorised pass a segment; kept in memory only, since every impact changes with avgdl).
+        A large one: its compiled loops, loaded from numba's cache (compiled the first time).
         """
+        if self.size > EXHAUSTIVE_MAX_ARTICLES:
+            from . import topk
+
+            topk.warm_up()
+            return
         impacts = self._impacts  # before the norms: an add() in between leaves this list unused
         norms = self._doc_norms()
         budget = _impact_budget()
@@ -550,6 +519,16 @@ class SearchIndex:
         return _impacts_of(segment.tfs[lo:hi], segment.docs[lo:hi], norms[number])
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """The array as a read-only view: cached segments are mapped read-only, and the compiled
+    loops are compiled once for that type rather than again for built (writable) segments."""
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def _impact_budget() -> int:
     """Postings whose impacts warm() may keep: IMPACT_CACHE_MAX, or fewer as the environment says."""
     wanted = os.environ.get(IMPACT_CACHE_ENV, "").strip()
@@ -558,46 +537,12 @@ def _impact_budget() -> int:
     return IMPACT_CACHE_MAX
 
 
-_SCRATCH = threading.local()
-
-
-@contextlib.contextmanager
-def _scratch(size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """A zeroed score array and seen mask of `size` entries, this thread's own, reused question
-    after question: a fresh 4 MB array a question at a million articles costs a page fault for
-    each page it touches; refilling one with zeros costs a memset."""
-    scores: np.ndarray | None = getattr(_SCRATCH, "scores", None)
-    seen: np.ndarray | None = getattr(_SCRATCH, "seen", None)
-    if scores is None or seen is None or len(scores) < size:
-        scores = _SCRATCH.scores = np.zeros(size + size // 8, dtype=np.float32)
-        seen = _SCRATCH.seen = np.zeros(len(scores), dtype=np.bool_)
-    try:
-        yield scores[:size], seen[:size]
-    finally:
-        scores[:size] = 0.0
-        seen[:size] = False
-
-
 @dataclass(frozen=True)
 class _TermPlan:
     rows: list[int | None]  # the term's row in each segment
     df: int
     idf: float
     weight: float  # idf × the term's weight in the question
-
-
-# Bounds are kept with this much room for float32 rounding: a pruned document is one that falls
-# short of the k-th best score by more than rounding could explain.
-SCORE_SLACK = 1e-4
-
-
-def _kth(scores: np.ndarray, parts: list[np.ndarray], k: int) -> float:
-    """The k-th best score among distinct documents (0 when there are fewer than k)."""
-    size = sum(len(p) for p in parts)
-    if size < k:
-        return 0.0
-    values = scores[parts[0]] if len(parts) == 1 else scores[np.concatenate(parts)]
-    return float(np.partition(values, size - k)[size - k])
 
 
 def _best(scores: np.ndarray, top: np.ndarray, k: int, idf: dict[str, float]) -> Hits:

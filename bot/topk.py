@@ -1,0 +1,336 @@
+"""The BM25 top k of a large archive, in compiled loops (numba): MaxScore per segment.
+
+Why compiled: at a million articles a question's lists hold ~600,000 postings, and numpy pays a
+pass over memory and a call per step (gather the norms, work out the impacts, scatter the scores,
+find the new documents, filter the candidates), several times a list. One loop over the postings
+does all of that at once and keeps the k best documents as it goes, so the threshold that lets
+lists be skipped is known from the first list on rather than recomputed after each.
+
+The search, per segment (its lists in the order given, rarest first):
+1. score whole lists while a document none of the scored lists holds could still reach the k-th
+   best score (the sum of the bounds of the lists not yet scored is at least that score);
+   after two, score the best documents so far whole (binary search in every list), which lifts
+   the k-th best score close to its final value at once;
+2. then, for each remaining list, drop the candidates that can no longer reach the k-th best even
+   with every remaining list, and add the list's impacts to the ones left: by galloping search
+   when they are few against the list, by one pass over the list otherwise.
+Every document that can reach the top k is scored exactly, so the top k is the exhaustive one
+(up to float32 rounding: scores are added in this order, not the question's).
+
+The k best so far and the threshold are shared by the segments, so later segments skip more.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+# K1 + 1 as float32 (index.K1; a test holds them equal): impacts are tf·(K1+1)/(tf+norm) in
+# float32, as index.py works them out.
+_K1_PLUS_1 = np.float32(2.2)
+# A list is probed by galloping search when it holds this many times more postings than there are
+# candidates left; otherwise one pass over it (reads the list, but no search per candidate).
+GALLOP_RATIO = 8
+# After this many lists are scored whole, the documents best so far (this many) are scored whole.
+SAMPLE_AFTER = 2
+SAMPLE = 16
+# Bounds are kept with this much room for float32 rounding.
+SCORE_SLACK = 1e-4
+
+
+@dataclass
+class SegmentLists:
+    """A question's posting lists in one segment: offsets into its docs/tfs, in scoring order."""
+
+    docs: np.ndarray  # the segment's int32 doc numbers, all terms
+    tfs: np.ndarray  # the segment's uint16 term frequencies
+    norms: np.ndarray  # float32 K1·(1 − B + B·len/avgdl) of each of its docs
+    base: int  # the segment's first global doc number
+    starts: np.ndarray  # int64, one per list
+    ends: np.ndarray
+    weights: np.ndarray  # float32 idf × the term's weight in the question
+
+
+def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Global doc numbers and scores of the k best documents (best first, scores above zero), and
+    how many postings were added up to find them."""
+    scores, touched, candidates = _scratch(size)
+    top_docs = np.full(k, -1, dtype=np.int64)
+    top_scores = np.zeros(k, dtype=np.float32)
+    used = kept = scored = 0
+    try:
+        for lists in segments:
+            used, kept, added = _segment_top_k(
+                lists.docs,
+                lists.tfs,
+                lists.norms,
+                lists.starts,
+                lists.ends,
+                lists.weights,
+                lists.base,
+                scores,
+                touched,
+                used,
+                candidates,
+                kept,
+                top_docs,
+                top_scores,
+            )
+            scored += added
+        found = candidates[:kept]
+        if len(found) > k:
+            found = found[np.argpartition(-scores[found], k - 1)[:k]]
+        found = found[np.argsort(-scores[found], kind="stable")]
+        found = found[scores[found] > 0]
+        return found, scores[found], scored
+    finally:
+        _clear(scores, touched, used)
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """This thread's zeroed score array and its two doc buffers, reused question after question:
+    fresh ones would cost a page fault per page a question touches."""
+    scores: np.ndarray | None = getattr(_SCRATCH, "scores", None)
+    if scores is None or len(scores) < size:
+        room = size + size // 8
+        scores = _SCRATCH.scores = np.zeros(room, dtype=np.float32)
+        _SCRATCH.touched = np.zeros(room, dtype=np.int64)
+        _SCRATCH.candidates = np.zeros(room, dtype=np.int64)
+    return scores, _SCRATCH.touched, _SCRATCH.candidates
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) the loops now, not in the first question."""
+    docs = np.array([0, 1], dtype=np.int32)
+    tfs = np.ones(2, dtype=np.uint16)
+    docs.flags.writeable = tfs.flags.writeable = False  # as SearchIndex passes them
+    lists = SegmentLists(
+        docs,
+        tfs,
+        np.ones(2, dtype=np.float32),
+        0,
+        np.array([0, 0], dtype=np.int64),
+        np.array([2, 1], dtype=np.int64),
+        np.ones(2, dtype=np.float32),
+    )
+    top_k([lists], 2, 1)
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _offer(top_docs: np.ndarray, top_scores: np.ndarray, doc: int, score: float | np.float32) -> float:
+    """Doc's score rose to `score` (above the k-th best): keep the k best distinct documents.
+    Returns the new k-th best score."""
+    slot = -1
+    low = 0
+    for i in range(top_docs.shape[0]):
+        if top_docs[i] == doc:
+            slot = i
+        if top_scores[i] < top_scores[low]:
+            low = i
+    if slot < 0:
+        slot = low
+    elif top_scores[slot] >= score:  # it holds the doc's whole score (a sample) already
+        return _kth(top_scores)
+    top_docs[slot] = doc
+    top_scores[slot] = score
+    return _kth(top_scores)
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _kth(top_scores: np.ndarray) -> float:
+    kth = top_scores[0]
+    for i in range(1, top_scores.shape[0]):
+        kth = min(kth, top_scores[i])
+    return kth
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _sample(
+    docs: np.ndarray,
+    tfs: np.ndarray,
+    norms: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    weights: np.ndarray,
+    base: int,
+    scores: np.ndarray,
+    touched: np.ndarray,
+    first: int,
+    used: int,
+    top_docs: np.ndarray,
+    top_scores: np.ndarray,
+) -> float:
+    """Offer the whole scores of the SAMPLE documents best so far: the k-th best score rises to
+    near its final value at once, instead of list by list, and more lists need no full pass."""
+    best = np.full(SAMPLE, -1, dtype=np.int64)
+    best_scores = np.zeros(SAMPLE, dtype=np.float32)
+    low = 0
+    for j in range(first, used):
+        g = touched[j]
+        if scores[g] > best_scores[low]:
+            best[low] = g
+            best_scores[low] = scores[g]
+            for s in range(SAMPLE):
+                if best_scores[s] < best_scores[low]:
+                    low = s
+    kth = _kth(top_scores)
+    for s in range(SAMPLE):
+        g = best[s]
+        if g < 0:
+            continue
+        doc = g - base
+        score = np.float32(0)
+        for i in range(starts.shape[0]):  # in the order the search adds them: the same float sum
+            lo = starts[i]
+            hi = ends[i]
+            while lo < hi:
+                middle = (lo + hi) >> 1
+                if docs[middle] < doc:
+                    lo = middle + 1
+                else:
+                    hi = middle
+            if lo < ends[i] and docs[lo] == doc:
+                tf = np.float32(tfs[lo])
+                score = score + (tf / (norms[doc] + tf)) * _K1_PLUS_1 * weights[i]
+        if score > kth:
+            kth = _offer(top_docs, top_scores, g, score)
+    return kth
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _segment_top_k(
+    docs: np.ndarray,
+    tfs: np.ndarray,
+    norms: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    weights: np.ndarray,
+    base: int,
+    scores: np.ndarray,
+    touched: np.ndarray,
+    used: int,
+    candidates: np.ndarray,
+    kept: int,
+    top_docs: np.ndarray,
+    top_scores: np.ndarray,
+) -> tuple[int, int, int]:
+    lists = starts.shape[0]
+    added = 0
+    remaining = 0.0  # the most the lists not yet scored can add to one document
+    for i in range(lists):
+        remaining += float(_K1_PLUS_1 * weights[i])
+    remaining *= 1.0 + SCORE_SLACK
+    kth = _kth(top_scores)
+    first = used
+    i = 0
+    while i < lists and remaining >= kth:  # a document in none of the scored lists might still win
+        weight = weights[i]
+        for p in range(starts[i], ends[i]):
+            doc = docs[p]
+            tf = np.float32(tfs[p])
+            impact = (tf / (norms[doc] + tf)) * _K1_PLUS_1
+            g = base + doc
+            old = scores[g]
+            score = old + impact * weight
+            scores[g] = score
+            if old == 0:
+                touched[used] = g
+                used += 1
+            if score > kth:
+                kth = _offer(top_docs, top_scores, g, score)
+        added += ends[i] - starts[i]
+        remaining -= float(_K1_PLUS_1 * weights[i]) * (1.0 - SCORE_SLACK)
+        i += 1
+        if i == SAMPLE_AFTER and i < lists and remaining >= kth:
+            kth = _sample(
+                docs, tfs, norms, starts, ends, weights, base, scores, touched, first, used, top_docs, top_scores
+            )
+    start = kept  # this segment's candidates: the documents the scored lists hold
+    for j in range(first, used):
+        candidates[kept] = touched[j]
+        kept += 1
+    ordered = False
+    while i < lists:
+        floor = kth - remaining
+        live = start
+        for j in range(start, kept):  # drop the ones that cannot reach the k-th best any more
+            if scores[candidates[j]] >= floor:
+                candidates[live] = candidates[j]
+                live += 1
+        kept = live
+        weight = weights[i]
+        lo = starts[i]
+        hi = ends[i]
+        if (kept - start) * GALLOP_RATIO < hi - lo:
+            if not ordered:
+                candidates[start:kept].sort()
+                ordered = True
+            at = lo
+            for j in range(start, kept):
+                g = candidates[j]
+                doc = g - base
+                if at >= hi:
+                    break
+                if docs[at] < doc:  # gallop: double the step, then binary search the last one
+                    step = 1
+                    below = at
+                    while below + step < hi and docs[below + step] < doc:
+                        below += step
+                        step *= 2
+                    top = min(below + step, hi)
+                    at = below + 1
+                    while at < top:
+                        mid = (at + top) >> 1
+                        if docs[mid] < doc:
+                            at = mid + 1
+                        else:
+                            top = mid
+                    if at >= hi:
+                        break
+                if docs[at] == doc:
+                    added += 1
+                    tf = np.float32(tfs[at])
+                    impact = (tf / (norms[doc] + tf)) * _K1_PLUS_1
+                    score = scores[g] + impact * weight
+                    scores[g] = score
+                    if score > kth:
+                        kth = _offer(top_docs, top_scores, g, score)
+        else:
+            for p in range(lo, hi):
+                doc = docs[p]
+                g = base + doc
+                old = scores[g]
+                if old > 0 and old >= floor:  # a live candidate (the rest are 0 or dropped)
+                    added += 1
+                    tf = np.float32(tfs[p])
+                    impact = (tf / (norms[doc] + tf)) * _K1_PLUS_1
+                    score = old + impact * weight
+                    scores[g] = score
+                    if score > kth:
+                        kth = _offer(top_docs, top_scores, g, score)
+        remaining -= float(_K1_PLUS_1 * weights[i]) * (1.0 - SCORE_SLACK)
+        i += 1
+    floor = kth - max(remaining, 0.0)
+    live = start
+    for j in range(start, kept):
+        if scores[candidates[j]] >= floor:
+            candidates[live] = candidates[j]
+            live += 1
+    return used, live, added
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _clear(scores: np.ndarray, touched: np.ndarray, used: int) -> None:
+    """Zero the scores a question set: the documents it touched, or all when they are many."""
+    if used * 16 > scores.shape[0]:
+        scores[:] = 0
+    else:
+        for j in range(used):
+            scores[touched[j]] = 0
