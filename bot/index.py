@@ -17,6 +17,7 @@ defined and checked in one place.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import pickle
@@ -27,6 +28,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -34,6 +36,8 @@ from .article import Article
 from .config import IMPACT_CACHE_ENV
 from .passages import Layout, LayoutBuilder, Layouts, concat_layouts
 from .text import Analyzer, Term
+
+log = logging.getLogger(__name__)
 
 INDEX_VERSION = "9"  # bump when segmentation, the segment layout, the cache format or what an article holds changes
 TITLE_WEIGHT = 3  # a headline term counts as this many body occurrences
@@ -365,7 +369,7 @@ class Hits:
     docs: np.ndarray
     scores: np.ndarray
     idf: dict[str, float]  # each term's idf in this index (as scored)
-    postings_scored: int = -1  # how many postings a large archive's search added up (-1: all of them)
+    postings_scored: int = 0  # how many postings were added up to find them
 
 
 class SearchIndex:
@@ -433,9 +437,10 @@ class SearchIndex:
         if not self.size:
             return Hits(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), idf)
         k = min(k, self.size)
-        if self.size <= EXHAUSTIVE_MAX_ARTICLES:
+        compiled = None if self.size <= EXHAUSTIVE_MAX_ARTICLES else compiled_search()
+        if compiled is None:
             return self._search_all(plans, k, idf)
-        return self._search_large(plans, k, idf)
+        return self._search_large(compiled, plans, k, idf)
 
     def _plan(self, term: Term) -> _TermPlan:
         rows = [s.terms.get(term.text) for s in self.segments]
@@ -461,11 +466,11 @@ class SearchIndex:
                 lists.append(target)
         threshold = _threshold(scores, lists, k, budget=max(k, self.size // 16))
         top = np.flatnonzero(scores >= threshold) if threshold > 0 else np.arange(self.size)
-        return _best(scores, top, k, idf)
+        hits = _best(scores, top, k, idf)
+        hits.postings_scored = sum(plan.df for plan in plans)
+        return hits
 
-    def _search_large(self, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
-        from . import topk  # numba: loaded by a large archive (Engine.warm), not by every `ask`
-
+    def _search_large(self, topk: ModuleType, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
         norms = self._doc_norms()
         order = sorted(plans, key=lambda plan: plan.df)  # rarest first
         segments = []
@@ -496,9 +501,7 @@ class SearchIndex:
         A large one: its compiled loops, loaded from numba's cache (compiled the first time).
         """
         if self.size > EXHAUSTIVE_MAX_ARTICLES:
-            from . import topk
-
-            topk.warm_up()
+            compiled_search(wait=True)
             return
         impacts = self._impacts  # before the norms: an add() in between leaves this list unused
         norms = self._doc_norms()
@@ -517,6 +520,40 @@ class SearchIndex:
         if impacts is not None:
             return impacts[lo:hi]
         return _impacts_of(segment.tfs[lo:hi], segment.docs[lo:hi], norms[number])
+
+
+_COMPILED: list[ModuleType] = []  # bot.topk, once loaded and its loops compiled
+_COMPILING: list[threading.Thread] = []
+_COMPILING_LOCK = threading.Lock()
+
+
+def compiled_search(wait: bool = False) -> ModuleType | None:
+    """bot.topk, the compiled search of large archives, or None while it loads.
+
+    Importing numba and loading the compiled loops takes ~0.5 s (compiling them, the first time
+    on a machine, a few seconds): a thread does it, started by the first large archive, and
+    questions asked meanwhile are scored exhaustively (the same top k, a few ms slower at a
+    million articles) rather than waiting. If numba cannot load at all, every question is.
+    """
+    if not _COMPILED:
+        with _COMPILING_LOCK:
+            if not _COMPILING:
+                _COMPILING.append(threading.Thread(target=_compile, name="search-compile", daemon=True))
+                _COMPILING[0].start()
+        if wait:
+            _COMPILING[0].join()
+    return _COMPILED[0] if _COMPILED else None
+
+
+def _compile() -> None:
+    try:
+        from . import topk
+
+        topk.warm_up()
+    except Exception:  # an unsupported platform: slower questions, never none
+        log.exception("the compiled search could not load: large archives are searched exhaustively")
+        return
+    _COMPILED.append(topk)
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def test_cached_records_are_read_from_their_own_file(tmp_path: Path) -> None:
 
 
 def _exhaustive_and_pruned(segments: list[index.Segment], terms: list[Term], k: int, monkeypatch) -> tuple:
+    assert index.compiled_search(wait=True) is not None
     search = index.SearchIndex(segments)
     monkeypatch.setattr(index, "EXHAUSTIVE_MAX_ARTICLES", 10**12)
     full = search.search(terms, k=k)
@@ -80,13 +82,15 @@ def _exhaustive_and_pruned(segments: list[index.Segment], terms: list[Term], k: 
 def test_the_compiled_search_scores_as_the_index_does() -> None:
     from bot import topk
 
-    assert topk._K1_PLUS_1 == np.float32(index.K1 + 1.0)
+    assert np.float32(index.K1 + 1.0) == topk._K1_PLUS_1
 
 
 def test_a_large_archive_search_finds_the_exhaustive_top_k(records: list[dict], tmp_path: Path, monkeypatch) -> None:
     """The compiled MaxScore search (bot/topk.py) returns the top k that scoring every posting
-    returns, over one segment and over two (shared threshold), for k small and large — and gets
-    there adding up fewer postings than the lists hold."""
+    returns, over one segment and over two (shared threshold, or one thread each), for k small and
+    large — and gets there adding up fewer postings than the lists hold."""
+    from bot import topk
+
     engine = load_engine(_feed(tmp_path / "feed.jsonl", records))
     segments = engine.index.segments
     halves = [index.build_segment(list(engine.articles)[:700], engine.analyzer),
@@ -94,7 +98,8 @@ def test_a_large_archive_search_finds_the_exhaustive_top_k(records: list[dict], 
     skipped = compared = 0
     for question in synthetic.make_questions(records, 120):
         _, terms = engine.analyzer.question_terms(question)
-        for parts in (segments, halves):
+        for parts, threads in ((segments, 1), (halves, 1), (halves, 2)):
+            monkeypatch.setattr(topk, "PARALLEL_MIN_POSTINGS", 0 if threads == 2 else 10**12)
             for k in (1, 3, 12):
                 full, pruned = _exhaustive_and_pruned(parts, terms, k, monkeypatch)
                 assert len(full.docs) == len(pruned.docs), question
@@ -105,6 +110,20 @@ def test_a_large_archive_search_finds_the_exhaustive_top_k(records: list[dict], 
                 skipped += pruned.postings_scored < held
                 compared += 1
     assert skipped > compared // 2  # most questions skipped postings: lists probed, not all scored
+
+
+def test_a_large_archive_is_searched_exhaustively_while_its_compiled_search_loads(
+    records: list[dict], tmp_path: Path, monkeypatch
+) -> None:
+    engine = load_engine(_feed(tmp_path / "feed.jsonl", records))
+    monkeypatch.setattr(index, "EXHAUSTIVE_MAX_ARTICLES", 0)
+    monkeypatch.setattr(index, "_COMPILED", [])  # still loading (or numba failed): no compiled search
+    monkeypatch.setattr(index, "_COMPILING", [threading.Thread(target=lambda: None)])
+    assert index.compiled_search() is None
+    _, terms = engine.analyzer.question_terms(synthetic.make_questions(records, 1)[0])
+    hits = engine.index.search(terms, k=3)
+    assert len(hits.docs) == 3
+    assert hits.postings_scored == sum(engine.index.df(term.text) for term in terms)  # every posting
 
 
 def test_a_large_feed_is_built_in_parts_and_resumes(records: list[dict], tmp_path: Path, monkeypatch) -> None:
