@@ -32,7 +32,10 @@ VOLUME ["/data"]
 USER bot
 
 # config/container.yaml puts corpus, cache_dir and state_db under /data. Logs: one JSON line an event.
+# numba keeps the compiled search loops of large archives (bot/topk.py) beside the source when it
+# can write there; /app is not the bot's, so they go to the volume (compiled once, not each start).
 ENV DISTRICT_NEWS_CONFIG=/app/config/container.yaml \
+    NUMBA_CACHE_DIR=/data/.numba-cache \
     DATA_DIR=/data \
     SEED_CORPUS=/app/seeds \
     LOG_FORMAT=json \

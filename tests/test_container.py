@@ -45,6 +45,7 @@ def test_dockerfile_slim_python_311_non_root_data_volume_and_the_run_command() -
     assert installs and not any("test" in args for args in installs)  # the package, not the test extra
     env = " ".join(args for word, args in rows if word == "ENV")
     assert "DISTRICT_NEWS_CONFIG=/app/config/container.yaml" in env and "PORT=8443" in env
+    assert "NUMBA_CACHE_DIR=/data/" in env  # compiled search loops kept where the non-root user writes
     assert "TELEGRAM_BOT_TOKEN" not in DOCKERFILE.replace("-e TELEGRAM_BOT_TOKEN", "")  # never baked in
     for word, args in rows:  # every file the image copies is in the repository
         if word == "COPY":
