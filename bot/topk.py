@@ -23,6 +23,7 @@ The k best so far and the threshold are shared by the segments, so later segment
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -137,6 +138,10 @@ def _search(
 
 _POOL: list[concurrent.futures.ThreadPoolExecutor] = []
 _POOL_LOCK = threading.Lock()
+
+
+# A forked child has none of the parent's threads: it starts a pool of its own.
+os.register_at_fork(after_in_child=_POOL.clear)
 
 
 def _pool() -> concurrent.futures.ThreadPoolExecutor:
