@@ -19,11 +19,12 @@ from rapidfuzz import fuzz
 from .article import ID_RE, Article
 from .article_store import ArticleShelf, ArticleStore
 from .config import EngineSettings
-from .index import SMALL_SEGMENT, Hits, SearchIndex, build_segment, merge_segments
+from .index import SMALL_SEGMENT, build_segment, merge_segments
 from .normalize import normalize
 from .passages import ArticleText, analyse
 from .question import MARKUP_RE, MAX_QUESTION_CHARS, asks_of
 from .results import Answer, Candidate, LoadReport, Snippet, Status
+from .search import Hits, SearchIndex
 from .snippet import (
     Choice,
     QuestionView,
@@ -345,6 +346,7 @@ def _names(question: str, headline: str, terms: frozenset[str]) -> bool:
 
 
 def warm_in_background(index: SearchIndex) -> None:
-    """Work out the common words' impacts on the other core while the first questions come in:
-    ~50 ms of numpy at 100,000 articles (it releases the GIL), kept off the start-up time."""
+    """Get the search ready on the other core while the first questions come in, off the start-up
+    time: a small archive's impacts (~10 ms of numpy at 50,000 articles; it releases the GIL), a
+    large one's compiled loops (~0.5 s to load numba and them)."""
     threading.Thread(target=index.warm, name="index-warm", daemon=True).start()

@@ -32,8 +32,9 @@ from .cache import cache_key, clean_stale, file_key, load_cached, records_intact
 from .config import EngineSettings
 from .corpus import corpus_files, jsonl_chunks, load_file
 from .engine import Engine, warm_in_background
-from .index import SMALL_SEGMENT, SearchIndex, Segment, build_segment, merge_segments
+from .index import SMALL_SEGMENT, Segment, build_segment, merge_segments
 from .results import LoadReport
+from .search import EXHAUSTIVE_MAX_ARTICLES, SearchIndex, compiled_search
 from .text import CONFIG_DIR, DICTIONARY_FILES, Analyzer, Lexicon, corpus_words, load_lexicon
 
 Progress = Callable[[str, int], Callable[[int], None] | None]
@@ -173,6 +174,8 @@ def load_engine(
         if item.complete:
             report.cached += 1
         found.append(item)
+    if _large(found):
+        compiled_search(wait=False)  # numba loads on its thread while the segments are built or mapped
     words: set[str] = set()
     for item in found:
         words.update(item.words or ())
@@ -236,6 +239,17 @@ def _build_streaming(
         raise CorpusError(f"{item.path}: no article found (no line of news text)")
     report.built += 1
     _return_freed_memory()  # the parts' articles are gone: give their pages back before the merges
+
+
+def _large(found: list[_File]) -> bool:
+    """Whether the corpus is an archive the compiled search serves: more articles than the
+    exhaustive search's share, counted from the cache, or a feed read in parts (built for long)."""
+    articles = 0
+    for item in found:
+        if item.streamed and not item.complete:
+            return True
+        articles += sum(len(part.store) for part in item.parts) + len(item.fresh or ())
+    return articles > EXHAUSTIVE_MAX_ARTICLES
 
 
 def _return_freed_memory() -> None:

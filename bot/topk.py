@@ -17,7 +17,9 @@ The search, per segment (its lists in the order given, rarest first):
 Every document that can reach the top k is scored exactly, so the top k is the exhaustive one
 (up to float32 rounding: scores are added in this order, not the question's).
 
-The k best so far and the threshold are shared by the segments, so later segments skip more.
+The k best so far and the threshold are shared by the segments searched one after the other, so
+later segments skip more; with long lists and several segments, two threads take half the
+segments each (the loops release the GIL).
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-# K1 + 1 as float32 (index.K1; a test holds them equal): impacts are tf·(K1+1)/(tf+norm) in
-# float32, as index.py works them out.
+# K1 + 1 as float32 (search.K1; a test holds them equal): impacts are tf·(K1+1)/(tf+norm) in
+# float32, as search.py works them out.
 _K1_PLUS_1 = np.float32(2.2)
 # A list is probed by galloping search when it holds this many times more postings than there are
 # candidates left; otherwise one pass over it (reads the list, but no search per candidate).

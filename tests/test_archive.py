@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from benchmarks import synthetic
-from bot import index, loader
+from bot import index, loader, search
 from bot.article import Article, Byline
 from bot.article_store import ArticleShelf, ArticleStore
 from bot.engine import MERGE_AFTER
@@ -70,19 +70,19 @@ def test_cached_records_are_read_from_their_own_file(tmp_path: Path) -> None:
 
 
 def _exhaustive_and_pruned(segments: list[index.Segment], terms: list[Term], k: int, monkeypatch) -> tuple:
-    assert index.compiled_search(wait=True) is not None
-    search = index.SearchIndex(segments)
-    monkeypatch.setattr(index, "EXHAUSTIVE_MAX_ARTICLES", 10**12)
-    full = search.search(terms, k=k)
-    monkeypatch.setattr(index, "EXHAUSTIVE_MAX_ARTICLES", 0)
-    pruned = search.search(terms, k=k)
+    assert search.compiled_search(wait=None) is not None
+    searcher = search.SearchIndex(segments)
+    monkeypatch.setattr(search, "EXHAUSTIVE_MAX_ARTICLES", 10**12)
+    full = searcher.search(terms, k=k)
+    monkeypatch.setattr(search, "EXHAUSTIVE_MAX_ARTICLES", 0)
+    pruned = searcher.search(terms, k=k)
     return full, pruned
 
 
 def test_the_compiled_search_scores_as_the_index_does() -> None:
     from bot import topk
 
-    assert np.float32(index.K1 + 1.0) == topk._K1_PLUS_1
+    assert np.float32(search.K1 + 1.0) == topk._K1_PLUS_1
 
 
 def test_a_large_archive_search_finds_the_exhaustive_top_k(records: list[dict], tmp_path: Path, monkeypatch) -> None:
@@ -116,14 +116,23 @@ def test_a_large_archive_is_searched_exhaustively_while_its_compiled_search_load
     records: list[dict], tmp_path: Path, monkeypatch
 ) -> None:
     engine = load_engine(_feed(tmp_path / "feed.jsonl", records))
-    monkeypatch.setattr(index, "EXHAUSTIVE_MAX_ARTICLES", 0)
-    monkeypatch.setattr(index, "_COMPILED", [])  # still loading (or numba failed): no compiled search
-    monkeypatch.setattr(index, "_COMPILING", [threading.Thread(target=lambda: None)])
-    assert index.compiled_search() is None
-    _, terms = engine.analyzer.question_terms(synthetic.make_questions(records, 1)[0])
-    hits = engine.index.search(terms, k=3)
-    assert len(hits.docs) == 3
-    assert hits.postings_scored == sum(engine.index.df(term.text) for term in terms)  # every posting
+    monkeypatch.setattr(search, "EXHAUSTIVE_MAX_ARTICLES", 0)
+    monkeypatch.setattr(search, "_COMPILED", [])  # still loading past its wait (a first compile): none yet
+    loading = threading.Event()
+    thread = threading.Thread(target=loading.wait)
+    thread.start()
+    monkeypatch.setattr(search, "_COMPILING", [(thread, time.monotonic())])
+    try:
+        started = time.monotonic()
+        assert search.compiled_search() is None
+        _, terms = engine.analyzer.question_terms(synthetic.make_questions(records, 1)[0])
+        hits = engine.index.search(terms, k=3)
+        assert time.monotonic() - started < 1.0  # past the deadline, a question does not wait for it
+        assert len(hits.docs) == 3
+        assert hits.postings_scored == sum(engine.index.df(term.text) for term in terms)  # every posting
+    finally:
+        loading.set()
+        thread.join()
 
 
 def test_a_large_feed_is_built_in_parts_and_resumes(records: list[dict], tmp_path: Path, monkeypatch) -> None:
@@ -195,10 +204,10 @@ def test_only_the_dictionaries_key_the_cache(tmp_path: Path) -> None:
 def test_without_the_impact_cache_search_gives_the_same(monkeypatch) -> None:
     engine = load_engine(SEEDS)
     _, terms = engine.analyzer.question_terms("清华附中什么时候投入使用")
-    cached = index.SearchIndex(engine.index.segments)
+    cached = search.SearchIndex(engine.index.segments)
     cached.warm()
     monkeypatch.setenv("DISTRICT_NEWS_IMPACT_CACHE_MB", "0")  # as run --workers sets for its workers
-    bare = index.SearchIndex(engine.index.segments)
+    bare = search.SearchIndex(engine.index.segments)
     bare.warm()
     assert all(i is not None for i in cached._impacts) and all(i is None for i in bare._impacts)
     a, b = cached.search(terms, k=5), bare.search(terms, k=5)

@@ -15,8 +15,8 @@ import pytest
 from benchmarks import synthetic
 from benchmarks.bench import run_bench
 from benchmarks.report import format_report
-from bot import cache, index
-from bot.text import Analyzer, load_lexicon
+from bot import cache, index, search
+from bot.text import Analyzer, Term, load_lexicon
 
 # slow: the bench command end to end, and parallel builds on worker processes.
 pytestmark = pytest.mark.slow
@@ -90,10 +90,10 @@ def test_parallel_build_merge_and_cache_agree_with_one_process(sources, monkeypa
     loaded = cache.load_cached(path)
     assert isinstance(loaded, index.Segment)
     _segments_equal(serial, loaded)
-    terms = [index.Term(t) for t in analyzer.terms(articles[3].headline)]
+    terms = [Term(t) for t in analyzer.terms(articles[3].headline)]
     for a, b in (
-        (index.SearchIndex([serial]), index.SearchIndex(pieces)),
-        (index.SearchIndex([serial]), index.SearchIndex([loaded])),
+        (search.SearchIndex([serial]), search.SearchIndex(pieces)),
+        (search.SearchIndex([serial]), search.SearchIndex([loaded])),
     ):
         ha, hb = a.search(terms, k=5), b.search(terms, k=5)
         np.testing.assert_array_equal(ha.docs, hb.docs)
@@ -151,7 +151,7 @@ def test_bench_json_figures(tmp_path, capsys, monkeypatch) -> None:
     json.dumps(report)
 
 
-def _bm25_by_brute_force(search_index: index.SearchIndex, terms: list[index.Term]) -> np.ndarray:
+def _bm25_by_brute_force(search_index: search.SearchIndex, terms: list[Term]) -> np.ndarray:
     """Every document's BM25, in float64, straight from the definition."""
     scores = np.zeros(search_index.size)
     avgdl = search_index.avgdl
@@ -164,8 +164,8 @@ def _bm25_by_brute_force(search_index: index.SearchIndex, terms: list[index.Term
                 continue
             docs = segment.docs[segment.indptr[row] : segment.indptr[row + 1]]
             tf = segment.tfs[segment.indptr[row] : segment.indptr[row + 1]].astype(np.float64)
-            norm = index.K1 * (1 - index.B + index.B * segment.doc_len[docs] / avgdl)
-            scores[docs + base] += idf * term.weight * tf * (index.K1 + 1) / (tf + norm)
+            norm = search.K1 * (1 - search.B + search.B * segment.doc_len[docs] / avgdl)
+            scores[docs + base] += idf * term.weight * tf * (search.K1 + 1) / (tf + norm)
     return scores
 
 
@@ -180,7 +180,7 @@ def test_search_returns_the_brute_force_top_k(sources, monkeypatch, warm: bool) 
     questions = [*synthetic.make_questions(records, 60), "区", "郑州市二七区的工作情况", "不存在的词语组合"]
     # Two segments, then a third added (as a new page is): global statistics, doc numbers and
     # impacts worked out ahead must follow the new average length.
-    search_index = index.SearchIndex(segments[:2])
+    search_index = search.SearchIndex(segments[:2])
     for segment in (None, segments[2]):
         if segment is not None:
             search_index.add(segment)
@@ -188,7 +188,7 @@ def test_search_returns_the_brute_force_top_k(sources, monkeypatch, warm: bool) 
             search_index.warm()
         assert all(i is not None for i in search_index._impacts) is warm
         for question in questions:
-            terms = [index.Term(t, w) for t, w in zip(analyzer.terms(question), [1.0, 0.8] * 50, strict=False)]
+            terms = [Term(t, w) for t, w in zip(analyzer.terms(question), [1.0, 0.8] * 50, strict=False)]
             want = _bm25_by_brute_force(search_index, terms)
             for k in (1, 3, 6, 50):
                 hits = search_index.search(terms, k=k)
@@ -197,18 +197,18 @@ def test_search_returns_the_brute_force_top_k(sources, monkeypatch, warm: bool) 
                 np.testing.assert_allclose(want[hits.docs], hits.scores, rtol=1e-5)
 
     # Impacts worked out ahead are the ones worked out per question, bit for bit.
-    cold, warmed = index.SearchIndex(segments), index.SearchIndex(segments)
+    cold, warmed = search.SearchIndex(segments), search.SearchIndex(segments)
     warmed.warm()
     for question in questions[:20]:
-        terms = [index.Term(t) for t in analyzer.terms(question)]
+        terms = [Term(t) for t in analyzer.terms(question)]
         np.testing.assert_array_equal(warmed.search(terms, k=5).scores, cold.search(terms, k=5).scores)
     # Past the memory budget a segment keeps no impacts: still the same answers.
-    monkeypatch.setattr(index, "IMPACT_CACHE_MAX", len(segments[0].docs))
-    partial = index.SearchIndex(segments)
+    monkeypatch.setattr(search, "IMPACT_CACHE_MAX", len(segments[0].docs))
+    partial = search.SearchIndex(segments)
     partial.warm()
     assert partial._impacts[0] is not None and partial._impacts[1] is None
     for question in questions[:20]:
-        terms = [index.Term(t) for t in analyzer.terms(question)]
+        terms = [Term(t) for t in analyzer.terms(question)]
         np.testing.assert_array_equal(partial.search(terms, k=5).scores, cold.search(terms, k=5).scores)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import synthetic
-from bot import cache, index, passages
+from bot import cache, index, passages, search
 from bot.article import Article
 from bot.corpus import load_page
 from bot.passages import FACTS, analyse
@@ -38,7 +38,7 @@ def _articles() -> list[Article]:
 
 def test_stored_layouts_equal_the_article_worked_out_afresh(analyzer: Analyzer) -> None:
     articles = _articles()
-    search_index = index.SearchIndex([index.build_segment(articles, analyzer)])
+    search_index = search.SearchIndex([index.build_segment(articles, analyzer)])
     kinds_seen = set()
     for doc, article in enumerate(articles):
         fresh = analyse(article.headline, article.body, analyzer.terms)

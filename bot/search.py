@@ -1,0 +1,311 @@
+"""BM25 search over the index's segments, with statistics of the whole archive.
+
+BM25 weights are worked out at query time from the global statistics of all segments (document
+count, each term's document frequency, the average length), so adding a segment never leaves
+stale weights behind. A small archive scores every posting of a question with numpy; a large one
+runs MaxScore in compiled loops (bot/topk.py), loaded on a thread of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+from .config import IMPACT_CACHE_ENV
+from .index import Segment
+from .passages import Layout
+from .text import Term
+
+log = logging.getLogger(__name__)
+
+K1 = 1.2
+B = 0.75
+# SearchIndex.warm() works out the BM25 impact of every posting of segments up to this many
+# postings in all (4 bytes each: 256 MB at most; 100,000 articles hold ~29 million, 116 MB).
+IMPACT_CACHE_MAX = 64_000_000
+# $DISTRICT_NEWS_IMPACT_CACHE_MB lowers that budget (0: none, each question works out the impacts
+# of its lists): the impacts are the one large thing a process holds of its own, so several
+# workers over one archive (bot/telegram/supervisor.py) go without them.
+# An archive of up to this many articles scores every posting of a question (numpy, impacts
+# worked out ahead); a larger one skips the lists and documents that cannot reach the top k, in
+# compiled loops (bot/topk.py). Every accuracy set is far below it, so their answers stay exactly
+# as they were.
+EXHAUSTIVE_MAX_ARTICLES = 50_000
+
+
+@dataclass
+class Hits:
+    """Top documents of a query: global doc numbers and their BM25 scores, best first."""
+
+    docs: np.ndarray
+    scores: np.ndarray
+    idf: dict[str, float]  # each term's idf in this index (as scored)
+    postings_scored: int = 0  # how many postings were added up to find them
+
+
+class SearchIndex:
+    """BM25 over one or more segments, with global statistics."""
+
+    def __init__(self, segments: Sequence[Segment] = ()) -> None:
+        self.segments: list[Segment] = []
+        self.bases: list[int] = []
+        self.size = 0
+        self._total_len = 0.0
+        self._norms: list[np.ndarray] | None = None  # per segment, for the current avgdl
+        # Per segment, tf·(K1+1)/(tf+norm) of every posting in the order of `docs` (see warm()).
+        self._impacts: list[np.ndarray | None] = []
+        for segment in segments:
+            self.add(segment)
+
+    def add(self, segment: Segment) -> None:
+        self.bases.append(self.size)
+        self.segments.append(segment)
+        self.size += segment.size
+        self._total_len += float(segment.doc_len.sum())
+        self._norms = None
+        self._impacts = [None] * len(self.segments)  # avgdl changed: every impact did
+
+    @property
+    def avgdl(self) -> float:
+        return self._total_len / self.size if self.size else 1.0
+
+    def _doc_norms(self) -> list[np.ndarray]:
+        """BM25 length normalisation of every doc, K1·(1 − B + B·len/avgdl), once per index state.
+
+        Computed element-wise exactly as per posting before, so scores are bit-identical.
+        """
+        norms = self._norms
+        if norms is None:
+            avgdl = self.avgdl
+            norms = self._norms = [K1 * (1.0 - B + B * s.doc_len / avgdl) for s in self.segments]
+        return norms
+
+    def df(self, term: str) -> int:
+        return sum(s.df(term) for s in self.segments)
+
+    def layout(self, doc: int) -> Layout:
+        """The stored sentences and fact bits of a (global) doc number."""
+        number = bisect_right(self.bases, doc) - 1
+        return self.segments[number].layouts.get(doc - self.bases[number])
+
+    def idf(self, term: str) -> float:
+        """BM25 idf (always positive); a term no article has gets the highest value."""
+        df = self.df(term)
+        return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
+
+    def search(self, terms: Iterable[Term], k: int = 10) -> Hits:
+        """BM25 top k of the question's terms.
+
+        A small archive: every posting is scored, and the top k taken from the few documents
+        above a threshold (a k-th best score known from one short list) rather than by
+        partitioning the scores of the whole archive. A large one: MaxScore in compiled loops
+        (bot/topk.py), which scores the rarest lists and only looks up, in the longest, the
+        documents that can still win. The same top k either way.
+        """
+        terms = list(terms)
+        plans = [self._plan(term) for term in terms]
+        idf = {term.text: plan.idf for term, plan in zip(terms, plans, strict=True)}
+        if not self.size:
+            return Hits(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), idf)
+        k = min(k, self.size)
+        compiled = None if self.size <= EXHAUSTIVE_MAX_ARTICLES else compiled_search(wait=True)
+        if compiled is None:
+            return self._search_all(plans, k, idf)
+        return self._search_large(compiled, plans, k, idf)
+
+    def _plan(self, term: Term) -> _TermPlan:
+        rows = [s.terms.get(term.text) for s in self.segments]
+        df = sum(int(s.indptr[r + 1] - s.indptr[r]) for s, r in zip(self.segments, rows, strict=True) if r is not None)
+        idf = math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
+        return _TermPlan(rows, df, idf, idf * term.weight)
+
+    def _postings(self, plan: _TermPlan, norms: list[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(global docs, weighted impacts) of a term's list in each segment that has it."""
+        for number, (base, segment, row) in enumerate(zip(self.bases, self.segments, plan.rows, strict=True)):
+            if row is None:
+                continue
+            docs = segment.docs[segment.indptr[row] : segment.indptr[row + 1]]
+            yield (docs + base if base else docs), self._impact(number, row, norms) * plan.weight
+
+    def _search_all(self, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
+        norms = self._doc_norms()
+        scores = np.zeros(self.size, dtype=np.float32)
+        lists: list[np.ndarray] = []  # the docs of each term (distinct within one list)
+        for plan in plans:
+            for target, impacts in self._postings(plan, norms):
+                np.add.at(scores, target, impacts)  # numpy ≥ 2: faster than +=
+                lists.append(target)
+        threshold = _threshold(scores, lists, k, budget=max(k, self.size // 16))
+        top = np.flatnonzero(scores >= threshold) if threshold > 0 else np.arange(self.size)
+        hits = _best(scores, top, k, idf)
+        hits.postings_scored = sum(plan.df for plan in plans)
+        return hits
+
+    def _search_large(self, topk: ModuleType, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
+        norms = self._doc_norms()
+        order = sorted(plans, key=lambda plan: plan.df)  # rarest first
+        segments = []
+        for number, (base, segment) in enumerate(zip(self.bases, self.segments, strict=True)):
+            rows = [(row, plan.weight) for plan in order if (row := plan.rows[number]) is not None]
+            if not rows:
+                continue
+            indptr = segment.indptr
+            segments.append(
+                topk.SegmentLists(
+                    docs=_read_only(segment.docs),
+                    tfs=_read_only(segment.tfs),
+                    norms=norms[number],
+                    base=base,
+                    starts=np.array([indptr[row] for row, _ in rows], dtype=np.int64),
+                    ends=np.array([indptr[row + 1] for row, _ in rows], dtype=np.int64),
+                    weights=np.array([weight for _, weight in rows], dtype=np.float32),
+                )
+            )
+        docs, scores, scored = topk.top_k(segments, self.size, k)
+        return Hits(docs, scores, idf, scored)
+
+    def warm(self) -> None:
+        """Do ahead, on a background thread after load, what the first questions would wait for.
+
+        A small archive: every posting's impact, as bm25s works them out at index time (one
+        vectorised pass a segment; kept in memory only, since every impact changes with avgdl).
+        A large one: its compiled loops, loaded from numba's cache (compiled the first time).
+        """
+        if self.size > EXHAUSTIVE_MAX_ARTICLES:
+            compiled_search(wait=None)
+            return
+        impacts = self._impacts  # before the norms: an add() in between leaves this list unused
+        norms = self._doc_norms()
+        budget = _impact_budget()
+        for number, (segment, norm) in enumerate(zip(self.segments[: len(impacts)], norms, strict=False)):
+            budget -= len(segment.docs)
+            if budget < 0:
+                break
+            if impacts[number] is None:
+                impacts[number] = _impacts_of(segment.tfs, segment.docs, norm)
+
+    def _impact(self, number: int, row: int, norms: list[np.ndarray]) -> np.ndarray:
+        segment = self.segments[number]
+        lo, hi = segment.indptr[row], segment.indptr[row + 1]
+        impacts = self._impacts[number]
+        if impacts is not None:
+            return impacts[lo:hi]
+        return _impacts_of(segment.tfs[lo:hi], segment.docs[lo:hi], norms[number])
+
+
+# A question waits for the compiled search at most this long after its loading began: loading it
+# from numba's cache takes ~0.5 s, compiling it (the first time on a machine) a few seconds.
+COMPILE_WAIT_S = 3.0
+_COMPILED: list[ModuleType] = []  # bot.topk, once loaded and its loops compiled
+_COMPILING: list[tuple[threading.Thread, float]] = []  # the thread loading it, and its deadline
+_COMPILING_LOCK = threading.Lock()
+
+
+def compiled_search(wait: bool | None = True) -> ModuleType | None:
+    """bot.topk, the compiled search of large archives, started loading on a thread of its own if
+    it is not yet (the loader starts it early, beside mapping the segments).
+
+    wait=True (a question): wait for it until COMPILE_WAIT_S after its loading began, then go
+    without it (None: the question is scored exhaustively, the same top k, a few ms slower at a
+    million articles). The first compile on a machine can outlast that; the questions of those
+    seconds do not wait for it. If numba cannot load at all, every question is scored so.
+    wait=False: start loading it, return at once. wait=None: wait until it is loaded (or failed).
+    """
+    if _COMPILED:
+        return _COMPILED[0]
+    with _COMPILING_LOCK:
+        if not _COMPILING:
+            thread = threading.Thread(target=_compile, name="search-compile", daemon=True)
+            _COMPILING.append((thread, time.monotonic() + COMPILE_WAIT_S))
+            thread.start()
+        thread, deadline = _COMPILING[0]
+    if wait is None:
+        thread.join()
+    elif wait:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return _COMPILED[0] if _COMPILED else None
+
+
+def _compile() -> None:
+    try:
+        from . import topk
+
+        topk.warm_up()
+    except Exception:  # an unsupported platform: slower questions, never none
+        log.exception("the compiled search could not load: large archives are searched exhaustively")
+        return
+    _COMPILED.append(topk)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """The array as a read-only view: cached segments are mapped read-only, and the compiled
+    loops are compiled once for that type rather than again for built (writable) segments."""
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _impact_budget() -> int:
+    """Postings whose impacts warm() may keep: IMPACT_CACHE_MAX, or fewer as the environment says."""
+    wanted = os.environ.get(IMPACT_CACHE_ENV, "").strip()
+    if wanted.isdigit():
+        return min(IMPACT_CACHE_MAX, int(wanted) * (1 << 20) // 4)
+    return IMPACT_CACHE_MAX
+
+
+@dataclass(frozen=True)
+class _TermPlan:
+    rows: list[int | None]  # the term's row in each segment
+    df: int
+    idf: float
+    weight: float  # idf × the term's weight in the question
+
+
+def _best(scores: np.ndarray, top: np.ndarray, k: int, idf: dict[str, float]) -> Hits:
+    if len(top) > k:
+        top = top[np.argpartition(-scores[top], k - 1)[:k]]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    top = top[scores[top] > 0]
+    return Hits(top, scores[top], idf)
+
+
+def _impacts_of(tfs: np.ndarray, docs: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """tf·(K1+1)/(tf+norm) of postings, worked out in blocks: the temporaries (uint16 tfs made
+    float32) stay a few MB however long the list, not a copy of it."""
+    impact = np.empty(len(docs), dtype=np.float32)
+    for lo in range(0, len(docs), _IMPACT_BLOCK):
+        hi = lo + _IMPACT_BLOCK
+        block = impact[lo:hi]
+        norms.take(docs[lo:hi], out=block)
+        block_tfs = tfs[lo:hi].astype(np.float32)
+        block += block_tfs
+        np.divide(block_tfs, block, out=block)
+        block *= K1 + 1.0
+    return impact
+
+
+_IMPACT_BLOCK = 1 << 20
+
+
+def _threshold(scores: np.ndarray, lists: list[np.ndarray], k: int, budget: int) -> float:
+    """A lower bound of the k-th best score: the k-th best within one posting list (its docs
+    are distinct), the best over the shortest lists that fit the budget of gathered scores."""
+    best = 0.0
+    for docs in sorted((d for d in lists if len(d) >= k), key=len):
+        if len(docs) > budget:
+            break
+        budget -= len(docs)
+        values = scores[docs]
+        best = max(best, float(np.partition(values, len(values) - k)[len(values) - k]))
+    return best
