@@ -12,7 +12,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config" / "bot.yaml"
 # Memory (MB) a process may spend on BM25 impacts worked out ahead (bot/search.py SearchIndex.warm,
-# archives of up to 50,000 articles); `run --workers` sets 0 for its workers unless the operator
+# archives of up to 200,000 articles); `run --workers` sets 0 for its workers unless the operator
 # sets it.
 IMPACT_CACHE_ENV = "DISTRICT_NEWS_IMPACT_CACHE_MB"
 

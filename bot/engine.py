@@ -347,6 +347,6 @@ def _names(question: str, headline: str, terms: frozenset[str]) -> bool:
 
 def warm_in_background(index: SearchIndex) -> None:
     """Get the search ready on the other core while the first questions come in, off the start-up
-    time: a small archive's impacts (~10 ms of numpy at 50,000 articles; it releases the GIL), a
+    time: a small archive's impacts (~50 ms of numpy at 100,000 articles; it releases the GIL), a
     large one's compiled loops (~0.5 s to load numba and them)."""
     threading.Thread(target=index.warm, name="index-warm", daemon=True).start()

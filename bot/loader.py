@@ -154,6 +154,8 @@ def load_engine(
     report = LoadReport()
     clean_stale(corpus if corpus.is_dir() else None, cache_dir)  # what a killed ingest or cache write left
     files = corpus_files(corpus)
+    if _bytes(files) > LARGE_CORPUS_BYTES:  # numba loads on its thread while the cache is opened
+        compiled_search(wait=False)
     report.files = len(files)
     found: list[_File] = []
     for path in files:
@@ -239,6 +241,18 @@ def _build_streaming(
         raise CorpusError(f"{item.path}: no article found (no line of news text)")
     report.built += 1
     _return_freed_memory()  # the parts' articles are gone: give their pages back before the merges
+
+
+# A corpus of more bytes than this is taken for a large archive from the start (~2 KB an article).
+LARGE_CORPUS_BYTES = 400_000_000
+
+
+def _bytes(files: list[Path]) -> int:
+    total = 0
+    for path in files:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
 
 
 def _large(found: list[_File]) -> bool:
