@@ -256,14 +256,10 @@ def _bytes(files: list[Path]) -> int:
 
 
 def _large(found: list[_File]) -> bool:
-    """Whether the corpus is an archive the compiled search serves: more articles than the
-    exhaustive search's share, counted from the cache, or a feed read in parts (built for long)."""
-    articles = 0
-    for item in found:
-        if item.streamed and not item.complete:
-            return True
-        articles += sum(len(part.store) for part in item.parts) + len(item.fresh or ())
-    return articles > EXHAUSTIVE_MAX_ARTICLES
+    """Whether the cache and the files read so far hold more articles than the exhaustive search
+    serves (a corpus of short articles, under LARGE_CORPUS_BYTES)."""
+    articles = sum(len(part.store) for item in found for part in item.parts)
+    return articles + sum(len(item.fresh or ()) for item in found) > EXHAUSTIVE_MAX_ARTICLES
 
 
 def _return_freed_memory() -> None:

@@ -147,7 +147,7 @@ class SearchIndex:
                 lists.append(target)
         threshold = _threshold(scores, lists, k, budget=max(k, self.size // 16))
         top = np.flatnonzero(scores >= threshold) if threshold > 0 else np.arange(self.size)
-        hits = _best(scores, top, k, idf)
+        hits = _best(top, scores[top], k, idf)
         hits.postings_scored = sum(plan.df for plan in plans)
         return hits
 
@@ -172,7 +172,9 @@ class SearchIndex:
                 )
             )
         docs, scores, scored = topk.top_k(segments, self.size, k)
-        return Hits(docs, scores, idf, scored)
+        hits = _best(docs, scores, k, idf)
+        hits.postings_scored = scored
+        return hits
 
     def warm(self) -> None:
         """Do ahead, on a background thread after load, what the first questions would wait for.
@@ -273,12 +275,15 @@ class _TermPlan:
     weight: float  # idf × the term's weight in the question
 
 
-def _best(scores: np.ndarray, top: np.ndarray, k: int, idf: dict[str, float]) -> Hits:
-    if len(top) > k:
-        top = top[np.argpartition(-scores[top], k - 1)[:k]]
-    top = top[np.argsort(-scores[top], kind="stable")]
-    top = top[scores[top] > 0]
-    return Hits(top, scores[top], idf)
+def _best(docs: np.ndarray, scores: np.ndarray, k: int, idf: dict[str, float]) -> Hits:
+    """The k best of the docs by their scores (aligned with them), best first, none scored 0."""
+    if len(docs) > k:
+        pick = np.argpartition(-scores, k - 1)[:k]
+        docs, scores = docs[pick], scores[pick]
+    order = np.argsort(-scores, kind="stable")
+    docs, scores = docs[order], scores[order]
+    found = scores > 0
+    return Hits(docs[found], scores[found], idf)
 
 
 def _impacts_of(tfs: np.ndarray, docs: np.ndarray, norms: np.ndarray) -> np.ndarray:

@@ -60,8 +60,9 @@ class SegmentLists:
 
 
 def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Global doc numbers and scores of the k best documents (best first, scores above zero), and
-    how many postings were added up to find them.
+    """Every document that can be among the k best, scored whole (global doc numbers and scores;
+    some that fell short of a later threshold may be among them), and how many postings were added
+    up to find them. The caller takes the k best.
 
     With several segments and many postings, half the segments are searched on a second thread
     (the loops release the GIL), each half with its own k best: on two cores a question takes
@@ -80,10 +81,6 @@ def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarr
         else:
             done += _search(segments, buffers, k)
         found = np.concatenate([candidates[lists.base : kept] for lists, _, kept, _ in done] or [candidates[:0]])
-        if len(found) > k:
-            found = found[np.argpartition(-scores[found], k - 1)[:k]]
-        found = found[np.argsort(-scores[found], kind="stable")]
-        found = found[scores[found] > 0]
         return found, scores[found], sum(added for *_, added in done)
     finally:
         for lists, used, _, _ in done:
