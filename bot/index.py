@@ -32,7 +32,7 @@ from .article import Article
 from .passages import LayoutBuilder, Layouts, concat_layouts
 from .text import Analyzer
 
-INDEX_VERSION = "9"  # bump when segmentation, the segment layout, the cache format or what an article holds changes
+INDEX_VERSION = "10"  # bump when segmentation, the segment layout, the cache format or what an article holds changes
 TITLE_WEIGHT = 3  # a headline term counts as this many body occurrences
 # Batches of at least this many articles are segmented on worker processes (one per core, at
 # most MAX_WORKERS); $DISTRICT_NEWS_INDEX_WORKERS=1 forces one process.
@@ -44,6 +44,10 @@ MERGE_BLOCK = 4_000_000  # postings placed at a time when segments are merged
 # A segment of fewer articles than this is "small": merged with its small neighbours on load
 # (bot/loader.py) and at the end of a running index (Engine.merged); larger ones stay as built.
 SMALL_SEGMENT = 20_000
+# BM25's parameters (bot/search.py scores with them; the index keeps bounds worked out with them).
+K1 = 1.2
+B = 0.75
+BOUND_BLOCK = 1 << 20  # postings whose impacts are worked out at a time for the bounds
 
 
 @dataclass
@@ -56,6 +60,12 @@ class Segment:
     tfs: np.ndarray  # uint16 term frequencies (headline weighted): exact integers, half of float32's bytes
     doc_len: np.ndarray  # float32 weighted length of each doc
     layouts: Layouts  # each article's sentences and fact bits, for the snippet (passages.py)
+    # Per row, at least the largest BM25 impact tf·(K1+1)/(tf+norm) of its postings with the
+    # norms of average length `bounds_avgdl`: with the archive's own average length A, times
+    # max(1, A / bounds_avgdl) (see row_bounds()). What lets MaxScore (bot/topk.py) know how much a
+    # term can add to a document, far below the K1+1 of any tf.
+    bounds: np.ndarray  # float32, one per row
+    bounds_avgdl: float
 
     @property
     def size(self) -> int:
@@ -64,6 +74,36 @@ class Segment:
     def df(self, term: str) -> int:
         row = self.terms.get(term)
         return 0 if row is None else int(self.indptr[row + 1] - self.indptr[row])
+
+    def bound_scale(self, avgdl: float) -> float:
+        """What the bounds are multiplied by for an archive of average length `avgdl`.
+
+        A longer average shortens every norm by at most avgdl / bounds_avgdl, which raises an
+        impact tf/(tf + norm) by at most as much; a shorter one only lowers it."""
+        return max(1.0, avgdl / self.bounds_avgdl)
+
+
+def _avgdl(doc_len: np.ndarray) -> float:
+    """The average length (1 when there are no terms at all: the bounds are all 0 then)."""
+    total = float(doc_len.sum(dtype=np.float64))
+    return total / len(doc_len) if total > 0 else 1.0
+
+
+def _row_bounds(indptr: np.ndarray, docs: np.ndarray, tfs: np.ndarray, doc_len: np.ndarray, avgdl: float) -> np.ndarray:
+    """The largest impact of each row at average length `avgdl`, in blocks of rows (the impacts
+    of a whole segment would be 4 bytes a posting)."""
+    norms = (K1 * (1.0 - B + B * doc_len.astype(np.float64) / avgdl)).astype(np.float32)
+    bounds = np.zeros(len(indptr) - 1, dtype=np.float32)
+    cuts = np.unique(np.searchsorted(indptr, np.arange(0, len(docs), BOUND_BLOCK), "right") - 1)
+    for lo_row, hi_row in zip(cuts, [*cuts[1:], len(indptr) - 1], strict=True):
+        lo, hi = int(indptr[lo_row]), int(indptr[hi_row])
+        block_tfs = tfs[lo:hi].astype(np.float32)
+        impacts = block_tfs * np.float32(K1 + 1.0) / (block_tfs + norms[docs[lo:hi]])
+        starts = indptr[lo_row:hi_row] - lo
+        full = starts < indptr[lo_row + 1 : hi_row + 1] - lo  # reduceat needs rows with postings
+        if len(impacts):
+            bounds[lo_row:hi_row][full] = np.maximum.reduceat(impacts, starts[full])
+    return bounds
 
 
 def _count_terms(
@@ -116,17 +156,22 @@ def _segment_from_counts(
     layouts: Layouts,
 ) -> Segment:
     """Postings grouped by term (docs ascending within a term), as an inverted index."""
-    docs = np.repeat(np.arange(len(per_doc), dtype=np.int32), per_doc)
     order = np.argsort(term_ids, kind="stable")
+    docs = np.repeat(np.arange(len(per_doc), dtype=np.int32), per_doc)[order]
     indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
     np.cumsum(np.bincount(term_ids, minlength=len(vocab)), out=indptr[1:])
+    tfs = np.minimum(tfs[order], TF_MAX).astype(np.uint16)
+    doc_len = np.array(doc_len, dtype=np.float32)
+    avgdl = _avgdl(doc_len)
     return Segment(
         terms=vocab,
         indptr=indptr,
-        docs=docs[order],
-        tfs=np.minimum(tfs[order], TF_MAX).astype(np.uint16),
-        doc_len=np.array(doc_len, dtype=np.float32),
+        docs=docs,
+        tfs=tfs,
+        doc_len=doc_len,
         layouts=layouts,
+        bounds=_row_bounds(indptr, docs, tfs, doc_len, avgdl),
+        bounds_avgdl=avgdl,
     )
 
 
@@ -332,11 +377,21 @@ def merge_segments(segments: Sequence[Segment]) -> Segment:
                 tfs[dest] = segment.tfs[lo:hi]
             filled[local_to_global] += row_counts
         base += segment.size
+    doc_len = np.concatenate([s.doc_len for s in segments]).astype(np.float32, copy=False)
+    avgdl = _avgdl(doc_len)
+    # Each part's bounds, rescaled to the merged average (a valid bound, as for any archive),
+    # rather than a pass over every posting again.
+    bounds = np.zeros(len(vocab), dtype=np.float32)
+    for segment, local_to_global in zip(segments, mappings, strict=True):
+        scaled = segment.bounds * np.float32(segment.bound_scale(avgdl))
+        bounds[local_to_global] = np.maximum(bounds[local_to_global], scaled)
     return Segment(
         terms=vocab,
         indptr=indptr,
         docs=docs,
         tfs=tfs,
-        doc_len=np.concatenate([s.doc_len for s in segments]).astype(np.float32, copy=False),
+        doc_len=doc_len,
         layouts=concat_layouts([s.layouts for s in segments]),
+        bounds=bounds,
+        bounds_avgdl=avgdl,
     )

@@ -21,14 +21,12 @@ from types import ModuleType
 import numpy as np
 
 from .config import IMPACT_CACHE_ENV
-from .index import Segment
+from .index import K1, B, Segment
 from .passages import Layout
 from .text import Term
 
 log = logging.getLogger(__name__)
 
-K1 = 1.2
-B = 0.75
 # SearchIndex.warm() works out the BM25 impact of every posting of segments up to this many
 # postings in all (4 bytes each: 256 MB at most; 100,000 articles hold ~29 million, 116 MB).
 IMPACT_CACHE_MAX = 64_000_000
@@ -154,12 +152,14 @@ class SearchIndex:
     def _search_large(self, topk: ModuleType, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
         norms = self._doc_norms()
         order = sorted(plans, key=lambda plan: plan.df)  # rarest first
+        avgdl = self.avgdl
         segments = []
         for number, (base, segment) in enumerate(zip(self.bases, self.segments, strict=True)):
             rows = [(row, plan.weight) for plan in order if (row := plan.rows[number]) is not None]
             if not rows:
                 continue
             indptr = segment.indptr
+            scale = segment.bound_scale(avgdl)
             segments.append(
                 topk.SegmentLists(
                     docs=_read_only(segment.docs),
@@ -169,6 +169,7 @@ class SearchIndex:
                     starts=np.array([indptr[row] for row, _ in rows], dtype=np.int64),
                     ends=np.array([indptr[row + 1] for row, _ in rows], dtype=np.int64),
                     weights=np.array([weight for _, weight in rows], dtype=np.float32),
+                    bounds=np.array([float(segment.bounds[row]) * scale * weight for row, weight in rows]),
                 )
             )
         docs, scores, scored = topk.top_k(segments, self.size, k)

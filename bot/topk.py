@@ -8,7 +8,9 @@ lists be skipped is known from the first list on rather than recomputed after ea
 
 The search, per segment (its lists in the order given, rarest first):
 1. score whole lists while a document none of the scored lists holds could still reach the k-th
-   best score (the sum of the bounds of the lists not yet scored is at least that score);
+   best score (the sum of the bounds of the lists not yet scored is at least that score: each
+   list's bound is the largest impact it holds, which the index keeps per term, times the
+   term's weight);
    after two, score the best documents so far whole (binary search in every list), which lifts
    the k-th best score close to its final value at once;
 2. then, for each remaining list, drop the candidates that can no longer reach the k-th best even
@@ -57,6 +59,7 @@ class SegmentLists:
     starts: np.ndarray  # int64, one per list
     ends: np.ndarray
     weights: np.ndarray  # float32 idf × the term's weight in the question
+    bounds: np.ndarray  # float64 the most each list can add to a document's score (weight included)
 
 
 def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -66,25 +69,24 @@ def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarr
 
     With several segments and many postings, half the segments are searched on a second thread
     (the loops release the GIL), each half with its own k best: on two cores a question takes
-    about half as long. Each segment keeps its documents in its own range of the buffers."""
-    scores, touched, candidates = _scratch(size)
-    buffers = (scores, touched, candidates)
+    about half as long. Each segment keeps its documents in its own range of the buffers, and
+    leaves the score array zeroed again: the candidates' scores are copied out first, on the
+    thread that set them, while they are still in its cache."""
+    buffers = _scratch(size)
     halves = _halves(segments)
-    done: list[tuple[SegmentLists, int, int, int]] = []
-    try:
-        if len(halves) == 2:
-            other = _pool().submit(_search, halves[1], buffers, k)
-            try:
-                done += _search(halves[0], buffers, k)
-            finally:
-                done += other.result()
-        else:
-            done += _search(segments, buffers, k)
-        found = np.concatenate([candidates[lists.base : kept] for lists, _, kept, _ in done] or [candidates[:0]])
-        return found, scores[found], sum(added for *_, added in done)
-    finally:
-        for lists, used, _, _ in done:
-            _clear(scores, touched, lists.base, used, len(lists.norms))
+    if len(halves) == 2:
+        other = _pool().submit(_search, halves[1], buffers, k)
+        try:
+            done = _search(halves[0], buffers, k)
+        finally:
+            done += other.result()
+    else:
+        done = _search(segments, buffers, k)
+    _, _, candidates, found_scores = buffers
+    ranges = [slice(base, end) for base, end, _ in done]
+    found = np.concatenate([candidates[r] for r in ranges] or [candidates[:0]])
+    scores = np.concatenate([found_scores[r] for r in ranges] or [found_scores[:0]])
+    return found, scores, sum(added for *_, added in done)
 
 
 # A question whose lists hold at least this many postings in all is searched on two threads.
@@ -107,31 +109,31 @@ def _halves(segments: Sequence[SegmentLists]) -> list[list[SegmentLists]]:
     return halves
 
 
-def _search(
-    segments: Sequence[SegmentLists], buffers: tuple[np.ndarray, ...], k: int
-) -> list[tuple[SegmentLists, int, int, int]]:
-    """Search segments one after the other, sharing their k best; each segment's (lists, end of its
-    touched documents, end of its candidates, postings added)."""
-    scores, touched, candidates = buffers
+def _search(segments: Sequence[SegmentLists], buffers: tuple[np.ndarray, ...], k: int) -> list[tuple[int, int, int]]:
+    """Search segments one after the other, sharing their k best; each segment's (start and end of
+    its candidates in the buffers, postings added)."""
+    scores, touched, candidates, found_scores = buffers
     top_docs = np.full(k, -1, dtype=np.int64)
     top_scores = np.zeros(k, dtype=np.float32)
     done = []
     for lists in segments:
-        used, kept, added = _segment_top_k(
+        end, added = _segment_top_k(
             lists.docs,
             lists.tfs,
             lists.norms,
             lists.starts,
             lists.ends,
             lists.weights,
+            lists.bounds,
             lists.base,
             scores,
             touched,
             candidates,
+            found_scores,
             top_docs,
             top_scores,
         )
-        done.append((lists, used, kept, added))
+        done.append((lists.base, end, added))
     return done
 
 
@@ -153,16 +155,20 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
 _SCRATCH = threading.local()
 
 
-def _scratch(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """This thread's zeroed score array and its two doc buffers, reused question after question:
-    fresh ones would cost a page fault per page a question touches."""
-    scores: np.ndarray | None = getattr(_SCRATCH, "scores", None)
-    if scores is None or len(scores) < size:
+def _scratch(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """This thread's zeroed score array, its touched and candidate doc buffers and the candidates'
+    scores, reused question after question: fresh ones would cost a page fault per page a question
+    touches."""
+    buffers: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = getattr(_SCRATCH, "buffers", None)
+    if buffers is None or len(buffers[0]) < size:
         room = size + size // 8
-        scores = _SCRATCH.scores = np.zeros(room, dtype=np.float32)
-        _SCRATCH.touched = np.zeros(room, dtype=np.int64)
-        _SCRATCH.candidates = np.zeros(room, dtype=np.int64)
-    return scores, _SCRATCH.touched, _SCRATCH.candidates
+        buffers = _SCRATCH.buffers = (
+            np.zeros(room, dtype=np.float32),
+            np.zeros(room, dtype=np.int64),
+            np.zeros(room, dtype=np.int64),
+            np.zeros(room, dtype=np.float32),
+        )
+    return buffers
 
 
 def warm_up() -> None:
@@ -178,6 +184,7 @@ def warm_up() -> None:
         np.array([0, 0], dtype=np.int64),
         np.array([2, 1], dtype=np.int64),
         np.ones(2, dtype=np.float32),
+        np.full(2, 2.2),
     )
     top_k([lists], 2, 1)
 
@@ -271,22 +278,25 @@ def _segment_top_k(
     starts: np.ndarray,
     ends: np.ndarray,
     weights: np.ndarray,
+    bounds: np.ndarray,
     base: int,
     scores: np.ndarray,
     touched: np.ndarray,
     candidates: np.ndarray,
+    found_scores: np.ndarray,
     top_docs: np.ndarray,
     top_scores: np.ndarray,
-) -> tuple[int, int, int]:
-    """One segment's part of top_k(). Its documents go to touched[base:], its candidates to
-    candidates[base:]: a segment's range of the buffers is its own. Returns where they end, and
-    how many postings were added."""
+) -> tuple[int, int]:
+    """One segment's part of top_k(). Its documents go to touched[base:], its candidates and their
+    scores to candidates[base:] and found_scores[base:] (a segment's range of the buffers is its
+    own), and its scores are zeroed again. Returns where its candidates end, and how many postings
+    were added."""
     lists = starts.shape[0]
     used = kept = base
     added = 0
     remaining = 0.0  # the most the lists not yet scored can add to one document
     for i in range(lists):
-        remaining += float(_K1_PLUS_1 * weights[i])
+        remaining += bounds[i]
     remaining *= 1.0 + SCORE_SLACK
     kth = _kth(top_scores)
     first = used
@@ -307,7 +317,7 @@ def _segment_top_k(
             if score > kth:
                 kth = _offer(top_docs, top_scores, g, score)
         added += ends[i] - starts[i]
-        remaining -= float(_K1_PLUS_1 * weights[i]) * (1.0 - SCORE_SLACK)
+        remaining -= bounds[i] * (1.0 - SCORE_SLACK)
         i += 1
         if i == SAMPLE_AFTER and i < lists and remaining >= kth:
             kth = _sample(
@@ -376,23 +386,19 @@ def _segment_top_k(
                     scores[g] = score
                     if score > kth:
                         kth = _offer(top_docs, top_scores, g, score)
-        remaining -= float(_K1_PLUS_1 * weights[i]) * (1.0 - SCORE_SLACK)
+        remaining -= bounds[i] * (1.0 - SCORE_SLACK)
         i += 1
     floor = kth - max(remaining, 0.0)
     live = start
     for j in range(start, kept):
-        if scores[candidates[j]] >= floor:
-            candidates[live] = candidates[j]
+        g = candidates[j]
+        if scores[g] >= floor:
+            candidates[live] = g
+            found_scores[live] = scores[g]
             live += 1
-    return used, live, added
-
-
-@nb.njit(cache=True, nogil=True, boundscheck=False)
-def _clear(scores: np.ndarray, touched: np.ndarray, base: int, used: int, size: int) -> None:
-    """Zero the scores a question set in a segment: the documents it touched, or the segment's
-    whole range when they are many."""
-    if (used - base) * 16 > size:
-        scores[base : base + size] = 0
+    if (used - base) * 16 > norms.shape[0]:  # zero what the question set: all, when it is most
+        scores[base : base + norms.shape[0]] = 0
     else:
         for j in range(base, used):
             scores[touched[j]] = 0
+    return live, added

@@ -112,6 +112,40 @@ def test_a_large_archive_search_finds_the_exhaustive_top_k(records: list[dict], 
     assert skipped > compared // 2  # most questions skipped postings: lists probed, not all scored
 
 
+def _row_max(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(indptr) - 1, dtype=np.float64)
+    full = indptr[:-1] < indptr[1:]
+    out[full] = np.maximum.reduceat(values, indptr[:-1][full])
+    return out
+
+
+def test_a_terms_bound_holds_every_impact_built_merged_and_as_the_archive_grows(records: list[dict]) -> None:
+    """The bound the index keeps per term (MaxScore's estimate of what a list can add) is the
+    largest impact of a built segment, and stays above every impact of a merged one and of any
+    archive it joins, whose average length moves both ways."""
+    engine = load_engine(SEEDS)
+    articles = list(engine.articles)
+    first = index.build_segment(articles[: len(articles) // 2], engine.analyzer)
+    second = index.build_segment(articles[len(articles) // 2 :], engine.analyzer)
+    merged = index.merge_segments([first, second])
+    long_ones = [Article(id=f"l{i}", title=a.title, paragraphs=a.paragraphs * 12) for i, a in enumerate(articles[:5])]
+    short_ones = [Article(id=f"s{i}", title=a.title, paragraphs=()) for i, a in enumerate(articles[:40])]
+    longer, shorter = (index.build_segment(batch, engine.analyzer) for batch in (long_ones, short_ones))
+    own = search.SearchIndex([first])
+    exact = _row_max(search._impacts_of(first.tfs, first.docs, own._doc_norms()[0]), first.indptr)
+    np.testing.assert_allclose(first.bounds, exact, rtol=1e-6)  # tight: the largest impact itself
+    assert (first.bounds < search.K1 + 1.0).all()
+    moved = []
+    for parts in ([first, second], [merged], [merged, longer], [first, shorter], [merged, longer, shorter]):
+        searcher = search.SearchIndex(parts)
+        moved.append(searcher.avgdl)
+        for segment, norms in zip(parts, searcher._doc_norms(), strict=True):
+            impacts = _row_max(search._impacts_of(segment.tfs, segment.docs, norms), segment.indptr)
+            bounds = segment.bounds.astype(np.float64) * segment.bound_scale(searcher.avgdl)
+            assert (impacts <= bounds * (1 + 1e-5)).all()
+    assert min(moved) < merged.bounds_avgdl < max(moved)
+
+
 def test_a_large_archive_is_searched_exhaustively_while_its_compiled_search_loads(
     records: list[dict], tmp_path: Path, monkeypatch
 ) -> None:
