@@ -92,8 +92,10 @@ def _avgdl(doc_len: np.ndarray) -> float:
 def _row_bounds(indptr: np.ndarray, docs: np.ndarray, tfs: np.ndarray, doc_len: np.ndarray, avgdl: float) -> np.ndarray:
     """The largest impact of each row at average length `avgdl`, in blocks of rows (the impacts
     of a whole segment would be 4 bytes a posting)."""
-    norms = (K1 * (1.0 - B + B * doc_len.astype(np.float64) / avgdl)).astype(np.float32)
     bounds = np.zeros(len(indptr) - 1, dtype=np.float32)
+    if not len(docs):
+        return bounds
+    norms = (K1 * (1.0 - B + B * doc_len.astype(np.float64) / avgdl)).astype(np.float32)
     cuts = np.unique(np.searchsorted(indptr, np.arange(0, len(docs), BOUND_BLOCK), "right") - 1)
     for lo_row, hi_row in zip(cuts, [*cuts[1:], len(indptr) - 1], strict=True):
         lo, hi = int(indptr[lo_row]), int(indptr[hi_row])
@@ -101,8 +103,7 @@ def _row_bounds(indptr: np.ndarray, docs: np.ndarray, tfs: np.ndarray, doc_len: 
         impacts = block_tfs * np.float32(K1 + 1.0) / (block_tfs + norms[docs[lo:hi]])
         starts = indptr[lo_row:hi_row] - lo
         full = starts < indptr[lo_row + 1 : hi_row + 1] - lo  # reduceat needs rows with postings
-        if len(impacts):
-            bounds[lo_row:hi_row][full] = np.maximum.reduceat(impacts, starts[full])
+        bounds[lo_row:hi_row][full] = np.maximum.reduceat(impacts, starts[full])
     return bounds
 
 

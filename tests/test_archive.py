@@ -144,6 +144,8 @@ def test_a_terms_bound_holds_every_impact_built_merged_and_as_the_archive_grows(
             bounds = segment.bounds.astype(np.float64) * segment.bound_scale(searcher.avgdl)
             assert (impacts <= bounds * (1 + 1e-5)).all()
     assert min(moved) < merged.bounds_avgdl < max(moved)
+    empty = index.build_segment([], engine.analyzer)  # the last part of a feed can hold nothing
+    assert len(empty.bounds) == 0 and len(index.merge_segments([first, empty]).bounds) == len(first.bounds)
 
 
 def test_a_large_archive_is_searched_exhaustively_while_its_compiled_search_loads(
