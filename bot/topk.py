@@ -20,12 +20,13 @@ Every document that can reach the top k is scored exactly, so the top k is the e
 (up to float32 rounding: scores are added in this order, not the question's).
 
 The k best so far and the threshold are shared by the segments searched one after the other, so
-later segments skip more; with long lists and several segments, two threads take half the
-segments each (the loops release the GIL).
+later segments skip more; with long lists and several segments, two threads share the segments,
+each taking the next one left (the loops release the GIL).
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import os
 import threading
@@ -67,21 +68,24 @@ def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarr
     some that fell short of a later threshold may be among them), and how many postings were added
     up to find them. The caller takes the k best.
 
-    With several segments and many postings, half the segments are searched on a second thread
-    (the loops release the GIL), each half with its own k best: on two cores a question takes
-    about half as long. Each segment keeps its documents in its own range of the buffers, and
-    leaves the score array zeroed again: the candidates' scores are copied out first, on the
-    thread that set them, while they are still in its cache."""
+    With several segments and many postings, a second thread shares the segments (the loops
+    release the GIL): each thread takes the next one left, largest first, until none is, with
+    its own k best across those it takes. On two cores a question takes about half as long, and
+    never much longer than on one: a thread that wakes late (an idle virtual core can take
+    milliseconds) finds the segments taken, or is not waited for at all. Each segment keeps its
+    documents in its own range of the buffers, and leaves the score array zeroed again: the
+    candidates' scores are copied out first, on the thread that set them."""
     buffers = _scratch(size)
-    halves = _halves(segments)
-    if len(halves) == 2:
-        other = _pool().submit(_search, halves[1], buffers, k)
-        try:
-            done = _search(halves[0], buffers, k)
-        finally:
-            done += other.result()
-    else:
-        done = _search(segments, buffers, k)
+    sizes = [int((lists.ends - lists.starts).sum()) for lists in segments]
+    waiting = collections.deque(segments[n] for n in sorted(range(len(segments)), key=lambda n: -sizes[n]))
+    shared = len(segments) > 1 and sum(sizes) >= PARALLEL_MIN_POSTINGS
+    helper = _pool().submit(_search, waiting, buffers, k) if shared else None
+    try:
+        done = _search(waiting, buffers, k)
+    finally:
+        waiting.clear()  # after an error the helper takes no more
+        theirs = [] if helper is None or helper.cancel() else helper.result()
+    done += theirs
     _, _, candidates, found_scores = buffers
     ranges = [slice(base, end) for base, end, _ in done]
     found = np.concatenate([candidates[r] for r in ranges] or [candidates[:0]])
@@ -89,34 +93,24 @@ def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarr
     return found, scores, sum(added for *_, added in done)
 
 
-# A question whose lists hold at least this many postings in all is searched on two threads.
+# A question whose lists hold at least this many postings in all is shared with a second thread.
 PARALLEL_MIN_POSTINGS = 40_000
 
 
-def _halves(segments: Sequence[SegmentLists]) -> list[list[SegmentLists]]:
-    """The segments in two groups of about equal postings, or one group when not worth a thread."""
-    sizes = [int((lists.ends - lists.starts).sum()) for lists in segments]
-    if len(segments) < 2 or sum(sizes) < PARALLEL_MIN_POSTINGS:
-        return [list(segments)]
-    halves: list[list[SegmentLists]] = [[], []]
-    loads = [0, 0]
-    for number in sorted(range(len(segments)), key=lambda n: -sizes[n]):
-        lighter = 0 if loads[0] <= loads[1] else 1
-        halves[lighter].append(segments[number])
-        loads[lighter] += sizes[number]
-    for half in halves:
-        half.sort(key=lambda lists: lists.base)
-    return halves
-
-
-def _search(segments: Sequence[SegmentLists], buffers: tuple[np.ndarray, ...], k: int) -> list[tuple[int, int, int]]:
-    """Search segments one after the other, sharing their k best; each segment's (start and end of
-    its candidates in the buffers, postings added)."""
+def _search(
+    waiting: collections.deque[SegmentLists], buffers: tuple[np.ndarray, ...], k: int
+) -> list[tuple[int, int, int]]:
+    """Search the segments left, taking one at a time, sharing their k best; each segment's (start
+    and end of its candidates in the buffers, postings added)."""
     scores, touched, candidates, found_scores = buffers
     top_docs = np.full(k, -1, dtype=np.int64)
     top_scores = np.zeros(k, dtype=np.float32)
     done = []
-    for lists in segments:
+    while True:
+        try:
+            lists = waiting.popleft()  # atomic: the two threads never take the same one
+        except IndexError:
+            break
         end, added = _segment_top_k(
             lists.docs,
             lists.tfs,

@@ -112,6 +112,32 @@ def test_a_large_archive_search_finds_the_exhaustive_top_k(records: list[dict], 
     assert skipped > compared // 2  # most questions skipped postings: lists probed, not all scored
 
 
+def test_a_search_never_waits_for_a_second_thread_that_has_not_started(
+    records: list[dict], tmp_path: Path, monkeypatch
+) -> None:
+    """The segments are shared with a second thread; one that is busy or wakes late (an idle
+    virtual core) finds them all taken by the question's own thread, which does not wait for it."""
+    from bot import topk
+
+    engine = load_engine(_feed(tmp_path / "feed.jsonl", records))
+    articles = list(engine.articles)
+    parts = [index.build_segment(articles[i : i + 500], engine.analyzer) for i in range(0, 1500, 500)]
+    monkeypatch.setattr(topk, "PARALLEL_MIN_POSTINGS", 0)
+    _, terms = engine.analyzer.question_terms(synthetic.make_questions(records, 1)[0])
+    expected, _ = _exhaustive_and_pruned(parts, terms, 3, monkeypatch)
+    release = threading.Event()
+    topk._pool().submit(release.wait)  # the second thread is held elsewhere
+    found: list[search.Hits] = []
+    try:
+        question = threading.Thread(target=lambda: found.append(search.SearchIndex(parts).search(terms, k=3)))
+        question.start()
+        question.join(timeout=60)
+        assert found, "the search waited for the held thread"
+    finally:
+        release.set()
+    assert found[0].docs.tolist() == expected.docs.tolist()
+
+
 def _row_max(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     out = np.zeros(len(indptr) - 1, dtype=np.float64)
     full = indptr[:-1] < indptr[1:]
