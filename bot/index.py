@@ -61,9 +61,9 @@ class Segment:
     doc_len: np.ndarray  # float32 weighted length of each doc
     layouts: Layouts  # each article's sentences and fact bits, for the snippet (passages.py)
     # Per row, at least the largest BM25 impact tf·(K1+1)/(tf+norm) of its postings with the
-    # norms of average length `bounds_avgdl`: with the archive's own average length A, times
-    # max(1, A / bounds_avgdl) (see row_bounds()). What lets MaxScore (bot/topk.py) know how much a
-    # term can add to a document, far below the K1+1 of any tf.
+    # norms of average length `bounds_avgdl`; in an archive of another average, times
+    # bound_scale(). What lets MaxScore (bot/topk.py) know how much a term can add to a document,
+    # far below the K1+1 of any tf.
     bounds: np.ndarray  # float32, one per row
     bounds_avgdl: float
 
