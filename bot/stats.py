@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from .article import CorpusError
 from .config import Config
+from .engine import Engine
 from .library import Library
 from .normalize import normalize
 from .store import Store, StoreError, state_target
@@ -69,6 +70,16 @@ def _question_key(question: str) -> str:
     return text.rstrip("?？!！。.~～ ")
 
 
+def _labelled(counts: Counter[str | None], missing: str) -> Counter[str]:
+    """The counts with `missing` for the articles that have none (in the same order)."""
+    return Counter({missing if key is None else key: n for key, n in counts.items()})
+
+
+def _title(engine: Engine | None, article_id: str) -> str:
+    article = engine.get(article_id) if engine is not None else None
+    return article.headline if article is not None else article_id
+
+
 def collect_stats(config: Config, corpus: Path | None = None) -> dict:
     corpus = corpus or config.corpus
     figures: dict = {"corpus": None, "usage": None, "sources": {}, "warnings": []}
@@ -78,21 +89,20 @@ def collect_stats(config: Config, corpus: Path | None = None) -> dict:
         figures["warnings"].append(f"corpus: {exc}")
         engine = None
     if engine is not None:
-        articles = engine.articles
-        by_district = Counter(a.districts[0] if a.districts else "(未识别区县)" for a in articles)
-        mentions = Counter(d for a in articles for d in a.districts)
-        by_date = Counter(a.date or "(无日期)" for a in articles)
+        tally = engine.articles.tally()  # from the columns: no article is read
+        by_district = _labelled(tally.by_district, "(未识别区县)")
+        by_date = _labelled(tally.by_date, "(无日期)")
         figures["corpus"] = {
             "files": engine.report.files,
-            "articles": len(articles),
-            "captions": sum(1 for a in articles if a.kind == "caption"),
+            "articles": len(engine.articles),
+            "captions": tally.captions,
             "by_district": dict(by_district.most_common()),
-            "mentions_by_district": dict(mentions.most_common()),
+            "mentions_by_district": dict(tally.mentions.most_common()),
             "by_date": dict(sorted(by_date.items())),
             "errors": len(engine.report.errors),
         }
         figures["warnings"].extend(f"corpus: {e}" for e in engine.report.errors)
-        by_source = Counter(a.source or "(无来源)" for a in articles)
+        by_source = _labelled(tally.by_source, "(无来源)")
         figures["sources"] = {name: {"articles": n} for name, n in by_source.most_common()}
     try:
         target = state_target(config)  # DATABASE_URL, else the SQLite file state_db
@@ -114,9 +124,6 @@ def collect_stats(config: Config, corpus: Path | None = None) -> dict:
                 continue
             unanswered[key] += 1
             shown.setdefault(key, question.strip())
-        titles = {}
-        if engine is not None:
-            titles = {a.id: a.headline for a in engine.articles}
         feedback = store.feedback_by_article()
         for health in store.all_source_health():
             entry = figures["sources"].setdefault(health.name, {"articles": 0})
@@ -140,7 +147,7 @@ def collect_stats(config: Config, corpus: Path | None = None) -> dict:
             ],
             "feedback": store.feedback_counts(),
             "feedback_by_article": [
-                {"article": titles.get(article_id, article_id), "positive": pos, "negative": neg}
+                {"article": _title(engine, article_id), "positive": pos, "negative": neg}
                 for article_id, pos, neg in feedback[:TOP_FEEDBACK]
             ],
             "subscriptions": {

@@ -8,6 +8,7 @@ import json
 import shutil
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,26 @@ def test_a_store_gives_back_every_field_and_finds_ids() -> None:
     shelf = ArticleShelf([joined])
     assert list(shelf) == [*articles, Article(id="b", title="t", paragraphs=("p",), districts=("中原区",))]
     assert shelf.number_of("b") == 2 and shelf.districts_of(2) == ("中原区",) and shelf[-1].id == "b"
+
+
+def test_the_archives_tally_is_what_counting_its_articles_gives(records: list[dict], tmp_path: Path) -> None:
+    """`stats` counts districts, dates, captions and sources from the columns, never reading a
+    record (minutes at a million articles): the same counts, ties in the same order, as counting
+    the articles one by one — across stores, with captions and articles without any of them."""
+    engine = load_engine(SEEDS)
+    seeds = list(engine.articles)
+    bare = [Article(id=f"b{i}", title="无区县", paragraphs=("正文",)) for i in range(3)]
+    caption = Article(id="c1", title="图片新闻", paragraphs=("说明",), kind="caption", districts=("中原区", "二七区"))
+    articles = [*bare[:1], *seeds[:20], caption, *bare[1:], *seeds[20:]]
+    shelf = ArticleShelf([ArticleStore.of(articles[:12]), ArticleStore.of(articles[12:])])
+    tally = shelf.tally()
+    by_district = Counter(a.districts[0] if a.districts else None for a in articles)
+    assert list(tally.by_district.items()) == list(by_district.items())
+    assert list(tally.mentions.items()) == list(Counter(d for a in articles for d in a.districts).items())
+    assert list(tally.by_date.items()) == list(Counter(a.date for a in articles).items())
+    assert list(tally.by_source.items()) == list(Counter(a.source or None for a in articles).items())
+    assert tally.captions == sum(a.kind == "caption" for a in articles) > 1  # the seeds' and the one added
+    assert None in tally.by_district and None in tally.by_source and len(tally.by_date) > 2
 
 
 def test_cached_records_are_read_from_their_own_file(tmp_path: Path) -> None:
