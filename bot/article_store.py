@@ -298,7 +298,7 @@ class ArticleShelf(Sequence[Article]):
         for store in self.stores:
             starts, ends = store.district_offsets[:-1], store.district_offsets[1:]
             codes = store.district_codes
-            first = np.where(ends > starts, codes[np.minimum(starts, max(len(codes) - 1, 0))] if len(codes) else -1, -1)
+            first = np.where(ends > starts, np.append(codes, -1)[starts], -1)  # -1 past the end: none
             districts = [*store.district_names, None]  # code -1: none
             sources = [*store.source_names, None]
             tally.by_district.update(_in_order_seen(first, districts))
