@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,37 @@ _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMERAL_RE = re.compile(r"^[零〇一二两三四五六七八九十百千万]+$")
 _NUMERAL_UNIT_RE = re.compile(r"^([零〇一二两三四五六七八九十百千万]+)([月日号年个家所岁人名天次项条座户台])$")
 _TOKEN_KEEP_RE = re.compile(rf"[{_CJK}A-Za-z0-9]")
+# Tokens whose terms an Analyzer remembers (~150 bytes each, ~30 MB at most): far more than the
+# words that repeat; when full it starts again rather than grow with every number and name.
+TOKEN_MEMO_MAX = 200_000
+
+
+class _TokenTerms(dict[str, tuple[str, ...]]):
+    """Token → the index terms it stands for, worked out on first sight: the words of running
+    text repeat (a news article's ~400 tokens are mostly words seen before), and working them
+    out token by token was most of what building the index cost."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        super().__init__()
+        self.lexicon = lexicon
+
+    def __missing__(self, token: str) -> tuple[str, ...]:
+        if len(self) >= TOKEN_MEMO_MAX:
+            self.clear()
+        terms = self[token] = self._terms_of(token)
+        return terms
+
+    def _terms_of(self, token: str) -> tuple[str, ...]:
+        """None (punctuation, a stopword), or the token (十二 as 12) and its aliases."""
+        if not _TOKEN_KEEP_RE.search(token):
+            return ()
+        token = token.strip()
+        if not token or token in self.lexicon.stopwords:
+            return ()
+        token = _numeral_token(token, self.lexicon.names)
+        return (token, *self.lexicon.aliases.get(token, ()))
+
+
 _LATIN_WORD_RE = re.compile(r"[a-z]+")
 QUESTION_WORD_RE = re.compile(
     r"指的?是?(?:什么|啥)|什么叫|何谓"  # what a term means: not a word of it
@@ -288,6 +320,7 @@ class Analyzer:
         vocabulary = set(lexicon.names) | set(self.extra_words)
         self.segmenter = Segmenter(vocabulary)
         self._fuzzy = NameVariants(vocabulary | set(lexicon.places), lexicon.sounds)
+        self._token_terms = _TokenTerms(lexicon)
 
     def add_words(self, words: Iterable[str]) -> list[str]:
         """Teach the segmenter words a newly added page brings (its quoted coinages).
@@ -308,21 +341,8 @@ class Analyzer:
         return self.terms_of_normalized(normalize(text))
 
     def terms_of_normalized(self, text: str) -> list[str]:
-        out: list[str] = []
-        stop = self.lexicon.stopwords
-        aliases = self.lexicon.aliases
-        for token in self.segmenter.cut_for_search(text):
-            if not _TOKEN_KEEP_RE.search(token):
-                continue
-            token = token.strip()
-            if not token or token in stop:
-                continue
-            token = _numeral_token(token, self.lexicon.names)
-            out.append(token)
-            extra = aliases.get(token)
-            if extra:
-                out.extend(extra)
-        return out
+        # In C throughout: Python runs only for a token not seen before.
+        return list(chain.from_iterable(map(self._token_terms.__getitem__, self.segmenter.cut_for_search(text))))
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, token) of the precise-mode tokens of an already normalised text."""

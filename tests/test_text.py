@@ -6,8 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot import text as text_module
 from bot.normalize import normalize
 from bot.text import Analyzer, cn_numeral_value, is_sentence_end, load_lexicon
+
+from .conftest import SEEDS
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +62,22 @@ def test_chinese_numerals_become_digits_but_place_names_do_not(analyzer: Analyze
     assert cn_numeral_value("两") == 2
     terms = analyzer.terms("二七区十二所学校")
     assert "二七区" in terms and "12" in terms and "27" not in terms
+
+
+def test_a_full_token_memo_starts_again_and_the_terms_stay_the_same(monkeypatch):
+    # Each token's terms are remembered; a memo that fills up is emptied, never grown past its bound.
+    lexicon = load_lexicon()
+    texts = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+    roomy = Analyzer(lexicon)
+    want = [roomy.terms(text) for text in texts]
+    monkeypatch.setattr(text_module, "TOKEN_MEMO_MAX", 50)
+    cramped = Analyzer(lexicon)
+    sizes = []
+    for text, terms in zip(texts, want, strict=True):
+        assert cramped.terms(text) == terms
+        sizes.append(len(cramped._token_terms))
+    assert max(sizes) <= 50 and len(roomy._token_terms) > 50  # it did fill up and start again
+    assert {"二七区", "12"} <= set(cramped.terms("二七区十二所学校的"))
 
 
 def test_stopwords_are_dropped(analyzer: Analyzer):
