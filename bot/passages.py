@@ -104,8 +104,17 @@ def fact_bits(norm: str, body_start: int, starts: Sequence[int], ends: Sequence[
     bits = [0] * len(starts)
     for kind, pattern in FACTS.items():
         bit = FACT_BITS[kind]
-        for number, _ in _matches(pattern, norm, body_start, starts, ends):
-            bits[number] |= bit
+        search = pattern.search
+        match = search(norm, body_start)
+        while match:
+            number = bisect_right(starts, match.start()) - 1
+            if number >= 0 and match.end() <= ends[number]:
+                bits[number] |= bit
+                # The rest of the sentence can flag nothing more: on from its end, as finditer
+                # would come there (no match spans a sentence end), without each digit of 2024.
+                match = search(norm, ends[number])
+            else:
+                match = search(norm, match.end())
     return bits
 
 
