@@ -243,12 +243,10 @@ def corpus_words(texts: Iterable[str]) -> list[str]:
     jieba cuts such coinages into meaningless pieces; adding them to the dictionary keeps
     them whole on both sides (question and article), so they become strong search terms.
     """
-    found: dict[str, int] = {}
+    quoted: set[str] = set()
     for text in texts:
-        for match in _QUOTED_RE.finditer(text):
-            word = normalize(match.group(1))
-            found[word] = found.get(word, 0) + 1
-    return sorted(found)
+        quoted.update(_QUOTED_RE.findall(text))
+    return sorted({normalize(word) for word in quoted})  # each once: the same coinages recur
 
 
 # ---------------------------------------------------------------- segmentation
