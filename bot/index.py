@@ -33,7 +33,7 @@ from .article import Article
 from .passages import LayoutBuilder, Layouts, concat_layouts
 from .text import Analyzer
 
-INDEX_VERSION = "10"  # bump when segmentation, the segment layout, the cache format or what an article holds changes
+INDEX_VERSION = "11"  # bump when segmentation, the segment layout, the cache format or what an article holds changes
 TITLE_WEIGHT = 3  # a headline term counts as this many body occurrences
 # Batches of at least this many articles are segmented on worker processes (one per core, at
 # most MAX_WORKERS); $DISTRICT_NEWS_INDEX_WORKERS=1 forces one process.

@@ -58,6 +58,21 @@ def test_a_store_gives_back_every_field_and_finds_ids() -> None:
     assert shelf.number_of("b") == 2 and shelf.districts_of(2) == ("中原区",) and shelf[-1].id == "b"
 
 
+def test_a_shelf_finds_articles_by_url_and_title_through_its_columns() -> None:
+    # What `fetch` asks of a million articles for each page it finds, reading only the matches.
+    at_a = Article(id="f1", title="郑州 金水区 新闻", paragraphs=("一",), url="https://x.cn/a")
+    also_a = Article(id="f2", title="别的", paragraphs=("二",), url="https://x.cn/a")
+    elsewhere = Article(id="f3", title="鄭州金水區新聞", paragraphs=("三",), url="https://x.cn/b")
+    no_url = Article(id="f4", title="无链接", paragraphs=("四",))
+    first = ArticleStore.of([at_a, no_url])
+    shelf = ArticleShelf([first, ArticleStore.of([also_a, elsewhere])])
+    for found in (shelf, ArticleShelf([ArticleStore.joined(shelf.stores)])):
+        assert found.with_url("https://x.cn/a") == [at_a, also_a]
+        assert found.with_url("https://x.cn/c") == [] and found.with_url("") == []
+        assert found.titled("郑州金水区新闻") == [at_a, elsewhere]  # spacing and script aside
+        assert found.titled("郑州二七区新闻") == [] and found.titled("无链接") == [no_url]
+
+
 def test_the_archives_tally_is_what_counting_its_articles_gives(records: list[dict], tmp_path: Path) -> None:
     """`stats` counts districts, dates, captions and sources from the columns, never reading a
     record (minutes at a million articles): the same counts, ties in the same order, as counting

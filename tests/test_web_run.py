@@ -76,6 +76,27 @@ def test_the_same_article_at_another_url_is_added_once_and_a_304_costs_nothing(c
         assert second.not_modified == [site.url("/a.html")] and second.records == []
 
 
+def test_an_article_already_in_the_corpus_is_known_at_another_url_however_its_title_is_written(
+    config: Config,
+) -> None:
+    # The corpus answers through its URL and title columns: the same headline (here in Traditional
+    # characters and spaced) and text at a new URL is the article it has; another text is news.
+    with Site() as site:
+        site.routes["/a.html"] = Page(news_page("管城回族区商城遗址公园扩建", ATOM_PAGE_PARAGRAPHS).encode("utf-8"))
+        first = fetch_urls([site.url("/a.html")], config, settings=FAST)
+        assert len(first.records) == 1 and first.ingest is not None and first.ingest.new_articles == 1
+        site.routes["/print/a.html"] = Page(
+            news_page("管城回族區 商城遺址公園擴建", ATOM_PAGE_PARAGRAPHS).encode("utf-8")
+        )
+        other_text = [*ATOM_PAGE_PARAGRAPHS[:-1], "扩建工程将于明年春天完工，届时公园面积增加一倍。"]
+        site.routes["/b.html"] = Page(news_page("管城回族区商城遗址公园扩建", other_text).encode("utf-8"))
+        again = fetch_urls([site.url("/a.html"), site.url("/print/a.html"), site.url("/b.html")], config, settings=FAST)
+        skipped = dict(again.skipped)
+        assert skipped[site.url("/a.html")] == "already in the corpus"
+        assert "same headline and text" in skipped[site.url("/print/a.html")]
+        assert [r.url for r in again.records] == [site.url("/b.html")]
+
+
 def test_failures_are_reported_and_the_rest_is_added(config: Config) -> None:
     with Site() as site:
         edition = serve_epaper(site)

@@ -17,7 +17,6 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -25,7 +24,8 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 from .. import metrics
-from ..article import Article, safe_url
+from ..article import safe_url
+from ..article_store import ArticleShelf
 from ..config import Config
 from ..ingest import IngestResult, ingest
 from ..library import Library
@@ -189,17 +189,16 @@ class _Run:
         return Record(article.title, article.body, article.url, source, article.date, paper_id=paper)
 
 
-def dedupe(records: list[Record], corpus_articles: Sequence[Article], report: FetchReport) -> list[Record]:
+def dedupe(records: list[Record], corpus: ArticleShelf, report: FetchReport) -> list[Record]:
     """The records not seen before: not in the corpus, nor earlier in this run (by canonical URL,
-    the paper's article id, or the same title and body)."""
-    known_urls = {a.url for a in corpus_articles if a.url}
-    known_ids = {a.id for a in corpus_articles}
-    contents = {Record(a.title, a.body, "", "").content_key for a in corpus_articles}
+    the paper's article id, or the same title and body). The corpus is asked about each record
+    through its columns (ids, URL and title keys): the few articles that match are read."""
     urls: set[str] = set()
     papers: set[str] = set()
+    contents: set[str] = set()
     fresh: list[Record] = []
     for record in records:
-        if record.url in known_urls or record.id in known_ids:
+        if corpus.number_of(record.id) is not None or corpus.with_url(record.url):
             report.skipped.append((record.url, "already in the corpus"))
             continue
         if record.url in urls:
@@ -209,7 +208,9 @@ def dedupe(records: list[Record], corpus_articles: Sequence[Article], report: Fe
             report.skipped.append((record.url, "same e-paper article id earlier in this run"))
             continue
         key = record.content_key
-        if key in contents:
+        if key in contents or any(
+            Record(a.title, a.body, "", "").content_key == key for a in corpus.titled(record.title)
+        ):
             report.skipped.append(
                 (record.url, "same headline and text as an article already in the corpus or this run")
             )
@@ -267,7 +268,7 @@ def fetch_urls(
 
 def _store(records: list[Record], corpus: Path, config: Config, report: FetchReport) -> None:
     """The records not in the corpus yet, written as one JSONL file and added through ingest."""
-    existing: Sequence[Article] = []
+    existing = ArticleShelf()
     if corpus.is_dir() and any(corpus.iterdir()):
         existing = Library.open(corpus, config_dir=config.config_dir, cache_dir=config.cache_dir).articles
     report.records = dedupe(records, existing, report)
