@@ -161,6 +161,26 @@ def test_jsonl_whose_ids_are_all_known_is_skipped(config: Config, tmp_path: Path
     assert result.added == [] and "already in the corpus" in dict(result.skipped)["feed_again.jsonl"]
 
 
+def test_a_corpus_file_changed_since_the_last_ingest_is_digested_again(config: Config, tmp_path: Path):
+    # Digests of the corpus's files are remembered by size, mtime and inode (a large feed is read
+    # once a process), never past a change: after the feed grows, its old bytes are no twin of it.
+    feed = tmp_path / "feed.jsonl"
+    line = json.dumps(
+        {"id": "g1", "title": "上街区举办航空运动节", "body": "上街区航空运动节开幕。"}, ensure_ascii=False
+    )
+    feed.write_text(line + "\n", encoding="utf-8")
+    assert ingest([feed], config.corpus, config).ok
+    copy = tmp_path / "copy" / "feed_copy.jsonl"
+    copy.parent.mkdir()
+    shutil.copy(feed, copy)
+    assert "identical to feed.jsonl" in dict(ingest([copy], config.corpus, config).skipped)["feed_copy.jsonl"]
+    grown = json.dumps({"id": "g2", "title": "中原区新开一座公园", "body": "中原区新开一座公园。"}, ensure_ascii=False)
+    with (config.corpus / "feed.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(grown + "\n")
+    result = ingest([copy], config.corpus, config)
+    assert result.added == [] and dict(result.skipped)["feed_copy.jsonl"] == "all 1 article(s) already in the corpus"
+
+
 def test_a_different_file_with_a_corpus_name_is_refused(config: Config, tmp_path: Path):
     before = listing(config.corpus)
     clash = write_page(tmp_path / "incoming", name="000_068ad4a585ea7835.txt", sidecar=None)
