@@ -296,10 +296,32 @@ class ArticleShelf(Sequence[Article]):
     def ids(self) -> list[str]:
         return [i for store in self.stores for i in store.all_ids()]
 
-    def id_sources(self) -> Iterator[tuple[str, str]]:
-        """(id, source) of every article, from the arrays: no record is read."""
+    def id_sources(self, only: set[str] | None = None) -> Iterator[tuple[str, str]]:
+        """(id, source) of every article, or of those from the sources `only` names ("" for
+        none), from the arrays: no record is read."""
         for store in self.stores:
-            yield from zip(store.all_ids(), store.all_sources(), strict=True)
+            if only is None:
+                yield from zip(store.all_ids(), store.all_sources(), strict=True)
+                continue
+            codes = [code for code, name in enumerate(store.source_names) if name in only] + (
+                [-1] if "" in only else []
+            )
+            numbers = np.flatnonzero(np.isin(store.source_codes, codes))
+            names = [*store.source_names, ""]  # code -1: no source
+            ids = store.id_array()[numbers].tolist()
+            yield from zip(
+                (i.decode() for i in ids), (names[c] for c in store.source_codes[numbers].tolist()), strict=True
+            )
+
+    def source_counts(self) -> Counter[str]:
+        """How many articles each source file gave ("" for none), from the columns."""
+        counts: Counter[str] = Counter()
+        for store in self.stores:
+            names = [*store.source_names, ""]
+            for code, count in enumerate(np.bincount(store.source_codes + 1, minlength=len(names) + 1).tolist()):
+                if count:
+                    counts[names[code - 1]] += count
+        return counts
 
     def with_url(self, url: str) -> list[Article]:
         """The articles at this URL (a scan of the URL column; only matches are read)."""

@@ -316,6 +316,12 @@ class Store:
     def known_articles(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM articles")[0][0])
 
+    def known_by_source(self) -> dict[str, int]:
+        """How many articles are known of each source file ("" for none)."""
+        return {
+            source: int(count) for source, count in self._read("SELECT source, COUNT(*) FROM articles GROUP BY source")
+        }
+
     # ------------------------------------------------------------ delivery
 
     def claim(

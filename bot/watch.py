@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .article import Article, CorpusError
+from .article_store import ArticleShelf
 from .corpus import corpus_files, load_file
 from .library import Library
 
@@ -38,6 +39,8 @@ class ArrivalLog(Protocol):
     """Where arrival times are kept (`bot.store.Store`): returns the ids it did not know."""
 
     def record_articles(self, items: Iterable[tuple[str, str]], now: float | None = None) -> list[str]: ...
+
+    def known_by_source(self) -> dict[str, int]: ...
 
 
 @dataclass
@@ -109,11 +112,20 @@ class CorpusWatcher:
         if self.arrivals is None:
             return []
         async with self._lock:
-            engine = self.library.engine
-            fresh = self.arrivals.record_articles(engine.articles.id_sources(), self.clock())
+            fresh = await asyncio.to_thread(self._record_loaded, self.arrivals, self.library.engine.articles)
         if fresh:
             log.info("%d article(s) arrived while the bot was down", len(fresh))
         return fresh
+
+    def _record_loaded(self, arrivals: ArrivalLog, articles: ArticleShelf) -> list[str]:
+        """Record the articles of the sources whose count the log does not have: recording all of a
+        million articles at every start took seconds (and the event loop with it); a source file is
+        only ever added or replaced whole, and one that is has other articles or another count."""
+        known = arrivals.known_by_source()
+        if not known:  # the first start: the whole corpus is the baseline
+            return arrivals.record_articles(articles.id_sources(), self.clock())
+        changed = {source for source, count in articles.source_counts().items() if known.get(source) != count}
+        return arrivals.record_articles(articles.id_sources(changed), self.clock()) if changed else []
 
     async def reload(self, *, settle: float = 0.0) -> ReloadResult:
         """Pick up new, changed and removed files; files younger than `settle` seconds wait."""

@@ -4,6 +4,7 @@ still being written wait, and arrivals are recorded once."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -51,4 +52,34 @@ async def test_new_changed_removed_and_unsettled_files(tmp_path: Path, warm_cach
     removed = await watcher.reload()
     assert removed.removed_files == ["105_new.txt"] and removed.articles == []
     assert all(a.source != "105_new.txt" for a in library.engine.articles)
+    store.close()
+
+
+async def test_a_restart_records_what_arrived_meanwhile_and_reads_only_the_sources_that_changed(
+    tmp_path: Path, warm_cache: Path
+):
+    # At each start the arrival log learns what came while the bot was down; a source file whose
+    # count of articles it already has is not read again (a million articles took seconds).
+    corpus, cache = copy_corpus(tmp_path, warm_cache)
+    store = Store(tmp_path / "bot.sqlite3")
+
+    async def start() -> tuple[Library, list[str]]:
+        library = Library.open(corpus, cache_dir=cache)
+        return library, await CorpusWatcher(library, corpus, arrivals=store, clock=lambda: 1000.0).record_loaded()
+
+    library, fresh = await start()
+    assert fresh == [] and store.known_by_source() == library.engine.articles.source_counts()
+    add_page(corpus, "105_new.txt", PAGE_ONE)  # while the bot is down
+    library, fresh = await start()
+    assert sorted(fresh) == sorted(a.id for a in library.engine.articles if a.source == "105_new.txt") != []
+    assert (await start())[1] == []
+
+    unchanged = library.engine.articles[0]
+    with sqlite3.connect(tmp_path / "bot.sqlite3") as db:  # one article forgotten, its count kept
+        db.execute("DELETE FROM articles WHERE article_id = ?", (unchanged.id,))
+        db.execute("INSERT INTO articles (article_id, first_seen, source) VALUES ('x', 1, ?)", (unchanged.source,))
+    assert (await start())[1] == []  # its source was not read again
+    with sqlite3.connect(tmp_path / "bot.sqlite3") as db:
+        db.execute("DELETE FROM articles WHERE article_id = 'x'")
+    assert (await start())[1] == [unchanged.id]  # a count that differs: the source is read again
     store.close()
