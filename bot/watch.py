@@ -119,8 +119,9 @@ class CorpusWatcher:
 
     def _record_loaded(self, arrivals: ArrivalLog, articles: ArticleShelf) -> list[str]:
         """Record the articles of the sources whose count the log does not have: recording all of a
-        million articles at every start took seconds (and the event loop with it); a source file is
-        only ever added or replaced whole, and one that is has other articles or another count."""
+        million articles at every start took seconds (and the event loop with it). New files and
+        files that grew or shrank are read; a file edited by hand while the bot was down that
+        kept its count is not (ingest and fetch only ever add files under new names)."""
         known = arrivals.known_by_source()
         if not known:  # the first start: the whole corpus is the baseline
             return arrivals.record_articles(articles.id_sources(), self.clock())
