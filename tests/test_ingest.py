@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import ingest as ingest_module
 from bot.config import Config
 from bot.ingest import ingest, run_ingest
 from bot.library import Library
@@ -179,6 +181,33 @@ def test_a_corpus_file_changed_since_the_last_ingest_is_digested_again(config: C
         handle.write(grown + "\n")
     result = ingest([copy], config.corpus, config)
     assert result.added == [] and dict(result.skipped)["feed_copy.jsonl"] == "all 1 article(s) already in the corpus"
+
+
+def test_a_later_process_reads_no_corpus_file_that_did_not_change(
+    config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The digests are kept in the cache folder too: the next `fetch` or `ingest` (a new process)
+    # does not read a large feed again to learn it is not the file being added.
+    page = write_page(tmp_path / "incoming")
+    assert ingest([page], config.corpus, config).ok
+    assert ingest([page], config.corpus, config).added == []  # every corpus file digested once now
+    read: list[str] = []
+    real = hashlib.file_digest
+
+    def reading(handle, digest):
+        read.append(Path(handle.name).name)
+        return real(handle, digest)
+
+    monkeypatch.setattr(ingest_module, "_DIGESTS", {})  # as in a new process
+    monkeypatch.setattr(hashlib, "file_digest", reading)
+    page = write_page(tmp_path / "more", name="106_more.txt", text=NEW_PAGE.replace("二七区", "中原区"), sidecar=None)
+    assert ingest([page], config.corpus, config).ok and read == []
+    (config.corpus / "105_new.yaml").write_text(SIDECAR.replace("05", "06"), encoding="utf-8")  # a sidecar changed
+    twin = write_page(tmp_path / "again", name="107_twin.txt", sidecar=SIDECAR.replace("05", "06"))
+    result = ingest([twin], config.corpus, config)
+    # 105 for its changed sidecar, 106 added since; the seed pages not
+    assert sorted(read) == ["105_new.txt", "106_more.txt"]
+    assert "identical to 105_new.txt" in dict(result.skipped)["107_twin.txt"]
 
 
 def test_a_different_file_with_a_corpus_name_is_refused(config: Config, tmp_path: Path):
