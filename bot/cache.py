@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import IO, Any
@@ -84,8 +84,20 @@ def file_key(fingerprint: str, page: Path, sidecar: Path | None, cache_dir: Path
     cache (size, mtime, inode of the file and of its sidecar, and the versions) says when the
     content cannot have changed since the key was worked out, so it is reused unread.
     """
-    stamp = [cache_key(fingerprint), page.name, _stat_of(page), _stat_of(sidecar) if sidecar else None]
-    note = cache_dir / f"{hashlib.sha1(str(page.resolve()).encode()).hexdigest()[:24]}.stamp" if cache_dir else None
+
+    def work() -> str:
+        content = page.read_bytes()
+        if sidecar is not None:
+            content += b"\0sidecar\0" + sidecar.read_bytes()
+        return cache_key(fingerprint, page.name, content)
+
+    stamp = [cache_key(fingerprint), page.name, stat_of(page), stat_of(sidecar) if sidecar else None]
+    return noted(note_path(cache_dir, page, "stamp"), stamp, work)
+
+
+def noted(note: Path | None, stamp: list, work: Callable[[], str]) -> str:
+    """`work()`, kept in the JSON file `note` under `stamp` (the sizes, mtimes and inodes of the
+    files it reads, with whatever else it depends on) and reused unread while the stamp holds."""
     if note is not None:
         try:
             saved = json.loads(note.read_text(encoding="utf-8"))
@@ -93,17 +105,22 @@ def file_key(fingerprint: str, page: Path, sidecar: Path | None, cache_dir: Path
                 return str(saved["key"])
         except (OSError, ValueError, KeyError, AttributeError):  # none yet, or unreadable: work it out
             pass
-    content = page.read_bytes()
-    if sidecar is not None:
-        content += b"\0sidecar\0" + sidecar.read_bytes()
-    key = cache_key(fingerprint, page.name, content)
+    key = work()
     if note is not None:
         with contextlib.suppress(OSError), replaced_atomically(note, "w") as handle:
             json.dump({"stamp": stamp, "key": key}, handle)
     return key
 
 
-def _stat_of(path: Path) -> list[int]:
+def note_path(cache_dir: Path | None, path: Path, kind: str) -> Path | None:
+    """Where `noted` keeps a value of this kind worked out from the file `path`."""
+    if cache_dir is None:
+        return None
+    return cache_dir / f"{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:24]}.{kind}"
+
+
+def stat_of(path: Path) -> list[int]:
+    """What changes whenever a file's content may have: its size, mtime, inode and device."""
     stat = path.stat()
     return [stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_dev]
 

@@ -39,7 +39,7 @@ from typing import TextIO
 
 from .article import Article, CorpusError
 from .article_store import ArticleShelf
-from .cache import STAGING_PREFIX, clean_stale, holding, replaced_atomically
+from .cache import STAGING_PREFIX, clean_stale, holding, note_path, noted, stat_of
 from .config import Config
 from .corpus import corpus_files, load_file
 from .library import Library
@@ -98,7 +98,7 @@ def _digest(data: bytes, sidecar: bytes | None) -> str:
 
 # (file, its and its sidecar's size, mtime and inode) -> _digest of them: the bot polls and adds
 # pages for weeks in one process, and a large feed (2.2 GB at a million articles) is read once.
-_DIGESTS: dict[tuple[str | int, ...], str] = {}
+_DIGESTS: dict[str, str] = {}
 
 
 def _file_digest(path: Path, cache_dir: Path | None) -> str:
@@ -106,30 +106,21 @@ def _file_digest(path: Path, cache_dir: Path | None) -> str:
     Remembered by size, mtime and inode in this process and, beside the index, in the cache
     folder: a large feed (~8 s to read at a million articles) is read again only once it changed."""
     sidecar = path.with_suffix(".yaml")
-    where, has_sidecar = str(path.resolve()), sidecar.exists()
-    stamp: list[str | int] = [where, *_stamp(path), *(_stamp(sidecar) if has_sidecar else ())]
-    known = _DIGESTS.get(tuple(stamp))
-    note = cache_dir / f"{hashlib.sha1(where.encode()).hexdigest()[:24]}.digest" if cache_dir else None
-    if known is None and note is not None:
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
-            saved = json.loads(note.read_text(encoding="utf-8"))
-            known = str(saved["digest"]) if saved.get("stamp") == stamp else None
-    if known is None:
+    has_sidecar = sidecar.exists()
+    stamp = [str(path.resolve()), stat_of(path), stat_of(sidecar) if has_sidecar else None]
+
+    def work() -> str:
         with path.open("rb") as handle:
             digest = hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=16))
         if has_sidecar:
             digest.update(b"\0sidecar\0" + sidecar.read_bytes())
-        known = digest.hexdigest()
-        if note is not None:
-            with contextlib.suppress(OSError), replaced_atomically(note, "w") as handle:
-                json.dump({"stamp": stamp, "digest": known}, handle)
-    _DIGESTS[tuple(stamp)] = known
+        return digest.hexdigest()
+
+    memo = json.dumps(stamp)
+    known = _DIGESTS.get(memo)
+    if known is None:
+        known = _DIGESTS[memo] = noted(note_path(cache_dir, path, "digest"), stamp, work)
     return known
-
-
-def _stamp(path: Path) -> tuple[int, ...]:
-    stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_dev
 
 
 def collect(paths: list[Path]) -> list[Path]:
