@@ -19,9 +19,13 @@ The search, per segment (its lists in the order given, rarest first):
 Every document that can reach the top k is scored exactly, so the top k is the exhaustive one
 (up to float32 rounding: scores are added in this order, not the question's).
 
-The k best so far and the threshold are shared by the segments searched one after the other, so
-later segments skip more; with long lists and several segments, two threads share the segments,
-each taking the next one left (the loops release the GIL).
+The k best so far and the threshold are shared by the pieces searched one after the other, so
+later pieces skip more. With long lists, two threads share the work (the loops release the GIL):
+each segment is cut into pieces of about PIECE_DOCS documents (a range of its doc numbers, the
+lists cut there by binary search) and each thread takes the next piece left. Pieces rather than
+whole segments keep the two threads' shares even (three segments of a million articles would
+leave one thread two of them) and one big segment is shared too; each thread starts from no
+threshold only on a piece, not on a whole segment.
 """
 
 from __future__ import annotations
@@ -68,18 +72,20 @@ def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarr
     some that fell short of a later threshold may be among them), and how many postings were added
     up to find them. The caller takes the k best.
 
-    With several segments and many postings, a second thread shares the segments (the loops
-    release the GIL): each thread takes the next one left, largest first, until none is, with
-    its own k best across those it takes. On two cores a question takes about half as long, and
-    never much longer than on one: a thread that wakes late (an idle virtual core can take
-    milliseconds) finds the segments taken, or is not waited for at all. Each segment keeps its
-    documents in its own range of the buffers, and leaves the score array zeroed again: the
-    candidates' scores are copied out first, on the thread that set them."""
+    With many postings, a second thread shares the segments (the loops
+    release the GIL): the segments are cut into pieces and each thread takes the next piece left,
+    largest segment first, until none is, with its own k best across those it takes. On two cores
+    a question takes about half as long, and never much longer than on one: a thread that wakes
+    late (an idle virtual core can take milliseconds) finds the pieces taken, or is not waited for
+    at all. Each piece keeps its documents in its own range of the buffers (that of its doc
+    numbers), and leaves its scores zeroed again: the candidates' scores are copied out first, on
+    the thread that set them."""
     buffers = _scratch(size)
     sizes = [int((lists.ends - lists.starts).sum()) for lists in segments]
-    waiting = collections.deque(segments[n] for n in sorted(range(len(segments)), key=lambda n: -sizes[n]))
-    shared = len(segments) > 1 and sum(sizes) >= PARALLEL_MIN_POSTINGS
-    helper = _pool().submit(_search, waiting, buffers, k) if shared else None
+    largest_first = [segments[n] for n in sorted(range(len(segments)), key=lambda n: -sizes[n])]
+    shared = sum(sizes) >= PARALLEL_MIN_POSTINGS
+    waiting = collections.deque(piece for lists in largest_first for piece in _pieces(lists, shared))
+    helper = _pool().submit(_search, waiting, buffers, k) if shared and len(waiting) > 1 else None
     try:
         done = _search(waiting, buffers, k)
     finally:
@@ -95,20 +101,34 @@ def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarr
 
 # A question whose lists hold at least this many postings in all is shared with a second thread.
 PARALLEL_MIN_POSTINGS = 40_000
+# A shared question's segments are searched in pieces of about this many documents. At a million
+# articles (three segments of 300,000 and one of 100,000: ten pieces) against whole segments, same
+# process, taking turns: 22% fewer postings added, the search 7% quicker at the median, 11% on
+# average, 25% at p99. Pieces of 50,000 cost more in per-piece start than they save.
+PIECE_DOCS = 100_000
+
+
+def _pieces(lists: SegmentLists, shared: bool) -> list[tuple[SegmentLists, int, int]]:
+    """The segment as (lists, first doc, end doc) ranges of its local doc numbers: one for a
+    question one thread searches, about PIECE_DOCS documents each for a shared one."""
+    count = lists.norms.shape[0]
+    parts = max(1, round(count / PIECE_DOCS)) if shared else 1
+    cuts = [count * j // parts for j in range(parts + 1)]
+    return [(lists, cuts[j], cuts[j + 1]) for j in range(parts)]
 
 
 def _search(
-    waiting: collections.deque[SegmentLists], buffers: tuple[np.ndarray, ...], k: int
+    waiting: collections.deque[tuple[SegmentLists, int, int]], buffers: tuple[np.ndarray, ...], k: int
 ) -> list[tuple[int, int, int]]:
-    """Search the segments left, taking one at a time, sharing their k best; each segment's (start
-    and end of its candidates in the buffers, postings added)."""
+    """Search the pieces left, taking one at a time, sharing their k best; each piece's (start and
+    end of its candidates in the buffers, postings added)."""
     scores, touched, candidates, found_scores = buffers
     top_docs = np.full(k, -1, dtype=np.int64)
     top_scores = np.zeros(k, dtype=np.float32)
     done = []
     while True:
         try:
-            lists = waiting.popleft()  # atomic: the two threads never take the same one
+            lists, first_doc, end_doc = waiting.popleft()  # atomic: the two threads never take the same one
         except IndexError:
             break
         end, added = _segment_top_k(
@@ -126,8 +146,10 @@ def _search(
             found_scores,
             top_docs,
             top_scores,
+            first_doc,
+            end_doc,
         )
-        done.append((lists.base, end, added))
+        done.append((lists.base + first_doc, end, added))
     return done
 
 
@@ -181,6 +203,31 @@ def warm_up() -> None:
         np.full(2, 2.2),
     )
     top_k([lists], 2, 1)
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _cut(
+    docs: np.ndarray, starts: np.ndarray, ends: np.ndarray, first_doc: int, end_doc: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each list's postings of the documents first_doc ≤ doc < end_doc (lists are ascending)."""
+    cut_starts = np.empty_like(starts)
+    cut_ends = np.empty_like(ends)
+    for i in range(starts.shape[0]):
+        cut_starts[i] = _first_at_least(docs, starts[i], ends[i], first_doc)
+        cut_ends[i] = _first_at_least(docs, cut_starts[i], ends[i], end_doc)
+    return cut_starts, cut_ends
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _first_at_least(docs: np.ndarray, lo: int, hi: int, doc: int) -> int:
+    """Where in docs[lo:hi] (ascending) the first document ≥ doc is, hi if none."""
+    while lo < hi:
+        middle = (lo + hi) >> 1
+        if docs[middle] < doc:
+            lo = middle + 1
+        else:
+            hi = middle
+    return lo
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
@@ -248,14 +295,7 @@ def _sample(
         doc = g - base
         score = np.float32(0)
         for i in range(starts.shape[0]):  # in the order the search adds them: the same float sum
-            lo = starts[i]
-            hi = ends[i]
-            while lo < hi:
-                middle = (lo + hi) >> 1
-                if docs[middle] < doc:
-                    lo = middle + 1
-                else:
-                    hi = middle
+            lo = _first_at_least(docs, starts[i], ends[i], doc)
             if lo < ends[i] and docs[lo] == doc:
                 tf = np.float32(tfs[lo])
                 score = score + (tf / (norms[doc] + tf)) * _K1_PLUS_1 * weights[i]
@@ -280,13 +320,16 @@ def _segment_top_k(
     found_scores: np.ndarray,
     top_docs: np.ndarray,
     top_scores: np.ndarray,
+    first_doc: int,
+    end_doc: int,
 ) -> tuple[int, int]:
-    """One segment's part of top_k(). Its documents go to touched[base:], its candidates and their
-    scores to candidates[base:] and found_scores[base:] (a segment's range of the buffers is its
-    own), and its scores are zeroed again. Returns where its candidates end, and how many postings
-    were added."""
+    """One piece's part of top_k(): the segment's documents first_doc ≤ doc < end_doc. They go to
+    touched[base + first_doc:], its candidates and their scores to candidates[base + first_doc:]
+    and found_scores[base + first_doc:] (a piece's range of the buffers is its own), and their
+    scores are zeroed again. Returns where its candidates end, and how many postings were added."""
     lists = starts.shape[0]
-    used = kept = base
+    starts, ends = _cut(docs, starts, ends, first_doc, end_doc)
+    used = kept = base + first_doc
     added = 0
     remaining = 0.0  # the most the lists not yet scored can add to one document
     for i in range(lists):
@@ -349,14 +392,7 @@ def _segment_top_k(
                     while below + step < hi and docs[below + step] < doc:
                         below += step
                         step *= 2
-                    top = min(below + step, hi)
-                    at = below + 1
-                    while at < top:
-                        mid = (at + top) >> 1
-                        if docs[mid] < doc:
-                            at = mid + 1
-                        else:
-                            top = mid
+                    at = _first_at_least(docs, below + 1, min(below + step, hi), doc)
                     if at >= hi:
                         break
                 if docs[at] == doc:
@@ -390,9 +426,9 @@ def _segment_top_k(
             candidates[live] = g
             found_scores[live] = scores[g]
             live += 1
-    if (used - base) * 16 > norms.shape[0]:  # zero what the question set: all, when it is most
-        scores[base : base + norms.shape[0]] = 0
+    if (used - base - first_doc) * 16 > end_doc - first_doc:  # zero what was set: all, when it is most
+        scores[base + first_doc : base + end_doc] = 0
     else:
-        for j in range(base, used):
+        for j in range(base + first_doc, used):
             scores[touched[j]] = 0
     return live, added

@@ -123,7 +123,8 @@ def test_the_compiled_search_scores_as_the_index_does() -> None:
 
 def test_a_large_archive_search_finds_the_exhaustive_top_k(records: list[dict], tmp_path: Path, monkeypatch) -> None:
     """The compiled MaxScore search (bot/topk.py) returns the top k that scoring every posting
-    returns, over one segment and over two (shared threshold, or one thread each), for k small and
+    returns, over one segment and over two (shared threshold, or one thread each; two threads
+    taking pieces of a few hundred documents, one segment cut in pieces too), for k small and
     large — and gets there adding up fewer postings than the lists hold."""
     from bot import topk
 
@@ -134,8 +135,9 @@ def test_a_large_archive_search_finds_the_exhaustive_top_k(records: list[dict], 
     skipped = compared = 0
     for question in synthetic.make_questions(records, 120):
         _, terms = engine.analyzer.question_terms(question)
-        for parts, threads in ((segments, 1), (halves, 1), (halves, 2)):
+        for parts, threads in ((segments, 1), (segments, 2), (halves, 1), (halves, 2)):
             monkeypatch.setattr(topk, "PARALLEL_MIN_POSTINGS", 0 if threads == 2 else 10**12)
+            monkeypatch.setattr(topk, "PIECE_DOCS", 300)
             for k in (1, 3, 12):
                 full, pruned = _exhaustive_and_pruned(parts, terms, k, monkeypatch)
                 assert len(full.docs) == len(pruned.docs), question
