@@ -277,14 +277,19 @@ class _TermPlan:
 
 
 def _best(docs: np.ndarray, scores: np.ndarray, k: int, idf: dict[str, float]) -> Hits:
-    """The k best of the docs by their scores (aligned with them), best first, none scored 0."""
-    if len(docs) > k:
-        pick = np.argpartition(-scores, k - 1)[:k]
-        docs, scores = docs[pick], scores[pick]
-    order = np.argsort(-scores, kind="stable")
+    """The k best of the docs by their scores (aligned with them), best first, none scored 0.
+    Equal scores (copies of one text) go to the lower doc number, the article indexed first: the
+    same hits however the search found its candidates, and in whatever order (two threads)."""
+    if len(docs) > max(k, _SORT_ALL_MAX):  # the ones down to the k-th best score, its ties all kept
+        kept = scores >= np.partition(scores, len(scores) - k)[len(scores) - k]
+        docs, scores = docs[kept], scores[kept]
+    order = np.lexsort((docs, -scores))[:k]
     docs, scores = docs[order], scores[order]
     found = scores > 0
     return Hits(docs[found], scores[found], idf)
+
+
+_SORT_ALL_MAX = 64  # up to this many candidates one sort is quicker than a partition first
 
 
 def _impacts_of(tfs: np.ndarray, docs: np.ndarray, norms: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ import shutil
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,32 @@ def test_a_large_archive_search_finds_the_exhaustive_top_k(records: list[dict], 
                 skipped += pruned.postings_scored < held
                 compared += 1
     assert skipped > compared // 2  # most questions skipped postings: lists probed, not all scored
+
+
+def test_copies_of_one_text_rank_in_the_order_they_were_indexed(
+    records: list[dict], tmp_path: Path, monkeypatch
+) -> None:
+    """Equal scores go to the lower doc number, on either path and however two threads split the
+    work: the same hits every time, not whichever thread reported its copy first."""
+    from bot import topk
+
+    engine = load_engine(_feed(tmp_path / "feed.jsonl", records[:1200]))
+    articles = list(engine.articles)
+    original = articles[11]  # its title finds it first by far
+    copies = [replace(original, id=f"copy{n}") for n in range(5)]  # what dedupe would drop: kept here
+    ordered = [*articles[:3], *copies[:2], *articles[3:600], *copies[2:], *articles[600:]]
+    parts = [index.build_segment(ordered[i : i + 400], engine.analyzer) for i in range(0, len(ordered), 400)]
+    monkeypatch.setattr(topk, "PARALLEL_MIN_POSTINGS", 0)
+    monkeypatch.setattr(topk, "PIECE_DOCS", 100)
+    _, terms = engine.analyzer.question_terms(original.title)
+    seen = set()
+    for _ in range(5):
+        full, pruned = _exhaustive_and_pruned(parts, terms, 4, monkeypatch)
+        seen.add(tuple(pruned.docs.tolist()))
+        assert pruned.docs.tolist() == full.docs.tolist()
+    assert len(seen) == 1
+    (docs,) = seen
+    assert [ordered[d].id for d in docs] == ["copy0", "copy1", original.id, "copy2"]  # copies 3, 4 tie, later
 
 
 def test_a_search_never_waits_for_a_second_thread_that_has_not_started(
