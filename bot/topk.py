@@ -6,7 +6,7 @@ find the new documents, filter the candidates), several times a list. One loop o
 does all of that at once and keeps the k best documents as it goes, so the threshold that lets
 lists be skipped is known from the first list on rather than recomputed after each.
 
-The search, per segment (its lists in the order given, rarest first):
+The search, per piece of a segment (its lists in the order given, rarest first):
 1. score whole lists while a document none of the scored lists holds could still reach the k-th
    best score (the sum of the bounds of the lists not yet scored is at least that score: each
    list's bound is the largest impact it holds, which the index keeps per term, times the
@@ -14,8 +14,9 @@ The search, per segment (its lists in the order given, rarest first):
    after two, score the best documents so far whole (binary search in every list), which lifts
    the k-th best score close to its final value at once;
 2. then, for each remaining list, drop the candidates that can no longer reach the k-th best even
-   with every remaining list, and add the list's impacts to the ones left: by galloping search
-   when they are few against the list, by one pass over the list otherwise.
+   with every remaining list (unless they outnumber the list's postings: the pass below skips
+   them by their score), and add the list's impacts to the ones left: by galloping search when
+   they are few against the list, by one pass over the list otherwise.
 Every document that can reach the top k is scored exactly, so the top k is the exhaustive one
 (up to float32 rounding: scores are added in this order, not the question's).
 
@@ -367,15 +368,19 @@ def _segment_top_k(
     ordered = False
     while i < lists:
         floor = kth - remaining
-        live = start
-        for j in range(start, kept):  # drop the ones that cannot reach the k-th best any more
-            if scores[candidates[j]] >= floor:
-                candidates[live] = candidates[j]
-                live += 1
-        kept = live
         weight = weights[i]
         lo = starts[i]
         hi = ends[i]
+        # Drop the candidates that can no longer reach the k-th best: unless they outnumber the
+        # list's postings, when one pass over the list (which skips them by their score) costs
+        # less than the dropping would; the last step below drops them all the same.
+        if kept - start <= hi - lo:
+            live = start
+            for j in range(start, kept):
+                if scores[candidates[j]] >= floor:
+                    candidates[live] = candidates[j]
+                    live += 1
+            kept = live
         if (kept - start) * GALLOP_RATIO < hi - lo:
             if not ordered:
                 candidates[start:kept].sort()
