@@ -175,6 +175,8 @@ def test_copies_of_one_text_rank_in_the_order_they_were_indexed(
     assert len(seen) == 1
     (docs,) = seen
     assert [ordered[d].id for d in docs] == ["copy0", "copy1", original.id, "copy2"]  # copies 3, 4 tie, later
+    _, unknown = engine.analyzer.question_terms("彁彁")  # no segment holds it: no lists, no hits
+    assert not len(_exhaustive_and_pruned(parts, unknown, 4, monkeypatch)[1].docs)
 
 
 def test_a_search_never_waits_for_a_second_thread_that_has_not_started(
