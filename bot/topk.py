@@ -73,14 +73,13 @@ def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarr
     some that fell short of a later threshold may be among them), and how many postings were added
     up to find them. The caller takes the k best.
 
-    With many postings, a second thread shares the segments (the loops
-    release the GIL): the segments are cut into pieces and each thread takes the next piece left,
-    largest segment first, until none is, with its own k best across those it takes. On two cores
-    a question takes about half as long, and never much longer than on one: a thread that wakes
-    late (an idle virtual core can take milliseconds) finds the pieces taken, or is not waited for
-    at all. Each piece keeps its documents in its own range of the buffers (that of its doc
-    numbers), and leaves its scores zeroed again: the candidates' scores are copied out first, on
-    the thread that set them."""
+    With many postings, a second thread shares the work (the loops release the GIL): the segments
+    are cut into pieces and each thread takes the next piece left, largest segment first, until
+    none is, with its own k best across those it takes. On two cores a question takes about half
+    as long, and never much longer than on one: a thread that wakes late (an idle virtual core can
+    take milliseconds) finds the pieces taken, or is not waited for at all. Each piece keeps its
+    documents in its own range of the buffers (that of its doc numbers), and leaves its scores
+    zeroed again: the candidates' scores are copied out first, on the thread that set them."""
     buffers = _scratch(size)
     sizes = [int((lists.ends - lists.starts).sum()) for lists in segments]
     largest_first = [segments[n] for n in sorted(range(len(segments)), key=lambda n: -sizes[n])]
