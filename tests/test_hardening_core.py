@@ -10,6 +10,7 @@ import re
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -85,6 +86,36 @@ def test_damaged_cache_arrays_are_rebuilt_and_answer_as_fresh(tmp_path, warm_cac
     again = Library.open(corpus, cache_dir=cache).engine
     assert (again.report.built, again.report.cached) == (0, len(segments))
     assert _answers(again) == _answers(fresh)
+
+
+def test_large_cache_files_are_checked_after_the_start_on_one_idle_thread(
+    tmp_path, warm_cache, caplog, monkeypatch
+) -> None:
+    """Files over VERIFY_NOW_MAX (here: all) are used at once and checked in the background, one
+    after another on a single thread that only gets CPU time nothing else wants (not a thread a
+    file beside the start-up); a damaged one is logged and removed, so the next start rebuilds it."""
+    corpus, cache = copy_corpus(tmp_path, warm_cache)
+    segments = sorted(cache.glob("*.seg"))
+    for path in segments[:2]:  # a term frequency changed: the file still loads (and is used, until checked)
+        segment = disk.load_cached(path).segment
+        data = bytearray(path.read_bytes())
+        [(start, _)] = [(s, n) for s, n in _buffer_places(path) if data[s : s + n] == segment.tfs.tobytes()]
+        data[start] ^= 0x01
+        path.write_bytes(bytes(data))
+    monkeypatch.setattr(disk, "VERIFY_NOW_MAX", 0)
+    before = {t.ident for t in threading.enumerate()}
+    with caplog.at_level(logging.WARNING, logger="bot.cache"):
+        Library.open(corpus, cache_dir=cache)
+        checkers = [t for t in threading.enumerate() if t.name == "verify cache"]
+        disk.wait_for_checks()
+    assert len(checkers) == 1 and len({t.ident for t in threading.enumerate()} - before) <= 2  # + the warm-up
+    if hasattr(os, "SCHED_IDLE"):
+        assert os.sched_getscheduler(checkers[0].native_id) == os.SCHED_IDLE
+    assert [path.exists() for path in segments] == [False, False] + [True] * (len(segments) - 2)
+    for path in segments[:2]:
+        assert any(str(path) in r.getMessage() and "damaged" in r.getMessage() for r in caplog.records)
+    again = Library.open(corpus, cache_dir=cache).engine
+    assert (again.report.built, again.report.cached) == (2, len(segments) - 2)
 
 
 def test_cache_checksum_covers_every_byte_after_the_magic(tmp_path) -> None:
