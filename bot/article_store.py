@@ -217,7 +217,9 @@ class ArticleStore:
     def number_of(self, article_id: str) -> int | None:
         """The number of the article with this id, by binary search over the sorted ids."""
         key = article_id.encode("ascii", "replace")
-        at = int(np.searchsorted(self.ids, key))
+        if len(key) > self.ids.dtype.itemsize:
+            return None  # longer than every id here; searching would widen a copy of all of them first
+        at = int(self.ids.searchsorted(key))
         if at < len(self.ids) and self.ids[at] == key:
             return int(self.id_numbers[at])
         return None

@@ -57,6 +57,12 @@ def test_a_store_gives_back_every_field_and_finds_ids() -> None:
     shelf = ArticleShelf([joined])
     assert list(shelf) == [*articles, Article(id="b", title="t", paragraphs=("p",), districts=("中原区",))]
     assert shelf.number_of("b") == 2 and shelf.districts_of(2) == ("中原区",) and shelf[-1].id == "b"
+    # Ids of another width: an id as long as the store's widest is found, a longer one is not
+    # there (and is answered without searching), whichever store of the shelf holds it.
+    wide = ArticleStore.of([Article(id="web-000123", title="t2", paragraphs=("p2",))])
+    shelf = ArticleShelf([store, wide])
+    assert store.number_of("x1") == 0 and store.number_of("x1a") is None and wide.number_of("web-00012") is None
+    assert shelf.number_of("web-000123") == 2 and shelf.number_of("x1") == 0 and shelf.number_of("web-0001234") is None
 
 
 def test_a_shelf_finds_articles_by_url_and_title_through_its_columns() -> None:
