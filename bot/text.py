@@ -326,10 +326,13 @@ class Analyzer:
         Articles indexed before keep their old tokens until the next rebuild; the new page and
         the questions about it use the new words at once.
         """
-        new = [w for w in words if w not in self.segmenter.words and w not in self.lexicon.names]
+        known = set(self.segmenter.words)  # a set: the words of a large archive are thousands
+        new = [w for w in words if w not in known and w not in self.lexicon.names]
+        if not new:
+            return new
         for word in new:
             self.segmenter.add_word(word)
-        self.segmenter.words = tuple(sorted({*self.segmenter.words, *new}))
+        self.segmenter.words = tuple(sorted(known.union(new)))
         self._fuzzy.add(new)
         return new
 
