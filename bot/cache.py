@@ -257,10 +257,14 @@ class _Verifier:
         self.queue: queue.Queue[tuple[Path, int, tuple[int, int, int] | None]] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._taken: set[tuple[str, int]] = set()  # (path, checksum) checked or waiting: once a process
 
     def check(self, path: Path, checksum: int, header: tuple[int, int, int] | None) -> None:
-        self.queue.put((path, checksum, header))
         with self._lock:
+            if (str(path), checksum) in self._taken:
+                return  # the archive opened again (a page added): its files are checked already
+            self._taken.add((str(path), checksum))
+            self.queue.put((path, checksum, header))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="verify cache", daemon=True)
                 self._thread.start()

@@ -116,6 +116,14 @@ def test_large_cache_files_are_checked_after_the_start_on_one_idle_thread(
         assert any(str(path) in r.getMessage() and "damaged" in r.getMessage() for r in caplog.records)
     again = Library.open(corpus, cache_dir=cache).engine
     assert (again.report.built, again.report.cached) == (2, len(segments) - 2)
+    Library.open(corpus, cache_dir=cache)  # the rebuilt files are read, and checked, for the first time
+    disk.wait_for_checks()
+    checked: list[Path] = []
+    real_check = disk._check_file
+    monkeypatch.setattr(disk, "_check_file", lambda path, *rest: (checked.append(path), real_check(path, *rest)))
+    Library.open(corpus, cache_dir=cache)  # opened again (a page added): its files were checked already
+    disk.wait_for_checks()
+    assert checked == []
 
 
 def test_cache_checksum_covers_every_byte_after_the_magic(tmp_path) -> None:
