@@ -107,9 +107,10 @@ def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarr
 PARALLEL_MIN_POSTINGS = 40_000
 # A shared question's segments are searched in pieces of about this many documents. At a million
 # articles (three segments of 300,000 and one of 100,000: ten pieces) against whole segments, same
-# process, taking turns: 22% fewer postings added, the search 7% quicker at the median, 11% on
-# average, 25% at p99. Pieces of 50,000 cost more in per-piece start than they save. The last
-# piece is cut in four: the question's thread then waits ~30 µs for the other at the end, not ~55.
+# process, taking turns: 21-22% fewer postings added, the search 1-7% quicker at the median (three
+# runs), 9-11% on average, 13-25% at p99. Pieces of 50,000 cost more in per-piece start than they
+# save. The last piece is cut in four: the question's thread then waits ~30 µs for the other at
+# the end, not ~55.
 PIECE_DOCS = 100_000
 
 
