@@ -87,7 +87,7 @@ def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarr
     pieces = [piece for lists in largest_first for piece in _pieces(lists, shared)]
     if shared and pieces:  # the last piece in quarters: the two threads finish closer together
         lists, first_doc, end_doc = pieces.pop()
-        pieces += _cuts(lists, first_doc, end_doc, 4)
+        pieces += _even_ranges(lists, first_doc, end_doc, 4)
     waiting = collections.deque(pieces)
     helper = _pool().submit(_search, waiting, buffers, k) if shared and len(waiting) > 1 else None
     try:
@@ -118,10 +118,10 @@ def _pieces(lists: SegmentLists, shared: bool) -> list[tuple[SegmentLists, int, 
     """The segment as (lists, first doc, end doc) ranges of its local doc numbers: one for a
     question one thread searches, about PIECE_DOCS documents each for a shared one."""
     count = lists.norms.shape[0]
-    return _cuts(lists, 0, count, max(1, round(count / PIECE_DOCS)) if shared else 1)
+    return _even_ranges(lists, 0, count, max(1, round(count / PIECE_DOCS)) if shared else 1)
 
 
-def _cuts(lists: SegmentLists, first_doc: int, end_doc: int, parts: int) -> list[tuple[SegmentLists, int, int]]:
+def _even_ranges(lists: SegmentLists, first_doc: int, end_doc: int, parts: int) -> list[tuple[SegmentLists, int, int]]:
     """The documents first_doc ≤ doc < end_doc of the segment in `parts` ranges of even size."""
     cuts = [first_doc + (end_doc - first_doc) * j // parts for j in range(parts + 1)]
     return [(lists, cuts[j], cuts[j + 1]) for j in range(parts)]
