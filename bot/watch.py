@@ -26,6 +26,7 @@ from typing import Protocol
 from .article import Article, CorpusError
 from .article_store import ArticleShelf
 from .corpus import corpus_files, load_file
+from .ingest import Known
 from .library import Library
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,10 @@ class CorpusWatcher:
         self._files = {p: sig for p, sig in snapshot(corpus).items() if p.suffix != ".txt" or p.name in sources}
         self._lock = asyncio.Lock()
         self._failing: str | None = None  # the last failed rebuild, told once, not every tick
+
+    def known(self) -> Known:
+        """The library and the corpus files it holds (an ingest reads only the others)."""
+        return Known(self.library, frozenset(path.name for path in self._files))
 
     async def record_loaded(self) -> list[str]:
         """Record the corpus the bot starts with; the ids returned arrived while it was down."""

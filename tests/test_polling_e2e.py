@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
+from bot.library import Library
 from bot.web.fetch import FetchSettings
 from tests.local_site import Page, Site
 from tests.test_subscriptions_e2e import ALICE, OPERATOR, command, notifications, running
@@ -41,7 +42,9 @@ async def wait_until(condition, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_a_polled_edition_is_announced_once(emu, config: Config, tmp_path: Path) -> None:
+async def test_a_polled_edition_is_announced_once(
+    emu, config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with Site() as site:
         edition = serve_epaper(site)
         config = with_sources(
@@ -49,6 +52,13 @@ async def test_a_polled_edition_is_announced_once(emu, config: Config, tmp_path:
         )
         async with running(emu, config) as (_app, data):
             data.poller.settings = FAST
+            loads: list[Path] = []  # the corpus loaded again after the start (a second of CPU at 1M)
+            real_open = Library.open.__func__  # type: ignore[attr-defined]
+            monkeypatch.setattr(
+                Library,
+                "open",
+                classmethod(lambda cls, corpus, **kw: loads.append(corpus) or real_open(cls, corpus, **kw)),
+            )
             await command(emu, ALICE, ALICE, "/subscribe 金水区", "金水区")
             await wait_until(lambda: bool(notifications(emu, ALICE)))
             [notice] = [m for m in emu.sent_messages(ALICE) if "你订阅的新闻有更新" in m.get("text", "")]
@@ -61,6 +71,7 @@ async def test_a_polled_edition_is_announced_once(emu, config: Config, tmp_path:
             assert health.consecutive_failures == 0 and health.last_new_article == first
             await asyncio.sleep(0.5)
             assert len(notifications(emu, ALICE)) == 1  # nothing new, nothing sent
+            assert loads == []  # the polls de-duplicate against the bot's own library
             reply = await command(emu, OPERATOR, OPERATOR, "/sources", "晚报")
             assert "正常" in reply and "连续失败：0" in reply
             await command(emu, ALICE, ALICE, "/sources", "只有机器人管理员")

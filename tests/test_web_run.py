@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config
+from bot.ingest import Known
+from bot.library import Library
 from bot.web.fetch import FetchSettings
 from bot.web.run import fetch_sources, fetch_urls
 from bot.web.sources import Source
@@ -253,3 +255,40 @@ def test_a_feed_whose_guids_change_while_its_articles_do_not_adds_nothing_twice(
         site.routes["/rss.xml"] = Page(moved.encode("utf-8"), content_type="application/rss+xml")
         again = fetch_urls([site.url("/rss.xml")], config, settings=FAST)
         assert again.ok and again.records == [] and again.ingest is None
+
+
+def test_a_fetch_loads_the_corpus_once_and_the_bots_fetch_not_at_all(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At a million articles each load of the corpus is a second of CPU, and in the running bot a
+    # stall of its questions: the CLI loads it once (to de-duplicate, then ingest with it), the
+    # bot's polls hand over the library it serves from.
+    loads: list[Path] = []
+    real_open = Library.open.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[Library], corpus: Path, **kwargs: object) -> Library:
+        loads.append(corpus)
+        return real_open(cls, corpus, **kwargs)
+
+    monkeypatch.setattr(Library, "open", classmethod(counted))
+    with Site() as site:
+        edition = serve_epaper(site)
+        rss, _atom = serve_feeds(site)
+        first = fetch_urls([edition], config, settings=FAST)
+        assert first.ingest is not None and first.ingest.new_articles == 2
+        assert len(loads) == 1
+        assert (first.ingest.built, first.ingest.cached) == (1, 5)  # the new file's segment, cached
+
+        library = Library.open(config.corpus, cache_dir=config.cache_dir)
+        assert library.engine.report.built == 0  # the fetched file came from the cache
+        known = Known(library, frozenset(p.name for p in config.corpus.iterdir() if p.suffix in (".txt", ".jsonl")))
+        del loads[:]
+        added = asyncio.run(fetch_sources([(rss, None)], config, settings=FAST, known=known))
+        assert added.ingest is not None and added.ingest.new_articles == 1 and loads == []
+        # The paper corrects the article (same URL, other bytes). The library does not have it (no
+        # watcher here): ingest reads the file fetched since the library was loaded, adds nothing.
+        corrected = rss_feed(site.base).replace("900万平方米", "910万平方米").encode("utf-8")
+        site.routes["/rss.xml"] = Page(corrected, content_type="application/rss+xml")
+        again = asyncio.run(fetch_sources([(rss, None)], config, settings=FAST, known=known))
+        assert again.ingest is not None and again.ingest.added == [] and loads == []
+        assert [why for _name, why in again.ingest.skipped] == ["all 1 article(s) already in the corpus"]

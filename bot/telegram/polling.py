@@ -28,6 +28,7 @@ from telegram.ext import JobQueue
 
 from .. import metrics
 from ..config import Config
+from ..ingest import Known
 from ..store import SourceHealth, Store
 from ..web.fetch import FetchSettings
 from ..web.run import FetchReport, fetch_sources
@@ -102,8 +103,9 @@ class SourcePoller:
                 self.poll_job, interval=source.interval, first=first, name=f"poll:{source.name}", data=source.name
             )
 
-    async def poll(self, name: str) -> PollResult:
-        """Fetch one source unless it is paused or not due yet; record how it went."""
+    async def poll(self, name: str, known: Known | None = None) -> PollResult:
+        """Fetch one source unless it is paused or not due yet; record how it went. `known`: the
+        bot's library and the corpus files in it, for de-duplication (no second load of the corpus)."""
         source = self.sources[name]
         async with self._lock:
             started = self.clock()
@@ -116,7 +118,9 @@ class SourcePoller:
             today = datetime.fromtimestamp(started, ZoneInfo(self.config.timezone)).date()  # the paper's day
             url = source.url_for(today)
             try:
-                report = await fetch_sources([(url, source)], self.config, settings=self.settings, today=today)
+                report = await fetch_sources(
+                    [(url, source)], self.config, settings=self.settings, today=today, known=known
+                )
                 error = _failure(report, url)
             except Exception as exc:  # a broken source must not stop the job
                 log.exception("polling %s failed", name)
@@ -139,7 +143,7 @@ class SourcePoller:
         job = context.job
         if job is None or not isinstance(job.data, str):
             return
-        result = await self.poll(job.data)
+        result = await self.poll(job.data, context.bot_data.watcher.known())
         if result.added:
             await reload_and_notify(context.bot_data, context.bot)
         if result.paused_now and result.health is not None:

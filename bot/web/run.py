@@ -27,7 +27,8 @@ from .. import metrics
 from ..article import safe_url
 from ..article_store import ArticleShelf
 from ..config import Config
-from ..ingest import IngestResult, ingest
+from ..corpus import corpus_files
+from ..ingest import IngestResult, Known, ingest
 from ..library import Library
 from ..normalize import normalize
 from .decode import DecodeError, decode
@@ -230,9 +231,11 @@ async def fetch_sources(
     corpus: Path | None = None,
     settings: FetchSettings | None = None,
     today: date | None = None,
+    known: Known | None = None,
 ) -> FetchReport:
     """Fetch, extract, de-duplicate and ingest (URL, source) pairs, awaitable from a running
-    event loop (the bot's polling jobs); the parsing of the corpus and ingest run in a thread."""
+    event loop (the bot's polling jobs); the parsing of the corpus and ingest run in a thread.
+    `known`: the running bot's library of the corpus and its files (else the corpus is loaded)."""
     started = time.perf_counter()
     corpus = Path(corpus) if corpus is not None else Path(config.corpus)
     today = today or date.today()
@@ -242,7 +245,7 @@ async def fetch_sources(
         run = _Run(fetcher, report, today)
         got = await asyncio.gather(*(run.top(url, source) for url, source in targets))
         records = [record for records in got for record in records]
-        await asyncio.to_thread(_store, records, corpus, config, report)
+        await asyncio.to_thread(_store, records, corpus, config, report, known)
         if report.ingest is None or report.ingest.ok:  # stored: unchanged pages may cost a 304 next time
             for url, result in run.fetched.items():
                 if url not in run.broken:
@@ -266,12 +269,13 @@ def fetch_urls(
     return asyncio.run(fetch_sources(targets, config, corpus=corpus, settings=settings, today=today))
 
 
-def _store(records: list[Record], corpus: Path, config: Config, report: FetchReport) -> None:
-    """The records not in the corpus yet, written as one JSONL file and added through ingest."""
-    existing = ArticleShelf()
-    if corpus.is_dir() and any(corpus.iterdir()):
-        existing = Library.open(corpus, config_dir=config.config_dir, cache_dir=config.cache_dir).articles
-    report.records = dedupe(records, existing, report)
+def _store(records: list[Record], corpus: Path, config: Config, report: FetchReport, known: Known | None) -> None:
+    """The records not in the corpus yet, written as one JSONL file and added through ingest.
+    The corpus is loaded once (unless the caller's library stands for it), for both."""
+    if known is None and records and corpus.is_dir() and (files := corpus_files(corpus)):
+        library = Library.open(corpus, config_dir=config.config_dir, cache_dir=config.cache_dir)
+        known = Known(library, frozenset(p.name for p in files))
+    report.records = dedupe(records, known.library.articles if known is not None else ArticleShelf(), report)
     if not report.records:
         return
     with tempfile.TemporaryDirectory(prefix="fetch-") as folder:
@@ -280,7 +284,7 @@ def _store(records: list[Record], corpus: Path, config: Config, report: FetchRep
         path = Path(folder) / f"web-{stamp}-{digest}.jsonl"
         lines = (json.dumps(r.to_json(), ensure_ascii=False) for r in report.records)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        report.ingest = ingest([path], corpus, config)
+        report.ingest = ingest([path], corpus, config, known=known)
 
 
 def print_report(report: FetchReport, corpus: Path, out: TextIO, err: TextIO) -> None:
