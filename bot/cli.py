@@ -201,7 +201,7 @@ def cmd_default(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
-    from .ingest import run_ingest
+    from .ingest_cli import run_ingest
 
     return run_ingest([Path(p) for p in args.paths], config, corpus=args.corpus)
 

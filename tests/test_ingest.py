@@ -13,7 +13,8 @@ import pytest
 
 from bot import ingest as ingest_module
 from bot.config import Config
-from bot.ingest import ingest, run_ingest
+from bot.ingest import ingest
+from bot.ingest_cli import run_ingest
 from bot.library import Library
 
 from .conftest import ROOT, SEEDS, copy_corpus
