@@ -70,9 +70,8 @@ class SegmentLists:
 
 
 def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Every document that can be among the k best, scored whole (global doc numbers and scores;
-    some that fell short of a later threshold may be among them), and how many postings were added
-    up to find them. The caller takes the k best.
+    """The k best documents (global doc numbers and their scores, best first, equal scores to the
+    lower doc number, none scored 0), and how many postings were added up to find them.
 
     With many postings, a second thread shares the work (the loops release the GIL): the segments
     are cut into pieces and each thread takes the next piece left, largest segment first, until
@@ -98,9 +97,9 @@ def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarr
         theirs = [] if helper is None or helper.cancel() else helper.result()
     done += theirs
     _, _, candidates, found_scores = buffers
-    ranges = [slice(base, end) for base, end, _ in done]
-    found = np.concatenate([candidates[r] for r in ranges] or [candidates[:0]])
-    scores = np.concatenate([found_scores[r] for r in ranges] or [found_scores[:0]])
+    starts = np.array([start for start, _, _ in done], dtype=np.int64)
+    ends = np.array([end for _, end, _ in done], dtype=np.int64)
+    found, scores = _k_best(candidates, found_scores, starts, ends, k)
     return found, scores, sum(added for *_, added in done)
 
 
@@ -214,6 +213,35 @@ def warm_up() -> None:
         np.full(2, 2.2),
     )
     top_k([lists], 2, 1)
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _k_best(
+    candidates: np.ndarray, found_scores: np.ndarray, starts: np.ndarray, ends: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of the pieces' candidates (candidates[starts[i]:ends[i]] and their scores), best
+    first, equal scores to the lower doc number, none scored 0: in one pass, where gathering them
+    (thousands, from a dozen pieces) and sorting them in numpy cost ~0.1 ms a question."""
+    docs = np.full(k, -1, dtype=np.int64)
+    scores = np.zeros(k, dtype=np.float32)
+    held = 0
+    for i in range(starts.shape[0] if k > 0 else 0):
+        for j in range(starts[i], ends[i]):
+            score = found_scores[j]
+            doc = candidates[j]
+            if score <= 0:
+                continue
+            if held == k and not (score > scores[k - 1] or (score == scores[k - 1] and doc < docs[k - 1])):
+                continue
+            at = min(held, k - 1)  # move the worse ones down, then put it in its place
+            while at > 0 and (score > scores[at - 1] or (score == scores[at - 1] and doc < docs[at - 1])):
+                docs[at] = docs[at - 1]
+                scores[at] = scores[at - 1]
+                at -= 1
+            docs[at] = doc
+            scores[at] = score
+            held = min(held + 1, k)
+    return docs[:held].copy(), scores[:held].copy()
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
