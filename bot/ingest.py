@@ -270,7 +270,7 @@ def ingest(
                 a.id
                 for path in existing_files
                 if known is not None and path.name not in known.files
-                for a in _articles_or_none(path, places)
+                for a in _articles_of(path, places)
             }
 
             # 3. decide
@@ -331,7 +331,7 @@ def ingest(
     return _finish(result, started)
 
 
-def _articles_or_none(path: Path, places: dict[str, str]) -> list[Article]:
+def _articles_of(path: Path, places: dict[str, str]) -> list[Article]:
     try:
         return load_file(path, places)
     except (CorpusError, OSError):  # a broken file holds no article to compare with

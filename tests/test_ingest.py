@@ -116,6 +116,17 @@ def test_a_bad_file_rejects_the_whole_batch(
     assert listing(config.cache_dir) == cache_before
 
 
+def test_a_broken_file_already_in_the_corpus_does_not_stop_an_ingest(config: Config, tmp_path: Path):
+    # Put there by hand (the bot reports it and serves the rest): the new page is still added and
+    # its segment cached, the broken file left out as a load leaves it out.
+    (config.corpus / "999_broken.txt").write_bytes(b"\xff\xfe not text\n")
+    result = ingest([write_page(tmp_path / "incoming")], config.corpus, config)
+    assert result.ok and [item.name for item in result.added] == ["105_new.txt"]
+    assert (result.built, result.cached) == (1, 5)
+    engine = Library.open(config.corpus, cache_dir=config.cache_dir).engine
+    assert engine.report.built == 0 and any("999_broken.txt" in error for error in engine.report.errors)
+
+
 def test_a_bad_sidecar_is_named(config: Config, tmp_path: Path, capsys: pytest.CaptureFixture):
     before = listing(config.corpus)
     page = write_page(tmp_path / "incoming", sidecar="date: [unclosed\n")
