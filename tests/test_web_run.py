@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -283,12 +284,14 @@ def test_a_fetch_loads_the_corpus_once_and_the_bots_fetch_not_at_all(
         assert library.engine.report.built == 0  # the fetched file came from the cache
         known = Known(library, frozenset(p.name for p in config.corpus.iterdir() if p.suffix in (".txt", ".jsonl")))
         del loads[:]
+        monkeypatch.setattr(time, "strftime", lambda _format: "20261129-120000")
         added = asyncio.run(fetch_sources([(rss, None)], config, settings=FAST, known=known))
         assert added.ingest is not None and added.ingest.new_articles == 1 and loads == []
-        # The paper corrects the article (same URL, other bytes). The library does not have it (no
-        # watcher here): ingest reads the file fetched since the library was loaded, adds nothing.
+        # The paper corrects the article (same URL, other bytes), within the same second. The
+        # library does not have it (no watcher here): ingest reads the file fetched since the
+        # library was loaded, adds nothing, and the file's name is no clash with the first one's.
         corrected = rss_feed(site.base).replace("900万平方米", "910万平方米").encode("utf-8")
         site.routes["/rss.xml"] = Page(corrected, content_type="application/rss+xml")
         again = asyncio.run(fetch_sources([(rss, None)], config, settings=FAST, known=known))
-        assert again.ingest is not None and again.ingest.added == [] and loads == []
+        assert again.ingest is not None and again.ingest.ok and again.ingest.added == [] and loads == []
         assert [why for _name, why in again.ingest.skipped] == ["all 1 article(s) already in the corpus"]

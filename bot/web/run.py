@@ -280,10 +280,12 @@ def _store(records: list[Record], corpus: Path, config: Config, report: FetchRep
         return
     with tempfile.TemporaryDirectory(prefix="fetch-") as folder:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        digest = hashlib.blake2b("".join(r.id for r in report.records).encode(), digest_size=4).hexdigest()
+        text = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in report.records)
+        # Named by its content: an article corrected within the same second (same URL and id,
+        # other text) is another file, not a clash with the one fetched before it.
+        digest = hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
         path = Path(folder) / f"web-{stamp}-{digest}.jsonl"
-        lines = (json.dumps(r.to_json(), ensure_ascii=False) for r in report.records)
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         report.ingest = ingest([path], corpus, config, known=known)
 
 
