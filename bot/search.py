@@ -126,13 +126,11 @@ class SearchIndex:
         rows = [s.terms.get(text) for s in self.segments]
         # .item(): a Python int at once, not a numpy scalar to convert (a question's plans were
         # ~0.1 ms of numpy scalars at a million articles)
-        dfs = [
-            0 if r is None else s.indptr.item(r + 1) - s.indptr.item(r)
-            for s, r in zip(self.segments, rows, strict=True)
-        ]
-        df = sum(dfs)
+        df = sum(
+            s.indptr.item(r + 1) - s.indptr.item(r) for s, r in zip(self.segments, rows, strict=True) if r is not None
+        )
         idf = math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
-        return _TermPlan(rows, dfs, df, idf, idf * term.weight)
+        return _TermPlan(rows, df, idf, idf * term.weight)
 
     def _postings(self, plan: _TermPlan, norms: list[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(global docs, weighted impacts) of a term's list in each segment that has it."""
@@ -178,7 +176,6 @@ class SearchIndex:
                     weights=weights.astype(np.float32),
                     # float64, in this order: the bound of each list as it was worked out one by one
                     bounds=segment.bounds[rows].astype(np.float64) * segment.bound_scale(avgdl) * weights,
-                    postings=sum(plan.dfs[number] for plan in held),
                 )
             )
         docs, scores, scored = topk.top_k(segments, self.size, k)
@@ -280,7 +277,6 @@ def _impact_budget() -> int:
 @dataclass(frozen=True)
 class _TermPlan:
     rows: list[int | None]  # the term's row in each segment
-    dfs: list[int]  # its postings in each segment
     df: int
     idf: float
     weight: float  # idf × the term's weight in the question

@@ -66,7 +66,6 @@ class SegmentLists:
     ends: np.ndarray
     weights: np.ndarray  # float32 idf × the term's weight in the question
     bounds: np.ndarray  # float64 the most each list can add to a document's score (weight included)
-    postings: int = -1  # how many the lists hold in all, if the caller knows (else counted)
 
 
 def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -81,7 +80,7 @@ def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarr
     documents in its own range of the buffers (that of its doc numbers), and leaves its scores
     zeroed again: the candidates' scores are copied out first, on the thread that set them."""
     buffers = _scratch(size)
-    sizes = [lists.postings if lists.postings >= 0 else int((lists.ends - lists.starts).sum()) for lists in segments]
+    sizes = [int((lists.ends - lists.starts).sum()) for lists in segments]
     largest_first = [segments[n] for n in sorted(range(len(segments)), key=lambda n: -sizes[n])]
     shared = sum(sizes) >= PARALLEL_MIN_POSTINGS
     pieces = [piece for lists in largest_first for piece in _pieces(lists, shared)]
