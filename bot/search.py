@@ -178,10 +178,8 @@ class SearchIndex:
                     bounds=segment.bounds[rows].astype(np.float64) * segment.bound_scale(avgdl) * weights,
                 )
             )
-        docs, scores, scored = topk.top_k(segments, self.size, k)
-        hits = _best(docs, scores, k, idf)
-        hits.postings_scored = scored
-        return hits
+        docs, scores, scored = topk.top_k(segments, self.size, k)  # the k best, ordered as _best orders them
+        return Hits(docs, scores, idf, scored)
 
     def warm(self) -> None:
         """Do ahead, on a background thread after load, what the first questions would wait for.
@@ -285,7 +283,8 @@ class _TermPlan:
 def _best(docs: np.ndarray, scores: np.ndarray, k: int, idf: dict[str, float]) -> Hits:
     """The k best of the docs by their scores (aligned with them), best first, none scored 0.
     Equal scores (copies of one text) go to the lower doc number, the article indexed first: the
-    same hits however the search found its candidates, and in whatever order (two threads)."""
+    same hits however the search found its candidates, and the ones the compiled search of a large
+    archive picks (topk._k_best orders them so)."""
     if len(docs) > max(k, _SORT_ALL_MAX):  # the ones down to the k-th best score, its ties all kept
         kept = scores >= np.partition(scores, len(scores) - k)[len(scores) - k]
         docs, scores = docs[kept], scores[kept]
