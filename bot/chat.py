@@ -21,6 +21,7 @@ def run_chat(library: Library, stdin: TextIO | None = None, stdout: TextIO | Non
     ansi = stdout.isatty()
     interactive = stdin.isatty()
     conversation = Conversation()
+    library.warm_views()  # the lists' views, while the resident types
     print(BANNER.format(n=len(library.articles)), file=stdout)
     while True:
         if interactive:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -139,6 +141,44 @@ def test_add_articles_swaps_in_new_news(warm_cache: Path):
     library.add(coined)
     assert "夜市通" in library.engine.analyzer.segmenter.cut("夜市通覆盖几条街道")  # the coinage stays whole
     assert "12条街道" in library.engine.answer("夜市通覆盖几条街道").snippet.text
+
+
+def test_a_library_works_out_its_browsing_views_only_when_a_list_needs_them(
+    warm_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At a million articles they cost ~0.2-0.6 s: a fetch, an ingest, a batch of questions never
+    # browse, and a page added to views not yet worked out leaves them for the first list.
+    from bot.article import PageMeta
+    from bot.library import Catalog
+    from bot.page import parse_page
+
+    from .conftest import SEEDS
+
+    worked_out: list[int] = []
+    real_of = Catalog.of.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[Catalog], *args: object) -> Catalog:
+        worked_out.append(1)
+        return real_of(cls, *args)
+
+    monkeypatch.setattr(Catalog, "of", classmethod(counted))
+    library = Library.open(SEEDS, cache_dir=warm_cache)
+    assert library.ask("清华附中什么时候投入使用？").kind is Kind.ANSWER
+    first = parse_page("金水区新建智慧停车场\n\n本报讯 金水区新建的智慧停车场共有车位880个。\n", "a.txt",
+                       PageMeta(date="2024-03-01"))  # fmt: skip
+    library.add(first)
+    assert worked_out == []
+    assert library.latest(1) == first and worked_out == [1]  # worked out now, the page in them
+    second = parse_page("管城区推出夜市通\n\n本报讯 管城区推出夜市通服务,首批覆盖12条街道。\n", "b.txt",
+                        PageMeta(date="2024-03-02"))  # fmt: skip
+    library.add(second)
+    assert library.latest(2) == second + first and worked_out == [1]  # extended, not worked out again
+    served = Library.open(SEEDS, cache_dir=warm_cache)
+    served.warm_views()  # a front end's start: worked out on a thread of its own, not at first use
+    deadline = time.monotonic() + 10
+    while served.snapshot.built_catalog is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert served.snapshot.built_catalog is not None and worked_out == [1, 1]
 
 
 @settings(max_examples=150, deadline=None)

@@ -84,6 +84,7 @@ def _open_library(config: Config) -> Library:
     library = Library.from_config(config)
     for error in library.engine.report.errors:
         log.warning("corpus: skipped %s", error)
+    library.warm_views()
     return library
 
 
