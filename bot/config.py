@@ -15,6 +15,10 @@ DEFAULT_CONFIG = ROOT / "config" / "bot.yaml"
 # archives of up to 200,000 articles); `run --workers` sets 0 for its workers unless the operator
 # sets it.
 IMPACT_CACHE_ENV = "DISTRICT_NEWS_IMPACT_CACHE_MB"
+# Milliseconds the search's helper thread spins for the next question before it sleeps (archives
+# over 200,000 articles, bot/topk_helper.py); `run --workers` sets 0 for its workers (a spinning
+# helper would take a core from another worker's question) unless the operator sets it.
+SEARCH_SPIN_ENV = "DISTRICT_NEWS_SEARCH_SPIN_MS"
 
 log = logging.getLogger(__name__)
 

@@ -160,9 +160,9 @@ class SearchIndex:
         avgdl = self.avgdl
         segments = []
         for number, (base, segment) in enumerate(zip(self.bases, self.segments, strict=True)):
+            # Every segment, those without the question's terms too (no lists): the compiled
+            # search keeps its set-up for the index's segments from question to question.
             held = [plan for plan in order if plan.rows[number] is not None]
-            if not held:
-                continue
             rows = np.array([plan.rows[number] for plan in held], dtype=np.int64)
             weights = np.array([plan.weight for plan in held])
             segments.append(

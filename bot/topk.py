@@ -1,106 +1,37 @@
-"""The BM25 top k of a large archive, in compiled loops (numba): MaxScore per segment.
+"""The BM25 top k of a large archive: the compiled MaxScore loops (bot/topk_loops.py) over a
+question's pieces, on one thread or two.
 
-Why compiled: at a million articles a question's lists hold ~600,000 postings, and numpy pays a
-pass over memory and a call per step (gather the norms, work out the impacts, scatter the scores,
-find the new documents, filter the candidates), several times a list. One loop over the postings
-does all of that at once and keeps the k best documents as it goes, so the threshold that lets
-lists be skipped is known from the first list on rather than recomputed after each.
+A question with long lists is shared with a second thread: each segment is cut into pieces of
+about PIECE_DOCS documents (a range of its doc numbers, the lists cut there by binary search) and
+each thread takes the next piece left, largest segment first, until none is, with its own k best
+across those it takes. Pieces rather than whole segments keep the two threads' shares even (three
+segments of a million articles would leave one thread two of them) and one big segment is shared
+too; each thread starts from no threshold only on a piece, not on a whole segment.
 
-The search, per piece of a segment (its lists in the order given, rarest first):
-1. score whole lists while a document none of the scored lists holds could still reach the k-th
-   best score (the sum of the bounds of the lists not yet scored is at least that score: each
-   list's bound is the largest impact it holds, which the index keeps per term, times the
-   term's weight);
-   after two, score the best documents so far whole (binary search in every list), which lifts
-   the k-th best score close to its final value at once;
-2. then, for each remaining list, drop the candidates that can no longer reach the k-th best even
-   with every remaining list (unless they outnumber the list's postings: the pass below skips
-   them by their score), and add the list's impacts to the ones left: by galloping search when
-   they are few against the list, by one pass over the list otherwise.
-Every document that can reach the top k is scored exactly, so the top k is the exhaustive one
-(up to float32 rounding: scores are added in this order, not the question's).
-
-The k best so far and the threshold are shared by the pieces searched one after the other, so
-later pieces skip more. With long lists, two threads share the work (the loops release the GIL):
-each segment is cut into pieces of about PIECE_DOCS documents (a range of its doc numbers, the
-lists cut there by binary search) and each thread takes the next piece left. Pieces rather than
-whole segments keep the two threads' shares even (three segments of a million articles would
-leave one thread two of them) and one big segment is shared too; each thread starts from no
-threshold only on a piece, not on a whole segment.
+The second thread lives in compiled code (bot/topk_helper.py): it takes pieces without the GIL
+and, after a question, waits for the next by spinning for a while (SPIN_SECONDS) before it
+sleeps. Waking a sleeping thread on a virtual machine, and handing it the GIL, cost tens to
+hundreds of microseconds a question; at a million articles the search took ~15% longer so. A
+question that finds the helper busy (another thread's question) or asleep does not wait for it:
+its own thread takes the pieces the helper does not.
 """
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
-import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
-# K1 + 1 as float32 (search.K1; a test holds them equal): impacts are tf·(K1+1)/(tf+norm) in
-# float32, as search.py works them out.
-_K1_PLUS_1 = np.float32(2.2)
-# A list is probed by galloping search when it holds this many times more postings than there are
-# candidates left; otherwise one pass over it (reads the list, but no search per candidate).
-GALLOP_RATIO = 8
-# After this many lists are scored whole, the documents best so far (this many) are scored whole.
-SAMPLE_AFTER = 2
-SAMPLE = 16
-# Bounds are kept with this much room for float32 rounding.
-SCORE_SLACK = 1e-4
+from .topk_helper import scratch_buffers, shared_top_k
+from .topk_helper import warm_up as warm_up_helper
+from .topk_loops import SegmentLists, _k_best, _segment_top_k
+
+__all__ = ["SegmentLists", "top_k", "warm_up"]
 
 
-@dataclass
-class SegmentLists:
-    """A question's posting lists in one segment: offsets into its docs/tfs, in scoring order."""
-
-    docs: np.ndarray  # the segment's int32 doc numbers, all terms
-    tfs: np.ndarray  # the segment's uint16 term frequencies
-    norms: np.ndarray  # float32 K1·(1 − B + B·len/avgdl) of each of its docs
-    base: int  # the segment's first global doc number
-    starts: np.ndarray  # int64, one per list
-    ends: np.ndarray
-    weights: np.ndarray  # float32 idf × the term's weight in the question
-    bounds: np.ndarray  # float64 the most each list can add to a document's score (weight included)
-
-
-def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """The k best documents (global doc numbers and their scores, best first, equal scores to the
-    lower doc number, none scored 0), and how many postings were added up to find them.
-
-    With many postings, a second thread shares the work (the loops release the GIL): the segments
-    are cut into pieces and each thread takes the next piece left, largest segment first, until
-    none is, with its own k best across those it takes. On two cores a question takes about half
-    as long, and never much longer than on one: a thread that wakes late (an idle virtual core can
-    take milliseconds) finds the pieces taken, or is not waited for at all. Each piece keeps its
-    documents in its own range of the buffers (that of its doc numbers), and leaves its scores
-    zeroed again: the candidates' scores are copied out first, on the thread that set them."""
-    buffers = _scratch(size)
-    sizes = [int((lists.ends - lists.starts).sum()) for lists in segments]
-    largest_first = [segments[n] for n in sorted(range(len(segments)), key=lambda n: -sizes[n])]
-    shared = sum(sizes) >= PARALLEL_MIN_POSTINGS
-    pieces = [piece for lists in largest_first for piece in _pieces(lists, shared)]
-    if shared and pieces:  # the last piece in quarters: the two threads finish closer together
-        lists, first_doc, end_doc = pieces.pop()
-        pieces += _even_ranges(lists, first_doc, end_doc, 4)
-    waiting = collections.deque(pieces)
-    helper = _pool().submit(_search, waiting, buffers, k) if shared and len(waiting) > 1 else None
-    try:
-        done = _search(waiting, buffers, k)
-    finally:
-        waiting.clear()  # after an error the helper takes no more
-        theirs = [] if helper is None or helper.cancel() else helper.result()
-    done += theirs
-    _, _, candidates, found_scores = buffers
-    starts = np.array([start for start, _, _ in done], dtype=np.int64)
-    ends = np.array([end for _, end, _ in done], dtype=np.int64)
-    found, scores = _k_best(candidates, found_scores, starts, ends, k)
-    return found, scores, sum(added for *_, added in done)
-
+# A piece: the lists of one segment, and the range first ≤ doc < end of its local doc numbers.
+Piece = tuple[SegmentLists, int, int]
 
 # A question whose lists hold at least this many postings in all is shared with a second thread.
 PARALLEL_MIN_POSTINGS = 40_000
@@ -108,73 +39,61 @@ PARALLEL_MIN_POSTINGS = 40_000
 # articles (three segments of 300,000 and one of 100,000: ten pieces) against whole segments, same
 # process, taking turns: 21-22% fewer postings added, the search 1-7% quicker at the median (three
 # runs), 9-11% on average, 13-25% at p99. Pieces of 50,000 cost more in per-piece start than they
-# save. The last piece is cut in four: the question's thread then waits ~30 µs for the other at
-# the end, not ~55.
+# save. The last piece is cut in four: the two threads finish closer together.
 PIECE_DOCS = 100_000
 
 
-def _pieces(lists: SegmentLists, shared: bool) -> list[tuple[SegmentLists, int, int]]:
+def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The k best documents (global doc numbers and their scores, best first, equal scores to the
+    lower doc number, none scored 0), and how many postings were added up to find them.
+    `segments`: every segment of the index, those without lists too (the helper's set-up is kept
+    for them, question after question).
+
+    Each piece keeps its documents in its own range of the buffers (that of its doc numbers), and
+    leaves its scores zeroed again: the candidates' scores are copied out first, on the thread
+    that set them."""
+    sizes = [int((lists.ends - lists.starts).sum()) for lists in segments]
+    largest_first = [segments[n] for n in sorted(range(len(segments)), key=lambda n: -sizes[n])]
+    shared = sum(sizes) >= PARALLEL_MIN_POSTINGS
+    pieces = [piece for lists in largest_first if len(lists.starts) for piece in _pieces(lists, shared)]
+    if shared and len(pieces) > 1:
+        lists, first_doc, end_doc = pieces.pop()  # the last piece in quarters: the threads end together
+        pieces += _even_ranges(lists, first_doc, end_doc, 4)
+        found = shared_top_k(segments, pieces, size, k)
+        if found is not None:
+            return found
+    return _alone(pieces, size, k)
+
+
+def _alone(pieces: list[Piece], size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The pieces searched one after the other on this thread."""
+    scores, touched, candidates, found_scores = _scratch(size)
+    top_docs = np.full(k, -1, dtype=np.int64)
+    top_scores = np.zeros(k, dtype=np.float32)
+    starts, ends, added = [], [], 0
+    for lists, first_doc, end_doc in pieces:
+        end, piece_added = _segment_top_k(
+            lists.docs, lists.tfs, lists.norms, lists.starts, lists.ends, lists.weights, lists.bounds, lists.base,
+            scores, touched, candidates, found_scores, top_docs, top_scores, first_doc, end_doc,
+        )  # fmt: skip
+        starts.append(lists.base + first_doc)
+        ends.append(end)
+        added += piece_added
+    found, best = _k_best(candidates, found_scores, np.array(starts, np.int64), np.array(ends, np.int64), k)
+    return found, best, added
+
+
+def _pieces(lists: SegmentLists, shared: bool) -> list[Piece]:
     """The segment as (lists, first doc, end doc) ranges of its local doc numbers: one for a
     question one thread searches, about PIECE_DOCS documents each for a shared one."""
     count = lists.norms.shape[0]
     return _even_ranges(lists, 0, count, max(1, round(count / PIECE_DOCS)) if shared else 1)
 
 
-def _even_ranges(lists: SegmentLists, first_doc: int, end_doc: int, parts: int) -> list[tuple[SegmentLists, int, int]]:
+def _even_ranges(lists: SegmentLists, first_doc: int, end_doc: int, parts: int) -> list[Piece]:
     """The documents first_doc ≤ doc < end_doc of the segment in `parts` ranges of even size."""
     cuts = [first_doc + (end_doc - first_doc) * j // parts for j in range(parts + 1)]
     return [(lists, cuts[j], cuts[j + 1]) for j in range(parts)]
-
-
-def _search(
-    waiting: collections.deque[tuple[SegmentLists, int, int]], buffers: tuple[np.ndarray, ...], k: int
-) -> list[tuple[int, int, int]]:
-    """Search the pieces left, taking one at a time, sharing their k best; each piece's (start and
-    end of its candidates in the buffers, postings added)."""
-    scores, touched, candidates, found_scores = buffers
-    top_docs = np.full(k, -1, dtype=np.int64)
-    top_scores = np.zeros(k, dtype=np.float32)
-    done = []
-    while True:
-        try:
-            lists, first_doc, end_doc = waiting.popleft()  # atomic: the two threads never take the same one
-        except IndexError:
-            break
-        end, added = _segment_top_k(
-            lists.docs,
-            lists.tfs,
-            lists.norms,
-            lists.starts,
-            lists.ends,
-            lists.weights,
-            lists.bounds,
-            lists.base,
-            scores,
-            touched,
-            candidates,
-            found_scores,
-            top_docs,
-            top_scores,
-            first_doc,
-            end_doc,
-        )
-        done.append((lists.base + first_doc, end, added))
-    return done
-
-
-_POOL: list[concurrent.futures.ThreadPoolExecutor] = []
-_POOL_LOCK = threading.Lock()
-
-
-# A forked child has none of the parent's threads: it starts a pool of its own.
-os.register_at_fork(after_in_child=_POOL.clear)
-
-
-def _pool() -> concurrent.futures.ThreadPoolExecutor:
-    with _POOL_LOCK:
-        if not _POOL:
-            _POOL.append(concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="topk"))
-        return _POOL[0]
 
 
 _SCRATCH = threading.local()
@@ -186,18 +105,13 @@ def _scratch(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     touches."""
     buffers: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = getattr(_SCRATCH, "buffers", None)
     if buffers is None or len(buffers[0]) < size:
-        room = size + size // 8
-        buffers = _SCRATCH.buffers = (
-            np.zeros(room, dtype=np.float32),
-            np.zeros(room, dtype=np.int64),
-            np.zeros(room, dtype=np.int64),
-            np.zeros(room, dtype=np.float32),
-        )
+        buffers = _SCRATCH.buffers = scratch_buffers(size)
     return buffers
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's cache) the loops now, not in the first question."""
+    """Compile (or load from numba's cache) the loops now, not in the first question: one thread's,
+    and the helper's (a question of two pieces, shared)."""
     docs = np.array([0, 1], dtype=np.int32)
     tfs = np.ones(2, dtype=np.uint16)
     docs.flags.writeable = tfs.flags.writeable = False  # as SearchIndex passes them
@@ -212,265 +126,4 @@ def warm_up() -> None:
         np.full(2, 2.2),
     )
     top_k([lists], 2, 1)
-
-
-@nb.njit(cache=True, nogil=True, boundscheck=False)
-def _k_best(
-    candidates: np.ndarray, found_scores: np.ndarray, starts: np.ndarray, ends: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The k best of the pieces' candidates (candidates[starts[i]:ends[i]] and their scores), best
-    first, equal scores to the lower doc number, none scored 0: in one pass, where gathering them
-    (thousands, from a dozen pieces) and sorting them in numpy cost ~0.1 ms a question."""
-    docs = np.full(k, -1, dtype=np.int64)
-    scores = np.zeros(k, dtype=np.float32)
-    held = 0
-    for i in range(starts.shape[0] if k > 0 else 0):
-        for j in range(starts[i], ends[i]):
-            score = found_scores[j]
-            doc = candidates[j]
-            if score <= 0:
-                continue
-            if held == k and not (score > scores[k - 1] or (score == scores[k - 1] and doc < docs[k - 1])):
-                continue
-            at = min(held, k - 1)  # move the worse ones down, then put it in its place
-            while at > 0 and (score > scores[at - 1] or (score == scores[at - 1] and doc < docs[at - 1])):
-                docs[at] = docs[at - 1]
-                scores[at] = scores[at - 1]
-                at -= 1
-            docs[at] = doc
-            scores[at] = score
-            held = min(held + 1, k)
-    return docs[:held].copy(), scores[:held].copy()
-
-
-@nb.njit(cache=True, nogil=True, boundscheck=False)
-def _cut(
-    docs: np.ndarray, starts: np.ndarray, ends: np.ndarray, first_doc: int, end_doc: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each list's postings of the documents first_doc ≤ doc < end_doc (lists are ascending)."""
-    cut_starts = np.empty_like(starts)
-    cut_ends = np.empty_like(ends)
-    for i in range(starts.shape[0]):
-        cut_starts[i] = _first_at_least(docs, starts[i], ends[i], first_doc)
-        cut_ends[i] = _first_at_least(docs, cut_starts[i], ends[i], end_doc)
-    return cut_starts, cut_ends
-
-
-@nb.njit(cache=True, nogil=True, boundscheck=False)
-def _first_at_least(docs: np.ndarray, lo: int, hi: int, doc: int) -> int:
-    """Where in docs[lo:hi] (ascending) the first document ≥ doc is, hi if none."""
-    while lo < hi:
-        middle = (lo + hi) >> 1
-        if docs[middle] < doc:
-            lo = middle + 1
-        else:
-            hi = middle
-    return lo
-
-
-@nb.njit(cache=True, nogil=True, boundscheck=False)
-def _offer(top_docs: np.ndarray, top_scores: np.ndarray, doc: int, score: float | np.float32) -> float:
-    """Doc's score rose to `score` (above the k-th best): keep the k best distinct documents.
-    Returns the new k-th best score."""
-    slot = -1
-    low = 0
-    for i in range(top_docs.shape[0]):
-        if top_docs[i] == doc:
-            slot = i
-        if top_scores[i] < top_scores[low]:
-            low = i
-    if slot < 0:
-        slot = low
-    elif top_scores[slot] >= score:  # it holds the doc's whole score (a sample) already
-        return _kth(top_scores)
-    top_docs[slot] = doc
-    top_scores[slot] = score
-    return _kth(top_scores)
-
-
-@nb.njit(cache=True, nogil=True, boundscheck=False)
-def _kth(top_scores: np.ndarray) -> float:
-    kth = top_scores[0]
-    for i in range(1, top_scores.shape[0]):
-        kth = min(kth, top_scores[i])
-    return kth
-
-
-@nb.njit(cache=True, nogil=True, boundscheck=False)
-def _sample(
-    docs: np.ndarray,
-    tfs: np.ndarray,
-    norms: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    weights: np.ndarray,
-    base: int,
-    scores: np.ndarray,
-    touched: np.ndarray,
-    first: int,
-    used: int,
-    top_docs: np.ndarray,
-    top_scores: np.ndarray,
-) -> float:
-    """Offer the whole scores of the SAMPLE documents best so far: the k-th best score rises to
-    near its final value at once, instead of list by list, and more lists need no full pass."""
-    best = np.full(SAMPLE, -1, dtype=np.int64)
-    best_scores = np.zeros(SAMPLE, dtype=np.float32)
-    low = 0
-    for j in range(first, used):
-        g = touched[j]
-        if scores[g] > best_scores[low]:
-            best[low] = g
-            best_scores[low] = scores[g]
-            for s in range(SAMPLE):
-                if best_scores[s] < best_scores[low]:
-                    low = s
-    kth = _kth(top_scores)
-    for s in range(SAMPLE):
-        g = best[s]
-        if g < 0:
-            continue
-        doc = g - base
-        score = np.float32(0)
-        for i in range(starts.shape[0]):  # in the order the search adds them: the same float sum
-            lo = _first_at_least(docs, starts[i], ends[i], doc)
-            if lo < ends[i] and docs[lo] == doc:
-                tf = np.float32(tfs[lo])
-                score = score + (tf / (norms[doc] + tf)) * _K1_PLUS_1 * weights[i]
-        if score > kth:
-            kth = _offer(top_docs, top_scores, g, score)
-    return kth
-
-
-@nb.njit(cache=True, nogil=True, boundscheck=False)
-def _segment_top_k(
-    docs: np.ndarray,
-    tfs: np.ndarray,
-    norms: np.ndarray,
-    starts: np.ndarray,
-    ends: np.ndarray,
-    weights: np.ndarray,
-    bounds: np.ndarray,
-    base: int,
-    scores: np.ndarray,
-    touched: np.ndarray,
-    candidates: np.ndarray,
-    found_scores: np.ndarray,
-    top_docs: np.ndarray,
-    top_scores: np.ndarray,
-    first_doc: int,
-    end_doc: int,
-) -> tuple[int, int]:
-    """One piece's part of top_k(): the segment's documents first_doc ≤ doc < end_doc. They go to
-    touched[base + first_doc:], its candidates and their scores to candidates[base + first_doc:]
-    and found_scores[base + first_doc:] (a piece's range of the buffers is its own), and their
-    scores are zeroed again. Returns where its candidates end, and how many postings were added."""
-    lists = starts.shape[0]
-    starts, ends = _cut(docs, starts, ends, first_doc, end_doc)
-    used = kept = base + first_doc
-    added = 0
-    remaining = 0.0  # the most the lists not yet scored can add to one document
-    for i in range(lists):
-        remaining += bounds[i]
-    remaining *= 1.0 + SCORE_SLACK
-    kth = _kth(top_scores)
-    first = used
-    i = 0
-    while i < lists and remaining >= kth:  # a document in none of the scored lists might still win
-        weight = weights[i]
-        for p in range(starts[i], ends[i]):
-            doc = docs[p]
-            tf = np.float32(tfs[p])
-            impact = (tf / (norms[doc] + tf)) * _K1_PLUS_1
-            g = base + doc
-            old = scores[g]
-            score = old + impact * weight
-            scores[g] = score
-            if old == 0:
-                touched[used] = g
-                used += 1
-            if score > kth:
-                kth = _offer(top_docs, top_scores, g, score)
-        added += ends[i] - starts[i]
-        remaining -= bounds[i] * (1.0 - SCORE_SLACK)
-        i += 1
-        if i == SAMPLE_AFTER and i < lists and remaining >= kth:
-            kth = _sample(
-                docs, tfs, norms, starts, ends, weights, base, scores, touched, first, used, top_docs, top_scores
-            )
-    start = kept  # this segment's candidates: the documents the scored lists hold
-    for j in range(first, used):
-        candidates[kept] = touched[j]
-        kept += 1
-    ordered = False
-    while i < lists:
-        floor = kth - remaining
-        weight = weights[i]
-        lo = starts[i]
-        hi = ends[i]
-        # Drop the candidates that can no longer reach the k-th best: unless they outnumber the
-        # list's postings, when one pass over the list (which skips them by their score) costs
-        # less than the dropping would; the last step below drops them all the same.
-        if kept - start <= hi - lo:
-            live = start
-            for j in range(start, kept):
-                if scores[candidates[j]] >= floor:
-                    candidates[live] = candidates[j]
-                    live += 1
-            kept = live
-        if (kept - start) * GALLOP_RATIO < hi - lo:
-            if not ordered:
-                candidates[start:kept].sort()
-                ordered = True
-            at = lo
-            for j in range(start, kept):
-                g = candidates[j]
-                doc = g - base
-                if at >= hi:
-                    break
-                if docs[at] < doc:  # gallop: double the step, then binary search the last one
-                    step = 1
-                    below = at
-                    while below + step < hi and docs[below + step] < doc:
-                        below += step
-                        step *= 2
-                    at = _first_at_least(docs, below + 1, min(below + step, hi), doc)
-                    if at >= hi:
-                        break
-                if docs[at] == doc:
-                    added += 1
-                    tf = np.float32(tfs[at])
-                    impact = (tf / (norms[doc] + tf)) * _K1_PLUS_1
-                    score = scores[g] + impact * weight
-                    scores[g] = score
-                    if score > kth:
-                        kth = _offer(top_docs, top_scores, g, score)
-        else:
-            for p in range(lo, hi):
-                doc = docs[p]
-                g = base + doc
-                old = scores[g]
-                if old > 0 and old >= floor:  # a live candidate (the rest are 0 or dropped)
-                    added += 1
-                    tf = np.float32(tfs[p])
-                    impact = (tf / (norms[doc] + tf)) * _K1_PLUS_1
-                    score = old + impact * weight
-                    scores[g] = score
-                    if score > kth:
-                        kth = _offer(top_docs, top_scores, g, score)
-        remaining -= bounds[i] * (1.0 - SCORE_SLACK)
-        i += 1
-    floor = kth - max(remaining, 0.0)
-    live = start
-    for j in range(start, kept):
-        g = candidates[j]
-        if scores[g] >= floor:
-            candidates[live] = g
-            found_scores[live] = scores[g]
-            live += 1
-    if (used - base - first_doc) * 16 > end_doc - first_doc:  # zero what was set: all, when it is most
-        scores[base + first_doc : base + end_doc] = 0
-    else:
-        for j in range(base + first_doc, used):
-            scores[touched[j]] = 0
-    return live, added
+    warm_up_helper([lists], _even_ranges(lists, 0, 2, 2))

@@ -123,9 +123,9 @@ def _exhaustive_and_pruned(segments: list[index.Segment], terms: list[Term], k: 
 
 
 def test_the_compiled_search_scores_as_the_index_does() -> None:
-    from bot import topk
+    from bot import topk_loops
 
-    assert np.float32(search.K1 + 1.0) == topk._K1_PLUS_1
+    assert np.float32(search.K1 + 1.0) == topk_loops._K1_PLUS_1
 
 
 def test_a_large_archive_search_finds_the_exhaustive_top_k(records: list[dict], tmp_path: Path, monkeypatch) -> None:
@@ -185,30 +185,92 @@ def test_copies_of_one_text_rank_in_the_order_they_were_indexed(
     assert not len(_exhaustive_and_pruned(parts, unknown, 4, monkeypatch)[1].docs)
 
 
-def test_a_search_never_waits_for_a_second_thread_that_has_not_started(
-    records: list[dict], tmp_path: Path, monkeypatch
-) -> None:
-    """The segments are shared with a second thread; one that is busy or wakes late (an idle
-    virtual core) finds them all taken by the question's own thread, which does not wait for it."""
-    from bot import topk
+def test_a_search_never_waits_for_a_helper_that_does_not_come(records: list[dict], tmp_path: Path, monkeypatch) -> None:
+    """The segments are shared with a helper thread; one that sleeps and is not woken (an idle
+    virtual core can take milliseconds), or is busy with another thread's question, leaves every
+    piece to the question's own thread, which does not wait for it."""
+    from bot import topk, topk_helper
 
     engine = load_engine(_feed(tmp_path / "feed.jsonl", records))
     articles = list(engine.articles)
     parts = [index.build_segment(articles[i : i + 500], engine.analyzer) for i in range(0, 1500, 500)]
     monkeypatch.setattr(topk, "PARALLEL_MIN_POSTINGS", 0)
+    monkeypatch.setattr(topk, "PIECE_DOCS", 100)
     _, terms = engine.analyzer.question_terms(synthetic.make_questions(records, 1)[0])
     expected, _ = _exhaustive_and_pruned(parts, terms, 3, monkeypatch)
-    release = threading.Event()
-    topk._pool().submit(release.wait)  # the second thread is held elsewhere
-    found: list[search.Hits] = []
-    try:
-        question = threading.Thread(target=lambda: found.append(search.SearchIndex(parts).search(terms, k=3)))
+    searcher = search.SearchIndex(parts)
+
+    def asked_on_a_thread() -> search.Hits:
+        found: list[search.Hits] = []
+        question = threading.Thread(target=lambda: found.append(searcher.search(terms, k=3)))
         question.start()
         question.join(timeout=60)
-        assert found, "the search waited for the held thread"
-    finally:
-        release.set()
-    assert found[0].docs.tolist() == expected.docs.tolist()
+        assert found, "the search waited for the helper"
+        return found[0]
+
+    state = topk_helper._STATE
+    searcher.search(terms, k=3)  # the helper has this index's job; now it is put to sleep, unwoken
+    assert state.job is not None
+    state.job.control[topk_helper._STOP] = 1
+    time.sleep(0.1)
+    monkeypatch.setattr(state, "wake", threading.Event())  # what the question sets wakes no one
+    helped = topk_helper.helped()
+    assert asked_on_a_thread().docs.tolist() == expected.docs.tolist()
+    assert topk_helper.helped() == helped  # every piece searched by the question's thread
+    with state.lock:  # busy with another thread's question
+        assert asked_on_a_thread().docs.tolist() == expected.docs.tolist()
+
+
+def test_questions_in_a_row_share_their_pieces_with_the_helper(
+    records: list[dict], tmp_path: Path, monkeypatch
+) -> None:
+    """The helper, awake between questions that come one after another, takes pieces of them; the
+    hits are the exhaustive ones, from questions asked on two threads at once too (one of them
+    searches alone), and after the index changes (a new job)."""
+    from bot import topk, topk_helper
+
+    engine = load_engine(_feed(tmp_path / "feed.jsonl", records))
+    articles = list(engine.articles)
+    parts = [index.build_segment(articles[i : i + 500], engine.analyzer) for i in range(0, 1500, 500)]
+    monkeypatch.setattr(topk, "PARALLEL_MIN_POSTINGS", 0)
+    monkeypatch.setattr(topk, "PIECE_DOCS", 20)  # 75 pieces a question: long enough to be shared
+    questions = [engine.analyzer.question_terms(q)[1] for q in synthetic.make_questions(records, 40)]
+    expected = [_exhaustive_and_pruned(parts, terms, 3, monkeypatch)[0].docs.tolist() for terms in questions]
+    searcher = search.SearchIndex(parts)
+    helped = topk_helper.helped()
+    for _ in range(3):
+        assert [searcher.search(terms, k=3).docs.tolist() for terms in questions] == expected
+    assert topk_helper.helped() > helped
+
+    answers: dict[int, list[list[int]]] = {0: [], 1: []}
+
+    def ask_all(thread: int) -> None:
+        answers[thread] = [searcher.search(terms, k=3).docs.tolist() for terms in questions]
+
+    askers = [threading.Thread(target=ask_all, args=(n,)) for n in (0, 1)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join(timeout=120)
+    assert answers[0] == expected and answers[1] == expected
+    grown = search.SearchIndex([*parts, index.build_segment(articles[:200], engine.analyzer)])
+    for terms in questions[:10]:  # the same articles twice: the exhaustive hits of the grown index
+        full, pruned = _exhaustive_and_pruned(grown.segments, terms, 3, monkeypatch)
+        assert pruned.docs.tolist() == full.docs.tolist()
+
+
+def test_the_helpers_spin_is_the_operators_to_set(monkeypatch) -> None:
+    """20 ms by default; `run --workers` sets 0 for its workers (the helper sleeps after each
+    question, leaving the core to another worker's)."""
+    from bot import topk_helper
+
+    monkeypatch.delenv("DISTRICT_NEWS_SEARCH_SPIN_MS", raising=False)
+    assert topk_helper._spin_seconds() == 0.02
+    assert topk_helper._spin_rounds(0.002) > 0
+    monkeypatch.setenv("DISTRICT_NEWS_SEARCH_SPIN_MS", "0")
+    assert topk_helper._spin_rounds(topk_helper._spin_seconds()) == 0
+    monkeypatch.setenv("DISTRICT_NEWS_SEARCH_SPIN_MS", "5")
+    assert topk_helper._spin_seconds() == 0.005
 
 
 def _row_max(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
 
 from .. import metrics
-from ..config import IMPACT_CACHE_ENV, Config
+from ..config import IMPACT_CACHE_ENV, SEARCH_SPIN_ENV, Config
 from . import wire
 from .app import protect_logs, webhook_url
 from .routing import choose, route_key
@@ -354,6 +354,8 @@ def run_supervisor(config: Config, workers: int, worker_argv: list[str]) -> int:
         # Workers share the index through the page cache; the BM25 impacts would be a copy each
         # (~110 MB at 100,000 articles), worth ~0.2 ms a question: left out unless asked for.
         os.environ.setdefault(IMPACT_CACHE_ENV, "0")
+        # A worker's search helper spinning between its questions would take a core from another's.
+        os.environ.setdefault(SEARCH_SPIN_ENV, "0")
         supervisor = Supervisor(config, workers, worker_argv, runtime, secret=secret)
         return asyncio.run(supervisor.run(token))
     finally:

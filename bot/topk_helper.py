@@ -1,0 +1,311 @@
+"""The second thread of a shared question (bot/topk.py), living in compiled code.
+
+The question's thread writes the pieces into a job's tables and publishes them with atomic
+stores; both threads take the next piece with an atomic add and search it with the same loops
+(bot/topk_loops.py), and the question's thread waits, spinning, for the pieces the helper took.
+Neither needs the GIL for any of it. Between questions the helper spins for SPIN_SECONDS, then
+sleeps until a question wakes it: a question never waits for a helper that has not come, it
+only waits for the pieces the helper took.
+
+A job holds what stays from question to question: the segments' arrays (typed lists), the
+tables, the buffers. A new state of the index (a page added: new norms) makes a new job; the
+helper leaves the old one when it sees it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Sequence
+
+import numba as nb
+import numpy as np
+from numba.typed import List
+
+from .atomics import atomic_add, atomic_load, atomic_store, spin_pause
+from .config import SEARCH_SPIN_ENV
+from .topk_loops import SegmentLists, _k_best, _segment_top_k
+
+# After a question the helper spins this long for the next before it sleeps: questions that come
+# in a burst (a group's, an inline query's keystrokes, a benchmark's) find it awake; a quiet bot
+# spends this much of a core per question. $DISTRICT_NEWS_SEARCH_SPIN_MS sets another (0: none;
+# `run --workers` sets it for its workers).
+SPIN_SECONDS = 0.02
+MAX_K = 64  # a larger k (none the bot asks for) is searched on one thread
+
+# The job's control words (an int64 array; every access atomic).
+_NEXT = 0  # the next piece to take (CLOSED between questions)
+_COUNT = 1  # the question's pieces
+_DONE = 2  # pieces searched
+_QUESTION = 3  # the question's number: the helper starts a fresh k best on a new one
+_K = 4
+_AWAKE = 5  # 1 while the helper spins on this job
+_STOP = 6  # the job is left for a new one
+_HELPED = 7  # pieces the helper searched, all questions (for tests and curiosity)
+_CLOSED = 1 << 40
+
+
+def shared_top_k(
+    segments: Sequence[SegmentLists], pieces: Sequence[tuple[SegmentLists, int, int]], size: int, k: int
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """top_k over the pieces (of these segments), shared with the helper; None if it is busy with
+    another thread's question or k is too large (the caller searches alone)."""
+    if k > MAX_K or not _STATE.lock.acquire(blocking=False):
+        return None
+    try:
+        return _STATE.search(segments, pieces, size, k)
+    finally:
+        _STATE.lock.release()
+
+
+def scratch_buffers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Zeroed scores, touched and candidate docs, candidates' scores for `size` documents."""
+    room = size + size // 8
+    return (
+        np.zeros(room, dtype=np.float32),
+        np.zeros(room, dtype=np.int64),
+        np.zeros(room, dtype=np.int64),
+        np.zeros(room, dtype=np.float32),
+    )
+
+
+class _Job:
+    """One state of the index, as the two threads' loops read it."""
+
+    def __init__(
+        self, segments: Sequence[SegmentLists], buffers: tuple[np.ndarray, ...], lists: int, pieces: int
+    ) -> None:
+        self.key = _key(segments)
+        self.buffers = buffers
+        self.control = np.zeros(8, dtype=np.int64)
+        self.control[_NEXT] = _CLOSED
+        # typed lists: the loops index the segments' arrays by number
+        self.segments = (
+            List([s.docs for s in segments]),
+            List([s.tfs for s in segments]),
+            List([s.norms for s in segments]),
+            np.array([s.base for s in segments], dtype=np.int64),
+        )
+        self.lists = lists
+        self.pieces = pieces
+        self.tables = (
+            np.zeros(pieces, np.int64),  # each piece's segment
+            np.zeros(pieces, np.int64),  # its first doc
+            np.zeros(pieces, np.int64),  # its end doc
+            np.zeros(len(segments), np.int64),  # each segment's first list in the tables below
+            np.zeros(len(segments), np.int64),  # its end
+            np.zeros(lists, np.int64),  # the lists' starts
+            np.zeros(lists, np.int64),  # ends
+            np.zeros(lists, np.float32),  # weights
+            np.zeros(lists, np.float64),  # bounds
+            np.zeros(pieces, np.int64),  # each piece's candidates' end (out)
+            np.zeros(pieces, np.int64),  # postings it added (out)
+        )
+        self.helper_seen = np.full(1, -1, dtype=np.int64)
+        self.helper_top = (np.full(MAX_K, -1, dtype=np.int64), np.zeros(MAX_K, dtype=np.float32))
+
+    def fits(self, segments: Sequence[SegmentLists], buffers: tuple[np.ndarray, ...], lists: int, pieces: int) -> bool:
+        return self.key == _key(segments) and buffers is self.buffers and lists <= self.lists and pieces <= self.pieces
+
+    def serve(self, rounds: int) -> None:
+        _serve(self.control, self.helper_seen, self.segments, self.tables, self.buffers, *self.helper_top, rounds)
+
+
+def _key(segments: Sequence[SegmentLists]) -> tuple:
+    """What a job's loops read of the segments: the memory of their arrays (a read-only view is
+    made anew per question; what it views is not), and their bases."""
+    return tuple((id(_owner(s.docs)), id(_owner(s.tfs)), id(s.norms), s.base) for s in segments)
+
+
+def _owner(array: np.ndarray) -> object:
+    return array if array.base is None else array.base
+
+
+class _State:
+    """The helper thread, its current job, and the lock one question at a time holds."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.job: _Job | None = None
+        self.buffers: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # every job's
+        self.wake = threading.Event()
+        self.question = 0
+        self.rounds = 0  # spin rounds in SPIN_SECONDS, measured when the thread starts
+        self.thread: threading.Thread | None = None
+
+    def search(
+        self, segments: Sequence[SegmentLists], pieces: Sequence[tuple[SegmentLists, int, int]], size: int, k: int
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        buffers = self.buffers
+        if buffers is None or len(buffers[0]) < size:
+            buffers = self.buffers = scratch_buffers(size)
+        lists_needed = sum(len(s.starts) for s in segments)
+        job = self.job
+        if job is None or not job.fits(segments, buffers, lists_needed, len(pieces)):
+            if job is not None:
+                job.control[_STOP] = 1  # the helper leaves it for this one
+            job = self.job = _Job(segments, buffers, max(2 * lists_needed, 64), max(2 * len(pieces), 64))
+        seg, first, end, list_lo, list_hi, starts, ends, weights, bounds, live, added = job.tables
+        at = 0
+        for number, lists in enumerate(segments):
+            count = len(lists.starts)
+            list_lo[number], list_hi[number] = at, at + count
+            starts[at : at + count] = lists.starts
+            ends[at : at + count] = lists.ends
+            weights[at : at + count] = lists.weights
+            bounds[at : at + count] = lists.bounds
+            at += count
+        numbers = {id(lists): n for n, lists in enumerate(segments)}
+        for n, (lists, first_doc, end_doc) in enumerate(pieces):
+            seg[n], first[n], end[n] = numbers[id(lists)], first_doc, end_doc
+        self._start()
+        if not job.control[_AWAKE]:
+            self.wake.set()
+        self.question += 1
+        top_docs = np.full(k, -1, dtype=np.int64)
+        top_scores = np.zeros(k, dtype=np.float32)
+        count = len(pieces)
+        _lead(job.control, job.segments, job.tables, job.buffers, top_docs, top_scores, count, k, self.question)
+        bases = np.array([lists.base + first_doc for lists, first_doc, _ in pieces], dtype=np.int64)
+        found, scores = _k_best(job.buffers[2], job.buffers[3], bases, live[:count].copy(), k)
+        return found, scores, int(added[:count].sum())
+
+    def _start(self) -> None:
+        if self.thread is None:
+            self.rounds = _spin_rounds(_spin_seconds())
+            self.thread = threading.Thread(target=self._run, name="topk-helper", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            job = self.job
+            if job is not None:
+                job.serve(self.rounds)
+
+
+_STATE = _State()
+
+
+def forget() -> None:
+    """A forked child has none of the parent's threads (and maybe a lock a question held)."""
+    global _STATE
+    _STATE = _State()
+
+
+os.register_at_fork(after_in_child=forget)
+
+
+def helped() -> int:
+    """Pieces the helper has searched on the current job."""
+    job = _STATE.job
+    return 0 if job is None else int(job.control[_HELPED])
+
+
+def _spin_seconds() -> float:
+    wanted = os.environ.get(SEARCH_SPIN_ENV, "").strip()
+    return int(wanted) / 1000 if wanted.isdigit() else SPIN_SECONDS
+
+
+def _spin_rounds(seconds: float) -> int:
+    """How many rounds of the helper's idle loop take about `seconds` on this machine."""
+    if seconds <= 0:
+        return 0
+    probe = np.zeros(8, dtype=np.int64)
+    probe[_NEXT] = _CLOSED
+    rounds = 1 << 14
+    _idle(probe, 16)
+    started = time.perf_counter()
+    _idle(probe, rounds)
+    elapsed = max(time.perf_counter() - started, 1e-6)
+    return max(1, int(rounds * seconds / elapsed))
+
+
+def warm_up(segments: Sequence[SegmentLists], pieces: Sequence[tuple[SegmentLists, int, int]]) -> None:
+    """Compile (or load from numba's cache) the helper's loops: a question of two pieces, shared,
+    and one spin of no length."""
+    with _STATE.lock:
+        _STATE.search(segments, pieces, 2, 1)
+    _Job(segments, scratch_buffers(2), 4, 4).serve(0)
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _idle(control, rounds):
+    """The helper's idle loop without work (for _spin_rounds)."""
+    idle = 0
+    while atomic_load(control, _STOP) == 0 and idle < rounds:
+        if atomic_load(control, _NEXT) < atomic_load(control, _COUNT):
+            break
+        spin_pause()
+        idle += 1
+    return idle
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _take(control, seen, segments, tables, buffers, top_docs, top_scores):
+    """Take pieces until none is left; returns how many this thread searched."""
+    seg_docs, seg_tfs, seg_norms, seg_base = segments
+    seg, first, end, list_lo, list_hi, starts, ends, weights, bounds, live, added = tables
+    scores, touched, candidates, found_scores = buffers
+    taken = 0
+    while True:
+        piece = atomic_add(control, _NEXT, 1)
+        if piece >= atomic_load(control, _COUNT):
+            return taken
+        question = atomic_load(control, _QUESTION)  # stored before _NEXT opened: this piece's
+        if question != seen[0]:  # a new question: its own k best
+            seen[0] = question
+            top_docs[:] = -1
+            top_scores[:] = 0
+        k = atomic_load(control, _K)
+        s = seg[piece]
+        lo = list_lo[s]
+        hi = list_hi[s]
+        live_end, piece_added = _segment_top_k(
+            seg_docs[s], seg_tfs[s], seg_norms[s], starts[lo:hi], ends[lo:hi], weights[lo:hi], bounds[lo:hi],
+            seg_base[s], scores, touched, candidates, found_scores, top_docs[:k], top_scores[:k], first[piece],
+            end[piece],
+        )  # fmt: skip
+        live[piece] = live_end
+        added[piece] = piece_added
+        taken += 1
+        atomic_add(control, _DONE, 1)
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _serve(control, seen, segments, tables, buffers, top_docs, top_scores, rounds):
+    """The helper: take the pieces of the questions that come, until none has for `rounds` spins
+    or the job is stopped."""
+    atomic_store(control, _AWAKE, 1)
+    while True:
+        idle = 0
+        while atomic_load(control, _STOP) == 0 and idle < rounds:
+            if atomic_load(control, _NEXT) < atomic_load(control, _COUNT):
+                atomic_add(control, _HELPED, _take(control, seen, segments, tables, buffers, top_docs, top_scores))
+                idle = 0
+            else:
+                spin_pause()
+                idle += 1
+        atomic_store(control, _AWAKE, 0)
+        # A question published while this was deciding to sleep saw it awake and did not wake it:
+        # look once more (both sides store, then load: one of them sees the other).
+        if atomic_load(control, _STOP) != 0 or atomic_load(control, _NEXT) >= atomic_load(control, _COUNT):
+            return
+        atomic_store(control, _AWAKE, 1)
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _lead(control, segments, tables, buffers, top_docs, top_scores, count, k, question):
+    """The question's thread: publish its pieces, take its share, wait for the helper's."""
+    atomic_store(control, _DONE, 0)
+    atomic_store(control, _COUNT, count)
+    atomic_store(control, _K, k)
+    atomic_store(control, _QUESTION, question)
+    atomic_store(control, _NEXT, 0)  # last: opens the pieces
+    seen = np.full(1, question, dtype=np.int64)  # its k best are fresh already
+    _take(control, seen, segments, tables, buffers, top_docs, top_scores)
+    while atomic_load(control, _DONE) < count:  # the pieces the helper took, being searched
+        spin_pause()
+    atomic_store(control, _NEXT, _CLOSED)
