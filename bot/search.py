@@ -216,7 +216,6 @@ COMPILE_WAIT_S = 3.0
 _COMPILED: list[ModuleType] = []  # bot.topk, once loaded and its loops compiled
 _COMPILING: list[tuple[threading.Thread, float]] = []  # the thread loading it, and its deadline
 _COMPILING_LOCK = threading.Lock()
-_LOADED = threading.Event()  # set once bot.topk is loaded, or failed to
 
 
 def compiled_search(wait: bool | None = True) -> ModuleType | None:
@@ -227,10 +226,9 @@ def compiled_search(wait: bool | None = True) -> ModuleType | None:
     without it (None: the question is scored exhaustively, the same top k, a few ms slower at a
     million articles). The first compile on a machine can outlast that; the questions of those
     seconds do not wait for it. If numba cannot load at all, every question is scored so.
-    wait=False: start loading it, return at once. wait=None: wait until it is loaded (or failed),
-    its second thread's loops too.
+    wait=False: start loading it, return at once. wait=None: wait until it is loaded (or failed).
     """
-    if _COMPILED and wait is not None:
+    if _COMPILED:
         return _COMPILED[0]
     with _COMPILING_LOCK:
         if not _COMPILING:
@@ -241,7 +239,7 @@ def compiled_search(wait: bool | None = True) -> ModuleType | None:
     if wait is None:
         thread.join()
     elif wait:
-        _LOADED.wait(max(0.0, deadline - time.monotonic()))
+        thread.join(max(0.0, deadline - time.monotonic()))
     return _COMPILED[0] if _COMPILED else None
 
 
@@ -252,14 +250,8 @@ def _compile() -> None:
         topk.warm_up()
     except Exception:  # an unsupported platform: slower questions, never none
         log.exception("the compiled search could not load: large archives are searched exhaustively")
-        _LOADED.set()
         return
     _COMPILED.append(topk)
-    _LOADED.set()  # the questions waiting for it go on
-    try:  # its second thread's loops (~1 s the first time in a process): questions search on one meanwhile
-        topk.warm_up_helper()
-    except Exception:
-        log.exception("the compiled search's second thread could not load: questions search on one thread")
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from .topk_helper import scratch_buffers, shared_top_k
-from .topk_helper import warm_up as warm_up_helper_loops
+from .topk_helper import warm_up as warm_up_helper
 from .topk_loops import SegmentLists, _k_best, _segment_top_k
 
-__all__ = ["SegmentLists", "top_k", "warm_up", "warm_up_helper"]
+__all__ = ["SegmentLists", "top_k", "warm_up"]
 
 
 # A piece: the lists of one segment, and the range first ≤ doc < end of its local doc numbers.
@@ -110,23 +110,12 @@ def _scratch(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def warm_up() -> None:
-    """Compile (or load from numba's cache) one thread's loops now, not in the first question."""
-    top_k([_tiny_lists()], 2, 1)
-
-
-def warm_up_helper() -> None:
-    """Compile (or load) the helper's loops, and let questions share their pieces with it from
-    now on: a question of two pieces, shared. The first typed list of a process takes numba
-    ~0.5 s: after warm_up, off the first question's way (it searches on one thread meanwhile)."""
-    lists = _tiny_lists()
-    warm_up_helper_loops([lists], _even_ranges(lists, 0, 2, 2))
-
-
-def _tiny_lists() -> SegmentLists:
+    """Compile (or load from numba's cache) the loops now, not in the first question: one thread's,
+    and the helper's (a question of two pieces, shared)."""
     docs = np.array([0, 1], dtype=np.int32)
     tfs = np.ones(2, dtype=np.uint16)
     docs.flags.writeable = tfs.flags.writeable = False  # as SearchIndex passes them
-    return SegmentLists(
+    lists = SegmentLists(
         docs,
         tfs,
         np.ones(2, dtype=np.float32),
@@ -136,3 +125,5 @@ def _tiny_lists() -> SegmentLists:
         np.ones(2, dtype=np.float32),
         np.full(2, 2.2),
     )
+    top_k([lists], 2, 1)
+    warm_up_helper([lists], _even_ranges(lists, 0, 2, 2))

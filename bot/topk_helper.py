@@ -51,7 +51,7 @@ def shared_top_k(
 ) -> tuple[np.ndarray, np.ndarray, int] | None:
     """top_k over the pieces (of these segments), shared with the helper; None if it is busy with
     another thread's question or k is too large (the caller searches alone)."""
-    if k > MAX_K or not _STATE.ready or not _STATE.lock.acquire(blocking=False):
+    if k > MAX_K or not _STATE.lock.acquire(blocking=False):
         return None
     try:
         return _STATE.search(segments, pieces, size, k)
@@ -127,7 +127,6 @@ class _State:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.ready = False  # its loops loaded (warm_up): until then questions search alone
         self.job: _Job | None = None
         self.buffers: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # every job's
         self.wake = threading.Event()
@@ -191,12 +190,9 @@ _STATE = _State()
 
 
 def forget() -> None:
-    """A forked child has none of the parent's threads (and maybe a lock a question held); the
-    loops are loaded in it already."""
+    """A forked child has none of the parent's threads (and maybe a lock a question held)."""
     global _STATE
-    ready = _STATE.ready
     _STATE = _State()
-    _STATE.ready = ready
 
 
 os.register_at_fork(after_in_child=forget)
@@ -233,7 +229,6 @@ def warm_up(segments: Sequence[SegmentLists], pieces: Sequence[tuple[SegmentList
     with _STATE.lock:
         _STATE.search(segments, pieces, 2, 1)
     _Job(segments, scratch_buffers(2), 4, 4).serve(0)
-    _STATE.ready = True
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
