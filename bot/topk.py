@@ -23,15 +23,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .topk_helper import scratch_buffers, shared_top_k
+from .topk_helper import shared_top_k
 from .topk_helper import warm_up as warm_up_helper
-from .topk_loops import SegmentLists, _k_best, _segment_top_k
+from .topk_loops import Piece, SegmentLists, _k_best, _segment_top_k, scratch_buffers
 
 __all__ = ["SegmentLists", "top_k", "warm_up"]
 
-
-# A piece: the lists of one segment, and the range first ≤ doc < end of its local doc numbers.
-Piece = tuple[SegmentLists, int, int]
 
 # A question whose lists hold at least this many postings in all is shared with a second thread.
 PARALLEL_MIN_POSTINGS = 40_000

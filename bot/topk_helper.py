@@ -25,7 +25,7 @@ from numba.typed import List
 
 from .atomics import atomic_add, atomic_load, atomic_store, spin_pause
 from .config import SEARCH_SPIN_ENV
-from .topk_loops import SegmentLists, _k_best, _segment_top_k
+from .topk_loops import Piece, SegmentLists, _k_best, _segment_top_k, scratch_buffers
 
 # After a question the helper spins this long for the next before it sleeps: questions that come
 # in a burst (a group's, an inline query's keystrokes, a benchmark's) find it awake; a quiet bot
@@ -47,7 +47,7 @@ _CLOSED = 1 << 40
 
 
 def shared_top_k(
-    segments: Sequence[SegmentLists], pieces: Sequence[tuple[SegmentLists, int, int]], size: int, k: int
+    segments: Sequence[SegmentLists], pieces: Sequence[Piece], size: int, k: int
 ) -> tuple[np.ndarray, np.ndarray, int] | None:
     """top_k over the pieces (of these segments), shared with the helper; None if it is busy with
     another thread's question or k is too large (the caller searches alone)."""
@@ -57,17 +57,6 @@ def shared_top_k(
         return _STATE.search(segments, pieces, size, k)
     finally:
         _STATE.lock.release()
-
-
-def scratch_buffers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Zeroed scores, touched and candidate docs, candidates' scores for `size` documents."""
-    room = size + size // 8
-    return (
-        np.zeros(room, dtype=np.float32),
-        np.zeros(room, dtype=np.int64),
-        np.zeros(room, dtype=np.int64),
-        np.zeros(room, dtype=np.float32),
-    )
 
 
 class _Job:
@@ -135,7 +124,7 @@ class _State:
         self.thread: threading.Thread | None = None
 
     def search(
-        self, segments: Sequence[SegmentLists], pieces: Sequence[tuple[SegmentLists, int, int]], size: int, k: int
+        self, segments: Sequence[SegmentLists], pieces: Sequence[Piece], size: int, k: int
     ) -> tuple[np.ndarray, np.ndarray, int]:
         buffers = self.buffers
         if buffers is None or len(buffers[0]) < size:
@@ -223,7 +212,7 @@ def _spin_rounds(seconds: float) -> int:
     return max(1, int(rounds * seconds / elapsed))
 
 
-def warm_up(segments: Sequence[SegmentLists], pieces: Sequence[tuple[SegmentLists, int, int]]) -> None:
+def warm_up(segments: Sequence[SegmentLists], pieces: Sequence[Piece]) -> None:
     """Compile (or load from numba's cache) the helper's loops: a question of two pieces, shared,
     and one spin of no length."""
     with _STATE.lock:

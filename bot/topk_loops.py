@@ -51,6 +51,22 @@ class SegmentLists:
     bounds: np.ndarray  # float64 the most each list can add to a document's score (weight included)
 
 
+# A piece: the lists of one segment, and the range first ≤ doc < end of its local doc numbers.
+Piece = tuple[SegmentLists, int, int]
+
+
+def scratch_buffers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Zeroed scores, touched and candidate docs, candidates' scores for `size` documents: what a
+    piece's loops write, each piece in its own range."""
+    room = size + size // 8
+    return (
+        np.zeros(room, dtype=np.float32),
+        np.zeros(room, dtype=np.int64),
+        np.zeros(room, dtype=np.int64),
+        np.zeros(room, dtype=np.float32),
+    )
+
+
 # K1 + 1 as float32 (search.K1; a test holds them equal): impacts are tf·(K1+1)/(tf+norm) in
 # float32, as search.py works them out.
 _K1_PLUS_1 = np.float32(2.2)
