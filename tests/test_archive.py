@@ -259,6 +259,33 @@ def test_questions_in_a_row_share_their_pieces_with_the_helper(
         assert pruned.docs.tolist() == full.docs.tolist()
 
 
+def test_a_job_calls_its_loops_without_numbas_dispatcher(records: list[dict], tmp_path: Path, monkeypatch) -> None:
+    """numba's dispatcher works out the types of the loops' tuples and typed lists on every call
+    (~85 µs a question at a million articles); a job finds its compiled loops once and calls them
+    directly, the question's thread and the helper both."""
+    from bot import topk, topk_helper
+
+    engine = load_engine(_feed(tmp_path / "feed.jsonl", records))
+    articles = list(engine.articles)
+    parts = [index.build_segment(articles[i : i + 500], engine.analyzer) for i in range(0, 1500, 500)]
+    monkeypatch.setattr(topk, "PARALLEL_MIN_POSTINGS", 0)
+    monkeypatch.setattr(topk, "PIECE_DOCS", 20)
+    questions = [engine.analyzer.question_terms(q)[1] for q in synthetic.make_questions(records, 20)]
+    expected = [_exhaustive_and_pruned(parts, terms, 3, monkeypatch)[0].docs.tolist() for terms in questions]
+    searcher = search.SearchIndex(parts)
+    searcher.search(questions[0], k=3)  # the job for this index
+
+    def through_the_dispatcher(*args: object) -> None:
+        raise AssertionError("called through numba's dispatcher")
+
+    monkeypatch.setattr(topk_helper, "_lead", through_the_dispatcher)
+    monkeypatch.setattr(topk_helper, "_serve", through_the_dispatcher)
+    helped = topk_helper.helped()
+    for _ in range(3):
+        assert [searcher.search(terms, k=3).docs.tolist() for terms in questions] == expected
+    assert topk_helper.helped() > helped
+
+
 def test_the_helpers_spin_is_the_operators_to_set(monkeypatch) -> None:
     """20 ms by default; `run --workers` sets 0 for its workers (the helper sleeps after each
     question, leaving the core to another worker's)."""
