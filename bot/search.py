@@ -60,6 +60,8 @@ class SearchIndex:
         self.size = 0
         self._total_len = 0.0
         self._norms: list[np.ndarray] | None = None  # per segment, for the current avgdl
+        self._segments_view: object | None = None  # topk.Segments, for the current norms
+        self._bound_scales: list[float] = []
         # Per segment, tf·(K1+1)/(tf+norm) of every posting in the order of `docs` (see warm()).
         self._impacts: list[np.ndarray | None] = []
         for segment in segments:
@@ -70,7 +72,7 @@ class SearchIndex:
         self.segments.append(segment)
         self.size += segment.size
         self._total_len += float(segment.doc_len.sum())
-        self._norms = None
+        self._norms = self._segments_view = None
         self._impacts = [None] * len(self.segments)  # avgdl changed: every impact did
 
     @property
@@ -155,31 +157,62 @@ class SearchIndex:
         return hits
 
     def _search_large(self, topk: ModuleType, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
-        norms = self._doc_norms()
+        segments = self._loops_view(topk)
         order = sorted(plans, key=lambda plan: plan.df)  # rarest first
-        avgdl = self.avgdl
-        segments = []
-        for number, (base, segment) in enumerate(zip(self.bases, self.segments, strict=True)):
-            # Every segment, those without the question's terms too (no lists): the compiled
-            # search keeps its set-up for the index's segments from question to question.
-            held = [plan for plan in order if plan.rows[number] is not None]
-            rows = np.array([plan.rows[number] for plan in held], dtype=np.int64)
-            weights = np.array([plan.weight for plan in held])
-            segments.append(
-                topk.SegmentLists(
-                    docs=_read_only(segment.docs),
-                    tfs=_read_only(segment.tfs),
-                    norms=norms[number],
-                    base=base,
-                    starts=segment.indptr[rows],
-                    ends=segment.indptr[rows + 1],
-                    weights=weights.astype(np.float32),
-                    # float64, in this order: the bound of each list as it was worked out one by one
-                    bounds=segment.bounds[rows].astype(np.float64) * segment.bound_scale(avgdl) * weights,
-                )
-            )
-        docs, scores, scored = topk.top_k(segments, self.size, k)  # the k best, ordered as _best orders them
+        scales = self._bound_scales
+        lo: list[int] = []
+        hi: list[int] = []
+        postings: list[int] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        weights: list[float] = []
+        bounds: list[float] = []
+        # Every segment, those without the question's terms too (no lists): the compiled search
+        # keeps its set-up for the index's segments from question to question.
+        for number, segment in enumerate(self.segments):
+            lo.append(len(starts))
+            held = 0
+            indptr, segment_bounds, scale = segment.indptr, segment.bounds, scales[number]
+            for plan in order:
+                row = plan.rows[number]
+                if row is None:
+                    continue
+                start, end = indptr.item(row), indptr.item(row + 1)
+                starts.append(start)
+                ends.append(end)
+                weights.append(plan.weight)
+                # in float64, in this order: the bound of each list as it was worked out one by one
+                bounds.append(segment_bounds.item(row) * scale * plan.weight)
+                held += end - start
+            hi.append(len(starts))
+            postings.append(held)
+        question = topk.QuestionLists(
+            segments,
+            lo,
+            hi,
+            postings,
+            np.array(starts, dtype=np.int64),
+            np.array(ends, dtype=np.int64),
+            np.array(weights, dtype=np.float32),
+            np.array(bounds, dtype=np.float64),
+        )
+        docs, scores, scored = topk.top_k(question, self.size, k)  # the k best, ordered as _best orders them
         return Hits(docs, scores, idf, scored)
+
+    def _loops_view(self, topk: ModuleType) -> object:
+        """The segments as the compiled loops read them, made once per state of the index (the same
+        object question after question: the helper's set-up for them stays)."""
+        view = self._segments_view
+        if view is None:
+            avgdl = self.avgdl
+            self._bound_scales = [segment.bound_scale(avgdl) for segment in self.segments]
+            view = self._segments_view = topk.Segments(
+                tuple(_read_only(segment.docs) for segment in self.segments),
+                tuple(_read_only(segment.tfs) for segment in self.segments),
+                tuple(self._doc_norms()),
+                tuple(self.bases),
+            )
+        return view
 
     def warm(self) -> None:
         """Do ahead, on a background thread after load, what the first questions would wait for.

@@ -19,15 +19,14 @@ its own thread takes the pieces the helper does not.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 
 import numpy as np
 
 from .topk_helper import shared_top_k
 from .topk_helper import warm_up as warm_up_helper
-from .topk_loops import Piece, SegmentLists, _k_best, _segment_top_k, scratch_buffers
+from .topk_loops import Piece, QuestionLists, Segments, _k_best, _segment_top_k, scratch_buffers
 
-__all__ = ["SegmentLists", "top_k", "warm_up"]
+__all__ = ["QuestionLists", "Segments", "top_k", "warm_up"]
 
 
 # A question whose lists hold at least this many postings in all is shared with a second thread.
@@ -40,57 +39,58 @@ PARALLEL_MIN_POSTINGS = 40_000
 PIECE_DOCS = 100_000
 
 
-def top_k(segments: Sequence[SegmentLists], size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+def top_k(question: QuestionLists, size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The k best documents (global doc numbers and their scores, best first, equal scores to the
     lower doc number, none scored 0), and how many postings were added up to find them.
-    `segments`: every segment of the index, those without lists too (the helper's set-up is kept
-    for them, question after question).
 
     Each piece keeps its documents in its own range of the buffers (that of its doc numbers), and
     leaves its scores zeroed again: the candidates' scores are copied out first, on the thread
     that set them."""
-    sizes = [int((lists.ends - lists.starts).sum()) for lists in segments]
-    largest_first = [segments[n] for n in sorted(range(len(segments)), key=lambda n: -sizes[n])]
-    shared = sum(sizes) >= PARALLEL_MIN_POSTINGS
-    pieces = [piece for lists in largest_first if len(lists.starts) for piece in _pieces(lists, shared)]
+    postings = question.postings
+    shared = sum(postings) >= PARALLEL_MIN_POSTINGS
+    sizes = [len(norms) for norms in question.segments.norms]
+    pieces = [
+        piece
+        for number in sorted(range(len(postings)), key=lambda n: -postings[n])  # largest first
+        if question.hi[number] > question.lo[number]
+        for piece in _even_ranges(number, 0, sizes[number], max(1, round(sizes[number] / PIECE_DOCS)) if shared else 1)
+    ]
     if shared and len(pieces) > 1:
-        lists, first_doc, end_doc = pieces.pop()  # the last piece in quarters: the threads end together
-        pieces += _even_ranges(lists, first_doc, end_doc, 4)
-        found = shared_top_k(segments, pieces, size, k)
+        number, first_doc, end_doc = pieces.pop()  # the last piece in quarters: the threads end together
+        pieces += _even_ranges(number, first_doc, end_doc, 4)
+        found = shared_top_k(question, pieces, size, k)
         if found is not None:
             return found
-    return _alone(pieces, size, k)
+    return _alone(question, pieces, size, k)
 
 
-def _alone(pieces: list[Piece], size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _alone(question: QuestionLists, pieces: list[Piece], size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
     """The pieces searched one after the other on this thread."""
     scores, touched, candidates, found_scores = _scratch(size)
     top_docs = np.full(k, -1, dtype=np.int64)
     top_scores = np.zeros(k, dtype=np.float32)
+    segments, lo, hi = question.segments, question.lo, question.hi
     starts, ends, added = [], [], 0
-    for lists, first_doc, end_doc in pieces:
+    for number, first_doc, end_doc in pieces:
+        rows = slice(lo[number], hi[number])
+        base = segments.bases[number]
         end, piece_added = _segment_top_k(
-            lists.docs, lists.tfs, lists.norms, lists.starts, lists.ends, lists.weights, lists.bounds, lists.base,
+            segments.docs[number], segments.tfs[number], segments.norms[number], question.starts[rows],
+            question.ends[rows], question.weights[rows], question.bounds[rows], base,
             scores, touched, candidates, found_scores, top_docs, top_scores, first_doc, end_doc,
         )  # fmt: skip
-        starts.append(lists.base + first_doc)
+        starts.append(base + first_doc)
         ends.append(end)
         added += piece_added
     found, best = _k_best(candidates, found_scores, np.array(starts, np.int64), np.array(ends, np.int64), k)
     return found, best, added
 
 
-def _pieces(lists: SegmentLists, shared: bool) -> list[Piece]:
-    """The segment as (lists, first doc, end doc) ranges of its local doc numbers: one for a
-    question one thread searches, about PIECE_DOCS documents each for a shared one."""
-    count = lists.norms.shape[0]
-    return _even_ranges(lists, 0, count, max(1, round(count / PIECE_DOCS)) if shared else 1)
-
-
-def _even_ranges(lists: SegmentLists, first_doc: int, end_doc: int, parts: int) -> list[Piece]:
-    """The documents first_doc ≤ doc < end_doc of the segment in `parts` ranges of even size."""
+def _even_ranges(number: int, first_doc: int, end_doc: int, parts: int) -> list[Piece]:
+    """The documents first_doc ≤ doc < end_doc of segment `number` in `parts` ranges of even size:
+    one for a question one thread searches, about PIECE_DOCS documents each for a shared one."""
     cuts = [first_doc + (end_doc - first_doc) * j // parts for j in range(parts + 1)]
-    return [(lists, cuts[j], cuts[j + 1]) for j in range(parts)]
+    return [(number, cuts[j], cuts[j + 1]) for j in range(parts)]
 
 
 _SCRATCH = threading.local()
@@ -112,15 +112,16 @@ def warm_up() -> None:
     docs = np.array([0, 1], dtype=np.int32)
     tfs = np.ones(2, dtype=np.uint16)
     docs.flags.writeable = tfs.flags.writeable = False  # as SearchIndex passes them
-    lists = SegmentLists(
-        docs,
-        tfs,
-        np.ones(2, dtype=np.float32),
-        0,
+    segments = Segments((docs,), (tfs,), (np.ones(2, dtype=np.float32),), (0,))
+    question = QuestionLists(
+        segments,
+        [0],
+        [2],
+        [3],
         np.array([0, 0], dtype=np.int64),
         np.array([2, 1], dtype=np.int64),
         np.ones(2, dtype=np.float32),
         np.full(2, 2.2),
     )
-    top_k([lists], 2, 1)
-    warm_up_helper([lists], _even_ranges(lists, 0, 2, 2))
+    top_k(question, 2, 1)
+    warm_up_helper(question, _even_ranges(0, 0, 2, 2))

@@ -26,7 +26,7 @@ from numba.typed import List
 
 from .atomics import atomic_add, atomic_load, atomic_store, spin_pause
 from .config import SEARCH_SPIN_ENV
-from .topk_loops import Piece, SegmentLists, _k_best, _segment_top_k, scratch_buffers
+from .topk_loops import Piece, QuestionLists, Segments, _k_best, _segment_top_k, scratch_buffers
 
 # After a question the helper spins this long for the next before it sleeps: questions that come
 # in a burst (a group's, an inline query's keystrokes, a benchmark's) find it awake; a quiet bot
@@ -48,14 +48,14 @@ _CLOSED = 1 << 40
 
 
 def shared_top_k(
-    segments: Sequence[SegmentLists], pieces: Sequence[Piece], size: int, k: int
+    question: QuestionLists, pieces: Sequence[Piece], size: int, k: int
 ) -> tuple[np.ndarray, np.ndarray, int] | None:
     """top_k over the pieces (of these segments), shared with the helper; None if it is busy with
     another thread's question or k is too large (the caller searches alone)."""
     if k > MAX_K or not _STATE.lock.acquire(blocking=False):
         return None
     try:
-        return _STATE.search(segments, pieces, size, k)
+        return _STATE.search(question, pieces, size, k)
     finally:
         _STATE.lock.release()
 
@@ -63,19 +63,17 @@ def shared_top_k(
 class _Job:
     """One state of the index, as the two threads' loops read it."""
 
-    def __init__(
-        self, segments: Sequence[SegmentLists], buffers: tuple[np.ndarray, ...], lists: int, pieces: int
-    ) -> None:
-        self.key = _key(segments)
+    def __init__(self, segments: Segments, buffers: tuple[np.ndarray, ...], lists: int, pieces: int) -> None:
+        self.of = segments
         self.buffers = buffers
         self.control = np.zeros(8, dtype=np.int64)
         self.control[_NEXT] = _CLOSED
         # typed lists: the loops index the segments' arrays by number
         self.segments = (
-            List([s.docs for s in segments]),
-            List([s.tfs for s in segments]),
-            List([s.norms for s in segments]),
-            np.array([s.base for s in segments], dtype=np.int64),
+            List(segments.docs),
+            List(segments.tfs),
+            List(segments.norms),
+            np.array(segments.bases, dtype=np.int64),
         )
         self.lists = lists
         self.pieces = pieces
@@ -83,8 +81,8 @@ class _Job:
             np.zeros(pieces, np.int64),  # each piece's segment
             np.zeros(pieces, np.int64),  # its first doc
             np.zeros(pieces, np.int64),  # its end doc
-            np.zeros(len(segments), np.int64),  # each segment's first list in the tables below
-            np.zeros(len(segments), np.int64),  # its end
+            np.zeros(len(segments.bases), np.int64),  # each segment's first list in the tables below
+            np.zeros(len(segments.bases), np.int64),  # its end
             np.zeros(lists, np.int64),  # the lists' starts
             np.zeros(lists, np.int64),  # ends
             np.zeros(lists, np.float32),  # weights
@@ -100,8 +98,8 @@ class _Job:
             _serve, self.control, self.helper_seen, self.segments, self.tables, self.buffers, *self.helper_top, 0
         )
 
-    def fits(self, segments: Sequence[SegmentLists], buffers: tuple[np.ndarray, ...], lists: int, pieces: int) -> bool:
-        return self.key == _key(segments) and buffers is self.buffers and lists <= self.lists and pieces <= self.pieces
+    def fits(self, segments: Segments, buffers: tuple[np.ndarray, ...], lists: int, pieces: int) -> bool:
+        return segments is self.of and buffers is self.buffers and lists <= self.lists and pieces <= self.pieces
 
     def serve(self, rounds: int) -> None:
         self.serve_code(
@@ -119,16 +117,6 @@ def _machine_code(loops: Any, *args: object) -> Callable[..., Any]:
     return loops.overloads[types].entry_point
 
 
-def _key(segments: Sequence[SegmentLists]) -> tuple:
-    """What a job's loops read of the segments: the memory of their arrays (a read-only view is
-    made anew per question; what it views is not), and their bases."""
-    return tuple((id(_owner(s.docs)), id(_owner(s.tfs)), id(s.norms), s.base) for s in segments)
-
-
-def _owner(array: np.ndarray) -> object:
-    return array if array.base is None else array.base
-
-
 class _State:
     """The helper thread, its current job, and the lock one question at a time holds."""
 
@@ -142,39 +130,37 @@ class _State:
         self.thread: threading.Thread | None = None
 
     def search(
-        self, segments: Sequence[SegmentLists], pieces: Sequence[Piece], size: int, k: int
+        self, question: QuestionLists, pieces: Sequence[Piece], size: int, k: int
     ) -> tuple[np.ndarray, np.ndarray, int]:
         buffers = self.buffers
         if buffers is None or len(buffers[0]) < size:
             buffers = self.buffers = scratch_buffers(size)
-        lists_needed = sum(len(s.starts) for s in segments)
+        lists, count = len(question.starts), len(pieces)
         job = self.job
-        if job is None or not job.fits(segments, buffers, lists_needed, len(pieces)):
+        if job is None or not job.fits(question.segments, buffers, lists, count):
             if job is not None:
                 job.control[_STOP] = 1  # the helper leaves it for this one
-            job = self.job = _Job(segments, buffers, max(2 * lists_needed, 64), max(2 * len(pieces), 64))
+            job = self.job = _Job(question.segments, buffers, max(2 * lists, 64), max(2 * count, 64))
         seg, first, end, list_lo, list_hi, starts, ends, weights, bounds, live, added = job.tables
-        at = 0
-        for number, lists in enumerate(segments):
-            count = len(lists.starts)
-            list_lo[number], list_hi[number] = at, at + count
-            starts[at : at + count] = lists.starts
-            ends[at : at + count] = lists.ends
-            weights[at : at + count] = lists.weights
-            bounds[at : at + count] = lists.bounds
-            at += count
-        numbers = {id(lists): n for n, lists in enumerate(segments)}
-        for n, (lists, first_doc, end_doc) in enumerate(pieces):
-            seg[n], first[n], end[n] = numbers[id(lists)], first_doc, end_doc
+        segments = len(question.lo)
+        list_lo[:segments] = question.lo
+        list_hi[:segments] = question.hi
+        starts[:lists] = question.starts
+        ends[:lists] = question.ends
+        weights[:lists] = question.weights
+        bounds[:lists] = question.bounds
+        numbers, first_docs, end_docs = zip(*pieces, strict=True)
+        seg[:count] = numbers
+        first[:count] = first_docs
+        end[:count] = end_docs
         self._start()
         if not job.control[_AWAKE]:
             self.wake.set()
         self.question += 1
         top_docs = np.full(k, -1, dtype=np.int64)
         top_scores = np.zeros(k, dtype=np.float32)
-        count = len(pieces)
         job.lead_code(job.control, job.segments, job.tables, job.buffers, top_docs, top_scores, count, k, self.question)
-        bases = np.array([lists.base + first_doc for lists, first_doc, _ in pieces], dtype=np.int64)
+        bases = job.segments[3][seg[:count]] + first[:count]
         found, scores = _k_best(job.buffers[2], job.buffers[3], bases, live[:count].copy(), k)
         return found, scores, int(added[:count].sum())
 
@@ -230,12 +216,12 @@ def _spin_rounds(seconds: float) -> int:
     return max(1, int(rounds * seconds / elapsed))
 
 
-def warm_up(segments: Sequence[SegmentLists], pieces: Sequence[Piece]) -> None:
+def warm_up(question: QuestionLists, pieces: Sequence[Piece]) -> None:
     """Compile (or load from numba's cache) the helper's loops: a question of two pieces, shared,
     and one spin of no length."""
     with _STATE.lock:
-        _STATE.search(segments, pieces, 2, 1)
-    _Job(segments, scratch_buffers(2), 4, 4).serve(0)
+        _STATE.search(question, pieces, 2, 1)
+    _Job(question.segments, scratch_buffers(2), 4, 4).serve(0)
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
