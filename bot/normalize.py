@@ -50,18 +50,24 @@ _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 VECTOR_MIN_CHARS = 64  # shorter texts (questions, headlines) fold faster with str.translate
 
 
+# A code table entry: the folded code point (21 bits) and two flags above it.
+_CODE = (1 << 21) - 1
+_TRADITIONAL = 1 << 30  # OpenCC changes the folded character
+_UNKNOWN = 1 << 31  # not learnt yet
+
+
 class _CodeTables:
     """Per code point, learnt on first sight: its folded form and whether OpenCC changes it.
 
     `str.translate` looks every character up in a dict (~75 µs for an 800-character article);
     a numpy gather over the UTF-32 code units does the same fold in ~6 µs, and a text without a
-    single Traditional character (nearly all news) skips OpenCC altogether.
+    single Traditional character (nearly all news) skips OpenCC altogether. Both facts are in one
+    entry per code point, so that a text takes one gather and one comparison (three gathers
+    before: ~28 µs an article, ~13 µs now).
     """
 
     def __init__(self) -> None:
-        self.fold = np.arange(0x110000, dtype=np.uint32)
-        self.known = np.zeros(0x110000, dtype=bool)
-        self.traditional = np.zeros(0x110000, dtype=bool)
+        self.entry = np.arange(0x110000, dtype=np.uint32) | np.uint32(_UNKNOWN)
         self._lock = threading.Lock()
         self._learn_ideographs()
 
@@ -77,20 +83,17 @@ class _CodeTables:
         converted = converter.convert("\n".join(chars)).split("\n")
         if len(converted) != len(chars):  # pragma: no cover - learnt one by one instead
             return
-        changed = [a != b for a, b in zip(chars, converted, strict=True)]
-        self.traditional[first : last + 1] = np.array(changed, dtype=bool)
-        self.known[first : last + 1] = True
+        changed = np.array([a != b for a, b in zip(chars, converted, strict=True)], dtype=np.uint32)
+        self.entry[first : last + 1] = np.arange(first, last + 1, dtype=np.uint32) | (changed * np.uint32(_TRADITIONAL))
 
     def learn(self, codes: np.ndarray) -> None:
         converter = _t2s()
         with self._lock:
             for code in np.unique(codes).tolist():
                 folded = ord(_FOLD_TABLE[code])
-                self.fold[code] = folded
-                if converter is not None:
-                    char = chr(folded)
-                    self.traditional[folded] = converter.convert(char) != char
-                self.known[code] = True
+                char = chr(folded)
+                traditional = converter is not None and converter.convert(char) != char
+                self.entry[code] = folded | (_TRADITIONAL if traditional else 0)  # one store: known at once
 
 
 @lru_cache(maxsize=1)
@@ -142,13 +145,16 @@ def _fold_and_simplify(text: str, converter) -> str:
     else:
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
         tables = _code_tables()
-        unknown = codes[~tables.known[codes]]
+        entries = tables.entry[codes]
+        if entries.max() < _TRADITIONAL:  # every code known, none Traditional: the fold alone
+            return entries.tobytes().decode("utf-32-le")
+        unknown = codes[entries >= _UNKNOWN]
         if len(unknown):
             tables.learn(unknown)
-        folded_codes = tables.fold[codes]
-        folded = folded_codes.tobytes().decode("utf-32-le")
+            entries = tables.entry[codes]
+        folded = (entries & np.uint32(_CODE)).tobytes().decode("utf-32-le")
         # No character OpenCC would change: its phrase tables have nothing to do either.
-        if not tables.traditional[folded_codes].any():
+        if entries.max() < _TRADITIONAL:
             return folded
     if folded.isascii():
         return folded
