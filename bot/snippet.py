@@ -16,6 +16,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .normalize import normalize
 from .passages import ArticleText
@@ -234,21 +235,20 @@ def _places(find: Callable[..., int], form: str) -> list[int]:
 
 
 def _forms(terms: Sequence[Term]) -> tuple[tuple[str, tuple[tuple[str, re.Pattern[str] | None], ...]], ...]:
-    """Each term with the forms the text may write it in — a number also in Chinese (23, 二十三) —
-    and for an ASCII form the pattern that matches it as a whole word only (15 is not in 2015)."""
-    found = []
-    for term in dict.fromkeys(t.text for t in terms):
-        forms = [form for form in ((term, _chinese_number(term)) if term.isdigit() else (term,)) if form]
-        found.append(
-            (
-                term,
-                tuple(
-                    (form, re.compile(rf"(?<![a-z0-9.]){re.escape(form)}(?![a-z0-9])") if form.isascii() else None)
-                    for form in forms
-                ),
-            )
-        )
-    return tuple(found)
+    """Each term with the forms the text may write it in (`_term_forms`)."""
+    return tuple((term, _term_forms(term)) for term in dict.fromkeys(t.text for t in terms))
+
+
+@lru_cache(maxsize=4096)
+def _term_forms(term: str) -> tuple[tuple[str, re.Pattern[str] | None], ...]:
+    """The forms the text may write a term in — a number also in Chinese (23, 二十三) — and for an
+    ASCII form the pattern that matches it as a whole word only (15 is not in 2015). Kept per
+    term: residents' questions share most of their words, and a pattern costs a compile."""
+    forms = [form for form in ((term, _chinese_number(term)) if term.isdigit() else (term,)) if form]
+    return tuple(
+        (form, re.compile(rf"(?<![a-z0-9.]){re.escape(form)}(?![a-z0-9])") if form.isascii() else None)
+        for form in forms
+    )
 
 
 _DIGITS = "零一二三四五六七八九"
