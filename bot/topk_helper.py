@@ -92,8 +92,7 @@ class _Job:
         )
         self.helper_seen = np.full(1, -1, dtype=np.int64)
         self.helper_top = (np.full(MAX_K, -1, dtype=np.int64), np.zeros(MAX_K, dtype=np.float32))
-        tops = (np.full(1, -1, dtype=np.int64), np.zeros(1, dtype=np.float32))
-        self.lead_code = _machine_code(_lead, self.control, self.segments, self.tables, self.buffers, *tops, 0, 0, 0)
+        self.lead_code = _machine_code(_lead, self.control, self.segments, self.tables, self.buffers, 0, 0, 0)
         self.serve_code = _machine_code(
             _serve, self.control, self.helper_seen, self.segments, self.tables, self.buffers, *self.helper_top, 0
         )
@@ -141,7 +140,7 @@ class _State:
             if job is not None:
                 job.control[_STOP] = 1  # the helper leaves it for this one
             job = self.job = _Job(question.segments, buffers, max(2 * lists, 64), max(2 * count, 64))
-        seg, first, end, list_lo, list_hi, starts, ends, weights, bounds, live, added = job.tables
+        seg, first, end, list_lo, list_hi, starts, ends, weights, bounds, _, _ = job.tables
         segments = len(question.lo)
         list_lo[:segments] = question.lo
         list_hi[:segments] = question.hi
@@ -157,12 +156,10 @@ class _State:
         if not job.control[_AWAKE]:
             self.wake.set()
         self.question += 1
-        top_docs = np.full(k, -1, dtype=np.int64)
-        top_scores = np.zeros(k, dtype=np.float32)
-        job.lead_code(job.control, job.segments, job.tables, job.buffers, top_docs, top_scores, count, k, self.question)
-        bases = job.segments[3][seg[:count]] + first[:count]
-        found, scores = _k_best(job.buffers[2], job.buffers[3], bases, live[:count].copy(), k)
-        return found, scores, int(added[:count].sum())
+        found, scores, added = job.lead_code(
+            job.control, job.segments, job.tables, job.buffers, count, k, self.question
+        )
+        return found, scores, int(added)
 
     def _start(self) -> None:
         if self.thread is None:
@@ -290,15 +287,27 @@ def _serve(control, seen, segments, tables, buffers, top_docs, top_scores, round
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
-def _lead(control, segments, tables, buffers, top_docs, top_scores, count, k, question):
-    """The question's thread: publish its pieces, take its share, wait for the helper's."""
+def _lead(control, segments, tables, buffers, count, k, question):
+    """The question's thread: publish its pieces, take its share, wait for the helper's; then the
+    k best of all the pieces' candidates, and how many postings were added."""
     atomic_store(control, _DONE, 0)
     atomic_store(control, _COUNT, count)
     atomic_store(control, _K, k)
     atomic_store(control, _QUESTION, question)
     atomic_store(control, _NEXT, 0)  # last: opens the pieces
     seen = np.full(1, question, dtype=np.int64)  # its k best are fresh already
+    top_docs = np.full(k, -1, dtype=np.int64)
+    top_scores = np.zeros(k, dtype=np.float32)
     _take(control, seen, segments, tables, buffers, top_docs, top_scores)
     while atomic_load(control, _DONE) < count:  # the pieces the helper took, being searched
         spin_pause()
     atomic_store(control, _NEXT, _CLOSED)
+    seg_base = segments[3]
+    seg, first, live, added = tables[0], tables[1], tables[9], tables[10]
+    starts = np.empty(count, dtype=np.int64)
+    total = 0
+    for piece in range(count):
+        starts[piece] = seg_base[seg[piece]] + first[piece]
+        total += added[piece]
+    found, scores = _k_best(buffers[2], buffers[3], starts, live[:count], k)
+    return found, scores, total
