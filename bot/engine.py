@@ -296,6 +296,11 @@ class Engine:
             group_len[term.group] = max(group_len.get(term.group, 1), len(term.text))
         view = QuestionView.of(text, terms, idf, asks)
         term_texts = frozenset(t.text for t in terms)
+        # What each word covers when an article holds it: a part of a word only that part
+        # (天气 of 今天天气 is half of it).
+        covers = {
+            word: (group, cover_weight[word] * len(word) / group_len[group]) for word, group in view.groups.items()
+        }
         for doc, bm25 in zip(hits.docs, hits.scores, strict=True):
             article = self.articles[int(doc)]
             if article.id in seen:
@@ -307,9 +312,7 @@ class Engine:
             # Coverage: how much of the question (each word once, by its best form) the article has.
             got: dict[int, float] = {}
             for word in located.found:
-                # A part of a word covers only that part: 天气 of 今天天气 is half of it.
-                group = view.groups[word]
-                weight = cover_weight[word] * len(word) / group_len[group]
+                group, weight = covers[word]
                 got[group] = max(got.get(group, 0.0), weight)
             coverage = sum(got.values()) / total
             # Anchored: a word of the question is in the headline, or two meet in one sentence.

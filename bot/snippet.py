@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -197,13 +197,21 @@ class QuestionView:
         for term, forms in self.forms:
             numbers: set[int] = set()
             for form, pattern in forms:
-                places = [m.start() for m in pattern.finditer(norm)] if pattern else _places(find, form)
-                if places:
-                    found.add(term)
                 size = len(form)
-                for place in places:
-                    number = bisect_right(starts, place) - 1
-                    if number >= 0 and place + size <= ends[number]:
+                if pattern is None:  # str.find: many times faster than a pattern
+                    place = find(form)
+                    if place >= 0:
+                        found.add(term)
+                    while place >= 0:
+                        number = bisect_right(starts, place) - 1
+                        if number >= 0 and place + size <= ends[number]:
+                            numbers.add(number)
+                        place = find(form, place + 1)
+                    continue
+                for match in pattern.finditer(norm):
+                    found.add(term)
+                    number = bisect_right(starts, match.start()) - 1
+                    if number >= 0 and match.start() + size <= ends[number]:
                         numbers.add(number)
             if numbers:
                 term_sentences[term] = numbers
@@ -222,16 +230,6 @@ class QuestionView:
             for number in numbers:
                 bigram_counts[number] = bigram_counts.get(number, 0) + 1
         return Located(frozenset(found), term_sentences, bigram_counts)
-
-
-def _places(find: Callable[..., int], form: str) -> list[int]:
-    """Every place of `form` in the text `find` searches (str.find: many times faster than a pattern)."""
-    found = []
-    place = find(form)
-    while place >= 0:
-        found.append(place)
-        place = find(form, place + 1)
-    return found
 
 
 def _forms(terms: Sequence[Term]) -> tuple[tuple[str, tuple[tuple[str, re.Pattern[str] | None], ...]], ...]:
