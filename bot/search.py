@@ -17,7 +17,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from .config import IMPACT_CACHE_ENV
 from .index import K1, B, Segment
 from .passages import Layout
 from .text import Term
+
+if TYPE_CHECKING:  # bot.topk_loops loads numba: only large archives import it, on a thread
+    from .topk_loops import Segments
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +64,8 @@ class SearchIndex:
         self.size = 0
         self._total_len = 0.0
         self._norms: list[np.ndarray] | None = None  # per segment, for the current avgdl
-        self._segments_view: object | None = None  # topk.Segments, for the current norms
-        self._bound_scales: list[float] = []
+        # The segments as the compiled loops read them, and each one's bound scale (current norms)
+        self._loops_view: tuple[Segments, list[float]] | None = None
         # Per segment, tf·(K1+1)/(tf+norm) of every posting in the order of `docs` (see warm()).
         self._impacts: list[np.ndarray | None] = []
         for segment in segments:
@@ -73,7 +76,7 @@ class SearchIndex:
         self.segments.append(segment)
         self.size += segment.size
         self._total_len += float(segment.doc_len.sum())
-        self._norms = self._segments_view = None
+        self._norms = self._loops_view = None
         self._impacts = [None] * len(self.segments)  # avgdl changed: every impact did
 
     @property
@@ -158,9 +161,8 @@ class SearchIndex:
         return hits
 
     def _search_large(self, topk: ModuleType, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
-        segments = self._loops_view(topk)
+        segments, scales = self._segments_for_loops(topk)
         order = sorted(plans, key=lambda plan: plan.df)  # rarest first
-        scales = self._bound_scales
         lo: list[int] = []
         hi: list[int] = []
         postings: list[int] = []
@@ -200,20 +202,20 @@ class SearchIndex:
         docs, scores, scored = topk.top_k(question, self.size, k)  # the k best, ordered as _best orders them
         return Hits(docs, scores, idf, scored)
 
-    def _loops_view(self, topk: ModuleType) -> object:
-        """The segments as the compiled loops read them, made once per state of the index (the same
-        object question after question: the helper's set-up for them stays)."""
-        view = self._segments_view
-        if view is None:
+    def _segments_for_loops(self, topk: ModuleType) -> tuple[Segments, list[float]]:
+        """The segments as the compiled loops read them, and what each one's bounds are multiplied
+        by: made once per state of the index (the same object question after question, so the
+        helper's set-up for them stays)."""
+        if self._loops_view is None:
             avgdl = self.avgdl
-            self._bound_scales = [segment.bound_scale(avgdl) for segment in self.segments]
-            view = self._segments_view = topk.Segments(
+            view = topk.Segments(
                 tuple(_read_only(segment.docs) for segment in self.segments),
                 tuple(_read_only(segment.tfs) for segment in self.segments),
                 tuple(self._doc_norms()),
                 tuple(self.bases),
             )
-        return view
+            self._loops_view = view, [segment.bound_scale(avgdl) for segment in self.segments]
+        return self._loops_view
 
     def warm(self) -> None:
         """Do ahead, on a background thread after load, what the first questions would wait for.
