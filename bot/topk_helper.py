@@ -8,7 +8,8 @@ sleeps until a question wakes it: a question never waits for a helper that has n
 only waits for the pieces the helper took.
 
 A job holds what stays from question to question: the segments' arrays (typed lists), the
-tables, the buffers. A new state of the index (a page added: new norms) makes a new job; the
+tables, the buffers, and the loops' compiled entry points for their types (called directly, not
+through numba's dispatcher). A new state of the index (a page added: new norms) makes a new job; the
 helper leaves the old one when it sees it stopped.
 """
 
