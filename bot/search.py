@@ -43,6 +43,8 @@ IMPACT_CACHE_MAX = 64_000_000
 # ~0.6 s of start-up and ~45 MB of its own to load. Every accuracy set is far below it, so their
 # answers stay exactly as they were.
 EXHAUSTIVE_MAX_ARTICLES = 200_000
+# Terms whose plans (rows, df, idf) an index keeps, a few MB at most; then it starts over.
+PLANS_KEPT = 20_000
 
 
 @dataclass
@@ -64,8 +66,11 @@ class SearchIndex:
         self.size = 0
         self._total_len = 0.0
         self._norms: list[np.ndarray] | None = None  # per segment, for the current avgdl
-        # The segments as the compiled loops read them, and each one's bound scale (current norms)
-        self._loops_view: tuple[Segments, list[float]] | None = None
+        # The segments as the compiled loops read them (current norms)
+        self._loops_view: Segments | None = None
+        # Each term's rows, df and idf in this state of the index, as questions asked for them:
+        # residents' questions share most of their words.
+        self._plans: dict[str, tuple[tuple[int, ...], int, float]] = {}
         # Per segment, tf·(K1+1)/(tf+norm) of every posting in the order of `docs` (see warm()).
         self._impacts: list[np.ndarray | None] = []
         for segment in segments:
@@ -77,6 +82,7 @@ class SearchIndex:
         self.size += segment.size
         self._total_len += float(segment.doc_len.sum())
         self._norms = self._loops_view = None
+        self._plans = {}
         self._impacts = [None] * len(self.segments)  # avgdl changed: every impact did
 
     @property
@@ -129,19 +135,24 @@ class SearchIndex:
 
     def _plan(self, term: Term) -> _TermPlan:
         text = term.text
-        rows = [s.terms.get(text) for s in self.segments]
-        # .item(): a Python int at once, not a numpy scalar to convert (a question's plans were
-        # ~0.1 ms of numpy scalars at a million articles)
-        df = sum(
-            s.indptr.item(r + 1) - s.indptr.item(r) for s, r in zip(self.segments, rows, strict=True) if r is not None
-        )
-        idf = math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
+        known = self._plans.get(text)
+        if known is None:
+            # .item(): a Python int at once, not a numpy scalar to convert
+            rows = tuple(-1 if (r := s.terms.get(text)) is None else r for s in self.segments)
+            df = sum(
+                s.indptr.item(r + 1) - s.indptr.item(r) for s, r in zip(self.segments, rows, strict=True) if r >= 0
+            )
+            known = rows, df, math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
+            if len(self._plans) >= PLANS_KEPT:
+                self._plans.clear()
+            self._plans[text] = known
+        rows, df, idf = known
         return _TermPlan(rows, df, idf, idf * term.weight)
 
     def _postings(self, plan: _TermPlan, norms: list[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(global docs, weighted impacts) of a term's list in each segment that has it."""
         for number, (base, segment, row) in enumerate(zip(self.bases, self.segments, plan.rows, strict=True)):
-            if row is None:
+            if row < 0:
                 continue
             docs = segment.docs[segment.indptr[row] : segment.indptr[row + 1]]
             yield (docs + base if base else docs), self._impact(number, row, norms) * plan.weight
@@ -161,60 +172,30 @@ class SearchIndex:
         return hits
 
     def _search_large(self, topk: ModuleType, plans: list[_TermPlan], k: int, idf: dict[str, float]) -> Hits:
-        segments, scales = self._segments_for_loops(topk)
         order = sorted(plans, key=lambda plan: plan.df)  # rarest first
-        lo: list[int] = []
-        hi: list[int] = []
-        postings: list[int] = []
-        starts: list[int] = []
-        ends: list[int] = []
-        weights: list[float] = []
-        bounds: list[float] = []
-        # Every segment, those without the question's terms too (no lists): the compiled search
-        # keeps its set-up for the index's segments from question to question.
-        for number, segment in enumerate(self.segments):
-            lo.append(len(starts))
-            held = 0
-            indptr, segment_bounds, scale = segment.indptr, segment.bounds, scales[number]
-            for plan in order:
-                row = plan.rows[number]
-                if row is None:
-                    continue
-                start, end = indptr.item(row), indptr.item(row + 1)
-                starts.append(start)
-                ends.append(end)
-                weights.append(plan.weight)
-                # in float64, in this order: the bound of each list as it was worked out one by one
-                bounds.append(segment_bounds.item(row) * scale * plan.weight)
-                held += end - start
-            hi.append(len(starts))
-            postings.append(held)
-        question = topk.QuestionLists(
-            segments,
-            lo,
-            hi,
-            postings,
-            np.array(starts, dtype=np.int64),
-            np.array(ends, dtype=np.int64),
-            np.array(weights, dtype=np.float32),
-            np.array(bounds, dtype=np.float64),
+        question = topk.Question(
+            self._segments_for_loops(topk),
+            np.array([plan.rows for plan in order], dtype=np.int64).reshape(len(order), len(self.segments)),
+            np.array([plan.weight for plan in order], dtype=np.float64),
+            sum(plan.df for plan in order),
         )
         docs, scores, scored = topk.top_k(question, self.size, k)  # the k best, ordered as _best orders them
         return Hits(docs, scores, idf, scored)
 
-    def _segments_for_loops(self, topk: ModuleType) -> tuple[Segments, list[float]]:
-        """The segments as the compiled loops read them, and what each one's bounds are multiplied
-        by: made once per state of the index (the same object question after question, so the
-        helper's set-up for them stays)."""
+    def _segments_for_loops(self, topk: ModuleType) -> Segments:
+        """The segments as the compiled loops read them: made once per state of the index (the
+        same object question after question, so the helper's set-up for them stays)."""
         if self._loops_view is None:
             avgdl = self.avgdl
-            view = topk.Segments(
+            self._loops_view = topk.Segments(
                 tuple(_read_only(segment.docs) for segment in self.segments),
                 tuple(_read_only(segment.tfs) for segment in self.segments),
                 tuple(self._doc_norms()),
                 tuple(self.bases),
+                tuple(_read_only(segment.indptr) for segment in self.segments),
+                tuple(_read_only(segment.bounds) for segment in self.segments),
+                tuple(segment.bound_scale(avgdl) for segment in self.segments),
             )
-            self._loops_view = view, [segment.bound_scale(avgdl) for segment in self.segments]
         return self._loops_view
 
     def warm(self) -> None:
@@ -312,7 +293,7 @@ class _TermPlan(NamedTuple):
     """A term's lists in the segments and its BM25 weight (a tuple: made for every term of every
     question, where a frozen dataclass cost a few µs each)."""
 
-    rows: list[int | None]  # the term's row in each segment
+    rows: tuple[int, ...]  # the term's row in each segment, -1 where it has none
     df: int
     idf: float
     weight: float  # idf × the term's weight in the question

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numba as nb
@@ -27,7 +27,7 @@ from numba.typed import List
 
 from .atomics import atomic_add, atomic_load, atomic_store, spin_pause
 from .config import SEARCH_SPIN_ENV
-from .topk_loops import Piece, QuestionLists, Segments, _k_best, _segment_top_k, scratch_buffers
+from .topk_loops import Question, Segments, _k_best, _segment_top_k, scratch_buffers
 
 # After a question the helper spins this long for the next before it sleeps: questions that come
 # in a burst (a group's, an inline query's keystrokes, a benchmark's) find it awake; a quiet bot
@@ -48,23 +48,42 @@ _HELPED = 7  # pieces the helper searched, all questions (for tests and curiosit
 _CLOSED = 1 << 40
 
 
-def shared_top_k(
-    question: QuestionLists, pieces: Sequence[Piece], size: int, k: int
-) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """top_k over the pieces (of these segments), shared with the helper; None if it is busy with
-    another thread's question or k is too large (the caller searches alone)."""
+def shared_top_k(question: Question, piece_docs: int, size: int, k: int) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """top_k over the question's pieces (of about piece_docs documents), shared with the helper;
+    None if it is busy with another thread's question or k is too large (the caller searches
+    alone)."""
     if k > MAX_K or not _STATE.lock.acquire(blocking=False):
         return None
     try:
-        return _STATE.search(question, pieces, size, k)
+        return _STATE.search(question, piece_docs, size, k)
     finally:
         _STATE.lock.release()
 
 
-class _Job:
-    """One state of the index, as the two threads' loops read it."""
+def alone_top_k(question: Question, piece_docs: int, size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """top_k on this thread alone: the same loops, on a job of this thread's that no helper
+    serves (its own buffers, so questions on other threads search at the same time)."""
+    buffers = getattr(_SOLO, "buffers", None)
+    if buffers is None or len(buffers[0]) < size:
+        buffers = _SOLO.buffers = scratch_buffers(size)
+    job: _Job | None = getattr(_SOLO, "job", None)
+    if job is None or not job.fits(question.segments, buffers, question.rows.size, piece_docs):
+        job = _SOLO.job = _Job(question.segments, buffers, question.rows.size, piece_docs, helped=False)
+    return job.lead(question, piece_docs, k, 1)
 
-    def __init__(self, segments: Segments, buffers: tuple[np.ndarray, ...], lists: int, pieces: int) -> None:
+
+# This thread's buffers and job for the questions it searches alone: fresh buffers would cost a
+# page fault per page a question touches.
+_SOLO = threading.local()
+
+
+class _Job:
+    """One state of the index, as the two threads' loops read it, with tables for questions of up
+    to `lists` lists and pieces of about `piece_docs` documents or more."""
+
+    def __init__(
+        self, segments: Segments, buffers: tuple[np.ndarray, ...], lists: int, piece_docs: int, helped: bool = True
+    ) -> None:
         self.of = segments
         self.buffers = buffers
         self.control = np.zeros(8, dtype=np.int64)
@@ -75,36 +94,67 @@ class _Job:
             List(segments.tfs),
             List(segments.norms),
             np.array(segments.bases, dtype=np.int64),
+            List(segments.indptrs),
+            List(segments.row_bounds),
+            np.array(segments.scales, dtype=np.float64),
         )
-        self.lists = lists
-        self.pieces = pieces
+        self.lists = max(lists, 64)
+        self.piece_docs = piece_docs
+        pieces = sum(_parts(len(norms), piece_docs) for norms in segments.norms) + 3  # + the last one's quarters
         self.tables = (
             np.zeros(pieces, np.int64),  # each piece's segment
             np.zeros(pieces, np.int64),  # its first doc
             np.zeros(pieces, np.int64),  # its end doc
             np.zeros(len(segments.bases), np.int64),  # each segment's first list in the tables below
             np.zeros(len(segments.bases), np.int64),  # its end
-            np.zeros(lists, np.int64),  # the lists' starts
-            np.zeros(lists, np.int64),  # ends
-            np.zeros(lists, np.float32),  # weights
-            np.zeros(lists, np.float64),  # bounds
+            np.zeros(self.lists, np.int64),  # the lists' starts
+            np.zeros(self.lists, np.int64),  # ends
+            np.zeros(self.lists, np.float32),  # weights
+            np.zeros(self.lists, np.float64),  # bounds
             np.zeros(pieces, np.int64),  # each piece's candidates' end (out)
             np.zeros(pieces, np.int64),  # postings it added (out)
         )
         self.helper_seen = np.full(1, -1, dtype=np.int64)
         self.helper_top = (np.full(MAX_K, -1, dtype=np.int64), np.zeros(MAX_K, dtype=np.float32))
-        self.lead_code = _machine_code(_lead, self.control, self.segments, self.tables, self.buffers, 0, 0, 0)
-        self.serve_code = _machine_code(
-            _serve, self.control, self.helper_seen, self.segments, self.tables, self.buffers, *self.helper_top, 0
+        rows, weights = np.zeros((1, 1), dtype=np.int64), np.zeros(1, dtype=np.float64)
+        self.lead_code = _machine_code(
+            _lead, self.control, self.segments, self.tables, self.buffers, rows, weights, 0, 0, 0
+        )
+        self.serve_code = (
+            _machine_code(
+                _serve, self.control, self.helper_seen, self.segments, self.tables, self.buffers, *self.helper_top, 0
+            )
+            if helped
+            else None
         )
 
-    def fits(self, segments: Segments, buffers: tuple[np.ndarray, ...], lists: int, pieces: int) -> bool:
-        return segments is self.of and buffers is self.buffers and lists <= self.lists and pieces <= self.pieces
+    def fits(self, segments: Segments, buffers: tuple[np.ndarray, ...], lists: int, piece_docs: int) -> bool:
+        """Whether the tables hold a question of these lists, cut in pieces of piece_docs (0: a
+        piece a segment; larger pieces are fewer)."""
+        return (
+            segments is self.of
+            and buffers is self.buffers
+            and lists <= self.lists
+            and (piece_docs <= 0 or piece_docs >= self.piece_docs > 0)
+        )
+
+    def lead(self, question: Question, piece_docs: int, k: int, number: int) -> tuple[np.ndarray, np.ndarray, int]:
+        found, scores, added = self.lead_code(
+            self.control, self.segments, self.tables, self.buffers, question.rows, question.weights, piece_docs, k,
+            number,
+        )  # fmt: skip
+        return found, scores, int(added)
 
     def serve(self, rounds: int) -> None:
+        assert self.serve_code is not None, "a job of one thread alone has no helper"
         self.serve_code(
             self.control, self.helper_seen, self.segments, self.tables, self.buffers, *self.helper_top, rounds
         )
+
+
+def _parts(size: int, piece_docs: int) -> int:
+    """How many pieces a segment of `size` documents is cut in (as _lay_out cuts it)."""
+    return max(1, round(size / piece_docs)) if piece_docs > 0 else 1
 
 
 def _machine_code(loops: Any, *args: object) -> Callable[..., Any]:
@@ -129,38 +179,21 @@ class _State:
         self.rounds = 0  # spin rounds in SPIN_SECONDS, measured when the thread starts
         self.thread: threading.Thread | None = None
 
-    def search(
-        self, question: QuestionLists, pieces: Sequence[Piece], size: int, k: int
-    ) -> tuple[np.ndarray, np.ndarray, int]:
+    def search(self, question: Question, piece_docs: int, size: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
         buffers = self.buffers
         if buffers is None or len(buffers[0]) < size:
             buffers = self.buffers = scratch_buffers(size)
-        lists, count = len(question.starts), len(pieces)
         job = self.job
-        if job is None or not job.fits(question.segments, buffers, lists, count):
+        lists = question.rows.size
+        if job is None or not job.fits(question.segments, buffers, lists, piece_docs):
             if job is not None:
                 job.control[_STOP] = 1  # the helper leaves it for this one
-            job = self.job = _Job(question.segments, buffers, max(2 * lists, 64), max(2 * count, 64))
-        seg, first, end, list_lo, list_hi, starts, ends, weights, bounds, _, _ = job.tables
-        segments = len(question.lo)
-        list_lo[:segments] = question.lo
-        list_hi[:segments] = question.hi
-        starts[:lists] = question.starts
-        ends[:lists] = question.ends
-        weights[:lists] = question.weights
-        bounds[:lists] = question.bounds
-        numbers, first_docs, end_docs = zip(*pieces, strict=True)
-        seg[:count] = numbers
-        first[:count] = first_docs
-        end[:count] = end_docs
+            job = self.job = _Job(question.segments, buffers, 2 * lists, piece_docs)
         self._start()
         if not job.control[_AWAKE]:
             self.wake.set()
         self.question += 1
-        found, scores, added = job.lead_code(
-            job.control, job.segments, job.tables, job.buffers, count, k, self.question
-        )
-        return found, scores, int(added)
+        return job.lead(question, piece_docs, k, self.question)
 
     def _start(self) -> None:
         if self.thread is None:
@@ -214,12 +247,12 @@ def _spin_rounds(seconds: float) -> int:
     return max(1, int(rounds * seconds / elapsed))
 
 
-def warm_up(question: QuestionLists, pieces: Sequence[Piece]) -> None:
-    """Compile (or load from numba's cache) the helper's loops: a question of two pieces, shared,
-    and one spin of no length."""
+def warm_up(question: Question, piece_docs: int) -> None:
+    """Compile (or load from numba's cache) the helper's loops: a question in pieces of piece_docs,
+    shared, and one spin of no length."""
     with _STATE.lock:
-        _STATE.search(question, pieces, 2, 1)
-    _Job(question.segments, scratch_buffers(2), 4, 4).serve(0)
+        _STATE.search(question, piece_docs, 2, 1)
+    _Job(question.segments, scratch_buffers(2), 4, piece_docs).serve(0)
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
@@ -237,7 +270,7 @@ def _idle(control, rounds):
 @nb.njit(cache=True, nogil=True, boundscheck=False)
 def _take(control, seen, segments, tables, buffers, top_docs, top_scores):
     """Take pieces until none is left; returns how many this thread searched."""
-    seg_docs, seg_tfs, seg_norms, seg_base = segments
+    seg_docs, seg_tfs, seg_norms, seg_base = segments[:4]
     seg, first, end, list_lo, list_hi, starts, ends, weights, bounds, live, added = tables
     scores, touched, candidates, found_scores = buffers
     taken = 0
@@ -288,9 +321,11 @@ def _serve(control, seen, segments, tables, buffers, top_docs, top_scores, round
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
-def _lead(control, segments, tables, buffers, count, k, question):
-    """The question's thread: publish its pieces, take its share, wait for the helper's; then the
-    k best of all the pieces' candidates, and how many postings were added."""
+def _lead(control, segments, tables, buffers, rows, weights, piece_docs, k, question):
+    """The question's thread: lay out its lists and pieces, publish the pieces, take its share,
+    wait for the helper's; then the k best of all the pieces' candidates, and how many postings
+    were added."""
+    count = _lay_out(segments, tables, rows, weights, piece_docs)
     atomic_store(control, _DONE, 0)
     atomic_store(control, _COUNT, count)
     atomic_store(control, _K, k)
@@ -312,3 +347,60 @@ def _lead(control, segments, tables, buffers, count, k, question):
         total += added[piece]
     found, scores = _k_best(buffers[2], buffers[3], starts, live[:count], k)
     return found, scores, total
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _lay_out(segments, tables, rows, weights, piece_docs):
+    """Write the question's lists in every segment (its terms' rows, rarest first) and its pieces
+    into the tables; returns how many pieces. A segment with lists is cut in pieces of about
+    piece_docs documents (0: one piece), the one with most postings first, and the last piece in
+    quarters: the two threads end together."""
+    seg_norms, seg_indptrs, seg_bounds, seg_scales = segments[2], segments[4], segments[5], segments[6]
+    seg, first, end, list_lo, list_hi, starts, ends, list_weights, bounds = tables[:9]
+    terms, count = rows.shape
+    held = np.zeros(count, dtype=np.int64)
+    at = 0
+    for n in range(count):
+        indptr = seg_indptrs[n]
+        row_bounds = seg_bounds[n]
+        list_lo[n] = at
+        for t in range(terms):
+            row = rows[t, n]
+            if row < 0:
+                continue
+            starts[at] = indptr[row]
+            ends[at] = indptr[row + 1]
+            list_weights[at] = weights[t]
+            bounds[at] = np.float64(row_bounds[row]) * seg_scales[n] * weights[t]  # in float64, in this order
+            held[n] += ends[at] - starts[at]
+            at += 1
+        list_hi[n] = at
+    order = np.arange(count)  # by postings held, most first; ties in segment order
+    for i in range(1, count):
+        n = order[i]
+        j = i
+        while j > 0 and held[order[j - 1]] < held[n]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = n
+    pieces = 0
+    for n in order:
+        if list_hi[n] > list_lo[n]:
+            size = seg_norms[n].shape[0]
+            parts = max(1, int(np.rint(size / piece_docs))) if piece_docs > 0 else 1
+            pieces = _cut(seg, first, end, pieces, n, 0, size, parts)
+    if piece_docs > 0 and pieces > 1:
+        pieces -= 1
+        pieces = _cut(seg, first, end, pieces, seg[pieces], first[pieces], end[pieces], 4)
+    return pieces
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
+def _cut(seg, first, end, at, number, first_doc, end_doc, parts):
+    """Segment `number`'s documents first_doc ≤ doc < end_doc as `parts` pieces of even size, from
+    piece `at` on; returns where the pieces end."""
+    for j in range(parts):
+        seg[at + j] = number
+        first[at + j] = first_doc + (end_doc - first_doc) * j // parts
+        end[at + j] = first_doc + (end_doc - first_doc) * (j + 1) // parts
+    return at + parts

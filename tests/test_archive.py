@@ -157,6 +157,32 @@ def test_a_large_archive_search_finds_the_exhaustive_top_k(records: list[dict], 
     assert skipped > compared // 2  # most questions skipped postings: lists probed, not all scored
 
 
+def test_a_terms_plan_is_kept_by_its_index_until_the_index_changes(
+    records: list[dict], tmp_path: Path, monkeypatch
+) -> None:
+    """An index looks up a term's rows and idf once and keeps them (residents' questions share
+    their words), a bounded number of them; a segment added makes it look them up anew: the hits
+    and idf are always those of an index built fresh."""
+    engine = load_engine(_feed(tmp_path / "feed.jsonl", records[:900]))
+    articles = list(engine.articles)
+    first, second = (index.build_segment(articles[:450], engine.analyzer),
+                     index.build_segment(articles[450:], engine.analyzer))  # fmt: skip
+    questions = [engine.analyzer.question_terms(q)[1] for q in synthetic.make_questions(records[:900], 12)]
+    monkeypatch.setattr(search, "PLANS_KEPT", 50)
+    for largest_exhaustive in (10**12, 0):  # numpy's path and the compiled one
+        monkeypatch.setattr(search, "EXHAUSTIVE_MAX_ARTICLES", largest_exhaustive)
+        growing, fresh = search.SearchIndex([first]), search.SearchIndex([first])
+        for stage in (1, 2):
+            for terms in questions * 2 if stage == 1 else questions[::-1]:  # the last one first again
+                kept, new = growing.search(terms, k=4), fresh.search(terms, k=4)
+                assert kept.idf == new.idf and kept.docs.tolist() == new.docs.tolist()
+                assert 0 < len(growing._plans) <= 50
+                fresh = search.SearchIndex(fresh.segments)  # nothing kept
+            if stage == 1:
+                growing.add(second)
+                fresh = search.SearchIndex([first, second])
+
+
 def test_copies_of_one_text_rank_in_the_order_they_were_indexed(
     records: list[dict], tmp_path: Path, monkeypatch
 ) -> None:
