@@ -41,9 +41,8 @@ def top_k(question: Question, size: int, k: int) -> tuple[np.ndarray, np.ndarray
     """The k best documents (global doc numbers and their scores, best first, equal scores to the
     lower doc number, none scored 0), and how many postings were added up to find them.
 
-    Each piece keeps its documents in its own range of the buffers (that of its doc numbers), and
-    leaves its scores zeroed again: the candidates' scores are copied out first, on the thread
-    that set them."""
+    Each piece keeps its candidates and their scores in its own range of the buffers (that of its
+    doc numbers): the two threads never write where the other does."""
     if question.postings >= PARALLEL_MIN_POSTINGS:
         found = shared_top_k(question, PIECE_DOCS, size, k)
         if found is not None:

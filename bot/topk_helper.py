@@ -272,7 +272,7 @@ def _take(control, seen, segments, tables, buffers, top_docs, top_scores):
     """Take pieces until none is left; returns how many this thread searched."""
     seg_docs, seg_tfs, seg_norms, seg_base = segments[:4]
     seg, first, end, list_lo, list_hi, starts, ends, weights, bounds, live, added = tables
-    scores, touched, candidates, found_scores = buffers
+    spare_scores, spare_docs, candidates, found_scores = buffers
     taken = 0
     while True:
         piece = atomic_add(control, _NEXT, 1)
@@ -289,7 +289,7 @@ def _take(control, seen, segments, tables, buffers, top_docs, top_scores):
         hi = list_hi[s]
         live_end, piece_added = _segment_top_k(
             seg_docs[s], seg_tfs[s], seg_norms[s], starts[lo:hi], ends[lo:hi], weights[lo:hi], bounds[lo:hi],
-            seg_base[s], scores, touched, candidates, found_scores, top_docs[:k], top_scores[:k], first[piece],
+            seg_base[s], spare_scores, spare_docs, candidates, found_scores, top_docs[:k], top_scores[:k], first[piece],
             end[piece],
         )  # fmt: skip
         live[piece] = live_end

@@ -6,23 +6,27 @@ find the new documents, filter the candidates), several times a list. One loop o
 does all of that at once and keeps the k best documents as it goes, so the threshold that lets
 lists be skipped is known from the first list on rather than recomputed after each.
 
-The search, per piece of a segment (its lists in the order given, rarest first):
-1. score whole lists while a document none of the scored lists holds could still reach the k-th
-   best score (the sum of the bounds of the lists not yet scored is at least that score: each
+The search, per piece of a segment (its lists in the order given, rarest first), keeps its
+candidates as a list of documents, ascending, beside their scores:
+1. add whole lists while a document none of the added lists holds could still reach the k-th
+   best score (the sum of the bounds of the lists not yet added is at least that score: each
    list's bound is the largest impact it holds, which the index keeps per term, times the
-   term's weight);
+   term's weight): the candidates become their union with the list, in one merge;
    after two, score the best documents so far whole (binary search in every list), which lifts
    the k-th best score close to its final value at once;
 2. then, for each remaining list, drop the candidates that can no longer reach the k-th best even
-   with every remaining list (unless they outnumber the list's postings: the pass below skips
-   them by their score), and add the list's impacts to the ones left: by galloping search when
-   they are few against the list, by one pass over the list otherwise.
+   with every remaining list, and add the list's impacts to the ones left: by galloping search
+   when they are few against the list, by one pass beside it otherwise.
 Every document that can reach the top k is scored exactly, so the top k is the exhaustive one
 (up to float32 rounding: scores are added in this order, not the question's).
 
-The passes over a list touch a document's norm and score a few postings ahead of where they add
-(a prefetch hint): those are scattered over the piece, and waiting for each in turn was most of a
-pass (single thread, questions taken in turn: ~15% quicker).
+Candidates beside their scores, not scores in an array over the piece's documents: the array
+was written and read at scattered places (a cache miss a posting), the dropping and the passes
+read it again, and it was zeroed after each piece. At a million articles, one thread, questions
+taken in turn: the search 5-20% quicker, the same top k.
+
+The first passes read a document's norm a few postings ahead of where they add (a prefetch
+hint): those are scattered over the piece, and waiting for each in turn was most of a pass.
 
 How pieces are cut and shared by two threads: bot/topk.py.
 """
@@ -68,8 +72,8 @@ Piece = tuple[int, int, int]
 
 
 def scratch_buffers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Zeroed scores, touched and candidate docs, candidates' scores for `size` documents: what a
-    piece's loops write, each piece in its own range."""
+    """Spare scores and docs (a union being made), candidate docs and their scores for `size`
+    documents: what a piece's loops write, each piece in its own range."""
     room = size + size // 8
     return (
         np.zeros(room, dtype=np.float32),
@@ -185,10 +189,10 @@ def _sample(
     ends: np.ndarray,
     weights: np.ndarray,
     base: int,
-    scores: np.ndarray,
-    touched: np.ndarray,
+    held_docs: np.ndarray,
+    held_scores: np.ndarray,
     first: int,
-    used: int,
+    end: int,
     top_docs: np.ndarray,
     top_scores: np.ndarray,
 ) -> float:
@@ -197,11 +201,10 @@ def _sample(
     best = np.full(SAMPLE, -1, dtype=np.int64)
     best_scores = np.zeros(SAMPLE, dtype=np.float32)
     low = 0
-    for j in range(first, used):
-        g = touched[j]
-        if scores[g] > best_scores[low]:
-            best[low] = g
-            best_scores[low] = scores[g]
+    for j in range(first, end):
+        if held_scores[j] > best_scores[low]:
+            best[low] = held_docs[j]
+            best_scores[low] = held_scores[j]
             for s in range(SAMPLE):
                 if best_scores[s] < best_scores[low]:
                     low = s
@@ -223,6 +226,44 @@ def _sample(
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
+def _add_whole(
+    docs, tfs, norms, lo, hi, weight, base, held_docs, held_scores, first, end, out_docs, out_scores,
+    top_docs, top_scores, kth,
+):  # fmt: skip
+    """Add a whole list to the documents held (held_docs[first:end], ascending, with their scores):
+    the union, ascending, goes to out_docs/out_scores from `first` on. Returns where it ends and
+    the k-th best score."""
+    out = first
+    j = first
+    last = hi - 1
+    for p in range(lo, hi):
+        prefetch(norms, docs[min(p + PREFETCH_AHEAD, last)])
+        g = base + docs[p]
+        while j < end and held_docs[j] < g:  # held, not in this list: as they were
+            out_docs[out] = held_docs[j]
+            out_scores[out] = held_scores[j]
+            out += 1
+            j += 1
+        old = np.float32(0)
+        if j < end and held_docs[j] == g:
+            old = held_scores[j]
+            j += 1
+        tf = np.float32(tfs[p])
+        score = old + (tf / (norms[g - base] + tf)) * _K1_PLUS_1 * weight
+        out_docs[out] = g
+        out_scores[out] = score
+        out += 1
+        if score > kth:
+            kth = _offer(top_docs, top_scores, g, score)
+    while j < end:
+        out_docs[out] = held_docs[j]
+        out_scores[out] = held_scores[j]
+        out += 1
+        j += 1
+    return out, kth
+
+
+@nb.njit(cache=True, nogil=True, boundscheck=False)
 def _segment_top_k(
     docs: np.ndarray,
     tfs: np.ndarray,
@@ -232,8 +273,8 @@ def _segment_top_k(
     weights: np.ndarray,
     bounds: np.ndarray,
     base: int,
-    scores: np.ndarray,
-    touched: np.ndarray,
+    spare_scores: np.ndarray,
+    spare_docs: np.ndarray,
     candidates: np.ndarray,
     found_scores: np.ndarray,
     top_docs: np.ndarray,
@@ -241,121 +282,96 @@ def _segment_top_k(
     first_doc: int,
     end_doc: int,
 ) -> tuple[int, int]:
-    """One piece's part of top_k(): the segment's documents first_doc ≤ doc < end_doc. They go to
-    touched[base + first_doc:], its candidates and their scores to candidates[base + first_doc:]
-    and found_scores[base + first_doc:] (a piece's range of the buffers is its own), and their
-    scores are zeroed again. Returns where its candidates end, and how many postings were added."""
+    """One piece's part of top_k(): the segment's documents first_doc ≤ doc < end_doc. Its
+    candidates, ascending, and their scores go to candidates[base + first_doc:] and
+    found_scores[base + first_doc:] (a piece's range of the buffers is its own; spare_docs and
+    spare_scores, the same range, hold a union being made). Returns where its candidates end, and
+    how many postings were added."""
     lists = starts.shape[0]
     starts, ends = _cut(docs, starts, ends, first_doc, end_doc)
-    used = kept = base + first_doc
+    first = base + first_doc
+    held_docs, held_scores, out_docs, out_scores = candidates, found_scores, spare_docs, spare_scores
+    end = first
     added = 0
     remaining = 0.0  # the most the lists not yet scored can add to one document
     for i in range(lists):
         remaining += bounds[i]
     remaining *= 1.0 + SCORE_SLACK
     kth = _kth(top_scores)
-    first = used
     i = 0
     while i < lists and remaining >= kth:  # a document in none of the scored lists might still win
-        weight = weights[i]
-        last = ends[i] - 1
-        for p in range(starts[i], ends[i]):
-            ahead = docs[min(p + PREFETCH_AHEAD, last)]
-            prefetch(norms, ahead)
-            prefetch(scores, base + ahead)
-            doc = docs[p]
-            tf = np.float32(tfs[p])
-            impact = (tf / (norms[doc] + tf)) * _K1_PLUS_1
-            g = base + doc
-            old = scores[g]
-            score = old + impact * weight
-            scores[g] = score
-            if old == 0:
-                touched[used] = g
-                used += 1
-            if score > kth:
-                kth = _offer(top_docs, top_scores, g, score)
+        end, kth = _add_whole(
+            docs, tfs, norms, starts[i], ends[i], weights[i], base, held_docs, held_scores, first, end, out_docs,
+            out_scores, top_docs, top_scores, kth,
+        )  # fmt: skip
+        held_docs, held_scores, out_docs, out_scores = out_docs, out_scores, held_docs, held_scores
         added += ends[i] - starts[i]
         remaining -= bounds[i] * (1.0 - SCORE_SLACK)
         i += 1
         if i == SAMPLE_AFTER and i < lists and remaining >= kth:
             kth = _sample(
-                docs, tfs, norms, starts, ends, weights, base, scores, touched, first, used, top_docs, top_scores
+                docs, tfs, norms, starts, ends, weights, base, held_docs, held_scores, first, end, top_docs, top_scores
             )
-    start = kept  # this segment's candidates: the documents the scored lists hold
-    for j in range(first, used):
-        candidates[kept] = touched[j]
-        kept += 1
-    ordered = False
     while i < lists:
+        # The candidates that can no longer reach the k-th best even with every list left are
+        # dropped as the list is added to the others (in place: they are ascending, as the list is).
         floor = kth - remaining
         weight = weights[i]
         lo = starts[i]
         hi = ends[i]
-        # Drop the candidates that can no longer reach the k-th best: unless they outnumber the
-        # list's postings, when one pass over the list (which skips them by their score) costs
-        # less than the dropping would; the last step below drops them all the same.
-        if kept - start <= hi - lo:
-            live = start
-            for j in range(start, kept):
-                if scores[candidates[j]] >= floor:
-                    candidates[live] = candidates[j]
-                    live += 1
-            kept = live
-        if (kept - start) * GALLOP_RATIO < hi - lo:
-            if not ordered:
-                candidates[start:kept].sort()
-                ordered = True
+        kept = first
+        if (end - first) * GALLOP_RATIO < hi - lo:  # few: gallop to each in the list
             at = lo
-            for j in range(start, kept):
-                g = candidates[j]
+            for j in range(first, end):
+                score = held_scores[j]
+                if score < floor:
+                    continue
+                g = held_docs[j]
                 doc = g - base
-                if at >= hi:
-                    break
-                if docs[at] < doc:  # gallop: double the step, then binary search the last one
+                if at < hi and docs[at] < doc:  # gallop: double the step, then binary search the last one
                     step = 1
                     below = at
                     while below + step < hi and docs[below + step] < doc:
                         below += step
                         step *= 2
                     at = _first_at_least(docs, below + 1, min(below + step, hi), doc)
-                    if at >= hi:
-                        break
-                if docs[at] == doc:
+                if at < hi and docs[at] == doc:
                     added += 1
                     tf = np.float32(tfs[at])
-                    impact = (tf / (norms[doc] + tf)) * _K1_PLUS_1
-                    score = scores[g] + impact * weight
-                    scores[g] = score
+                    score = score + (tf / (norms[doc] + tf)) * _K1_PLUS_1 * weight
                     if score > kth:
                         kth = _offer(top_docs, top_scores, g, score)
-        else:
-            for p in range(lo, hi):
-                prefetch(scores, base + docs[min(p + PREFETCH_AHEAD, hi - 1)])
-                doc = docs[p]
-                g = base + doc
-                old = scores[g]
-                if old > 0 and old >= floor:  # a live candidate (the rest are 0 or dropped)
+                held_docs[kept] = g
+                held_scores[kept] = score
+                kept += 1
+        else:  # many: one pass over the list beside them
+            p = lo
+            for j in range(first, end):
+                score = held_scores[j]
+                if score < floor:
+                    continue
+                g = held_docs[j]
+                doc = g - base
+                while p < hi and docs[p] < doc:
+                    p += 1
+                if p < hi and docs[p] == doc:
                     added += 1
                     tf = np.float32(tfs[p])
-                    impact = (tf / (norms[doc] + tf)) * _K1_PLUS_1
-                    score = old + impact * weight
-                    scores[g] = score
+                    score = score + (tf / (norms[doc] + tf)) * _K1_PLUS_1 * weight
                     if score > kth:
                         kth = _offer(top_docs, top_scores, g, score)
+                held_docs[kept] = g
+                held_scores[kept] = score
+                kept += 1
+        end = kept
         remaining -= bounds[i] * (1.0 - SCORE_SLACK)
         i += 1
     floor = kth - max(remaining, 0.0)
-    live = start
-    for j in range(start, kept):
-        g = candidates[j]
-        if scores[g] >= floor:
-            candidates[live] = g
-            found_scores[live] = scores[g]
+    live = first
+    for j in range(first, end):  # the survivors, to candidates/found_scores (held may be the spare)
+        score = held_scores[j]
+        if score >= floor:
+            candidates[live] = held_docs[j]
+            found_scores[live] = score
             live += 1
-    if (used - base - first_doc) * 16 > end_doc - first_doc:  # zero what was set: all, when it is most
-        scores[base + first_doc : base + end_doc] = 0
-    else:
-        for j in range(base + first_doc, used):
-            scores[touched[j]] = 0
     return live, added
