@@ -68,8 +68,9 @@ def _record(article: Article) -> bytes:
 
 
 def _article(data: bytes) -> Article:
+    # decoded first: json.loads of bytes works out their encoding in Python (~3 µs a record)
     (id_, title, paragraphs, kicker, subtitle, (raw, reporters, correspondents), districts, date, url, source, kind,
-     order) = json.loads(data)  # fmt: skip
+     order) = json.loads(data.decode())  # fmt: skip
     return Article(id_, title, tuple(paragraphs), kicker, subtitle, Byline(tuple(reporters), tuple(correspondents), raw),
                    tuple(districts), date, url, source, kind, order)  # fmt: skip
 
