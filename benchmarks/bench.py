@@ -453,15 +453,22 @@ def _latency_runs(result: dict, work: Path, specs: dict[str, dict], quiet: bool,
     log(f"[{result['label']}] {', '.join(names)} taking turns, {runs} more latency runs each", quiet)
     measured = {name: [{key: result["systems"][name][key] for key in ("p50_ms", "p99_ms")}] for name in specs}
     for run in range(runs):
-        shift = run % len(names)
-        order = names[shift:] + names[:shift]
-        for name in order if run % 2 else order[::-1]:
+        for name in turn_order(names, run):
             measured[name].append(run_child(specs[name], work)["done"]["latency"])
     for name, values in measured.items():
         system = result["systems"][name]
         system["latency_runs"] = [v["p50_ms"] for v in values]
         system["p50_ms"] = statistics.median(v["p50_ms"] for v in values)
         system["p99_ms"] = statistics.median(v["p99_ms"] for v in values)
+
+
+def turn_order(names: list[str], run: int) -> list[str]:
+    """Who runs when in latency run `run`: the first place rotates, so that no system always runs
+    first or always right after another (the machine's speed drifts over a run); with three or
+    more, every other run also reverses who follows whom."""
+    shift = run % len(names)
+    order = names[shift:] + names[:shift]
+    return order[::-1] if len(names) > 2 and run % 2 else order
 
 
 def _loadavg() -> list[float] | None:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from benchmarks import synthetic
-from benchmarks.bench import run_bench
+from benchmarks.bench import run_bench, turn_order
 from benchmarks.report import format_report
 from bot import cache, index, search
 from bot.text import Analyzer, Term, load_lexicon
@@ -167,6 +167,19 @@ def _bm25_by_brute_force(search_index: search.SearchIndex, terms: list[Term]) ->
             norm = search.K1 * (1 - search.B + search.B * segment.doc_len[docs] / avgdl)
             scores[docs + base] += idf * term.weight * tf * (search.K1 + 1) / (tf + norm)
     return scores
+
+
+def test_systems_take_turns_at_going_first() -> None:
+    """The latency runs rotate who goes first (two systems alternate), every system runs in every
+    run once, and none always runs right after the same one."""
+    for names in (["ours", "tantivy"], ["ours", "bm25s", "tantivy"]):
+        orders = [turn_order(names, run) for run in range(len(names) * 2)]
+        assert all(sorted(order) == sorted(names) for order in orders)
+        assert {order[0] for order in orders} == set(names)
+        for name in names:
+            before = {order[order.index(name) - 1] for order in orders if order.index(name) > 0}
+            assert len(before) == len(names) - 1 or len(names) == 2
+    assert [turn_order(["ours", "tantivy"], run)[0] for run in range(3)] == ["ours", "tantivy", "ours"]
 
 
 @pytest.mark.parametrize("warm", [False, True])
