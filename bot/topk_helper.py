@@ -1,7 +1,7 @@
 """The second thread of a shared question (bot/topk.py), living in compiled code.
 
-The question's thread writes the pieces into a job's tables and publishes them with atomic
-stores; both threads take the next piece with an atomic add and search it with the same loops
+The question's thread lays out its lists and pieces in a job's tables (compiled too: from its
+terms' rows in each segment) and publishes the pieces with atomic stores; both threads take the next piece with an atomic add and search it with the same loops
 (bot/topk_loops.py), and the question's thread waits, spinning, for the pieces the helper took.
 Neither needs the GIL for any of it. Between questions the helper spins for SPIN_SECONDS, then
 sleeps until a question wakes it: a question never waits for a helper that has not come, it
@@ -10,7 +10,8 @@ only waits for the pieces the helper took.
 A job holds what stays from question to question: the segments' arrays (typed lists), the
 tables, the buffers, and the loops' compiled entry points for their types (called directly, not
 through numba's dispatcher). A new state of the index (a page added: new norms) makes a new job; the
-helper leaves the old one when it sees it stopped.
+helper leaves the old one when it sees it stopped. A question searched alone (the helper busy, or
+lists too short to share) runs the same loops on a job of its own thread's that no helper serves.
 """
 
 from __future__ import annotations
@@ -388,15 +389,15 @@ def _lay_out(segments, tables, rows, weights, piece_docs):
         if list_hi[n] > list_lo[n]:
             size = seg_norms[n].shape[0]
             parts = max(1, int(np.rint(size / piece_docs))) if piece_docs > 0 else 1
-            pieces = _cut(seg, first, end, pieces, n, 0, size, parts)
+            pieces = _cut_pieces(seg, first, end, pieces, n, 0, size, parts)
     if piece_docs > 0 and pieces > 1:
         pieces -= 1
-        pieces = _cut(seg, first, end, pieces, seg[pieces], first[pieces], end[pieces], 4)
+        pieces = _cut_pieces(seg, first, end, pieces, seg[pieces], first[pieces], end[pieces], 4)
     return pieces
 
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
-def _cut(seg, first, end, at, number, first_doc, end_doc, parts):
+def _cut_pieces(seg, first, end, at, number, first_doc, end_doc, parts):
     """Segment `number`'s documents first_doc ≤ doc < end_doc as `parts` pieces of even size, from
     piece `at` on; returns where the pieces end."""
     for j in range(parts):

@@ -227,9 +227,23 @@ def _sample(
 
 @nb.njit(cache=True, nogil=True, boundscheck=False)
 def _add_whole(
-    docs, tfs, norms, lo, hi, weight, base, held_docs, held_scores, first, end, out_docs, out_scores,
-    top_docs, top_scores, kth,
-):  # fmt: skip
+    docs: np.ndarray,
+    tfs: np.ndarray,
+    norms: np.ndarray,
+    lo: int,
+    hi: int,
+    weight: np.float32,
+    base: int,
+    held_docs: np.ndarray,
+    held_scores: np.ndarray,
+    first: int,
+    end: int,
+    out_docs: np.ndarray,
+    out_scores: np.ndarray,
+    top_docs: np.ndarray,
+    top_scores: np.ndarray,
+    kth: float,
+) -> tuple[int, float]:
     """Add a whole list to the documents held (held_docs[first:end], ascending, with their scores):
     the union, ascending, goes to out_docs/out_scores from `first` on. Returns where it ends and
     the k-th best score."""
