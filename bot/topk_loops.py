@@ -334,49 +334,35 @@ def _segment_top_k(
         lo = starts[i]
         hi = ends[i]
         kept = first
-        if (end - first) * GALLOP_RATIO < hi - lo:  # few: gallop to each in the list
-            at = lo
-            for j in range(first, end):
-                score = held_scores[j]
-                if score < floor:
-                    continue
-                g = held_docs[j]
-                doc = g - base
-                if at < hi and docs[at] < doc:  # gallop: double the step, then binary search the last one
+        # Few against the list: gallop to each; many: step through the list beside them.
+        gallop = (end - first) * GALLOP_RATIO < hi - lo
+        at = lo
+        for j in range(first, end):
+            score = held_scores[j]
+            if score < floor:
+                continue
+            g = held_docs[j]
+            doc = g - base
+            if at < hi and docs[at] < doc:
+                if gallop:  # double the step, then binary search the last one
                     step = 1
                     below = at
                     while below + step < hi and docs[below + step] < doc:
                         below += step
                         step *= 2
                     at = _first_at_least(docs, below + 1, min(below + step, hi), doc)
-                if at < hi and docs[at] == doc:
-                    added += 1
-                    tf = np.float32(tfs[at])
-                    score = score + (tf / (norms[doc] + tf)) * _K1_PLUS_1 * weight
-                    if score > kth:
-                        kth = _offer(top_docs, top_scores, g, score)
-                held_docs[kept] = g
-                held_scores[kept] = score
-                kept += 1
-        else:  # many: one pass over the list beside them
-            p = lo
-            for j in range(first, end):
-                score = held_scores[j]
-                if score < floor:
-                    continue
-                g = held_docs[j]
-                doc = g - base
-                while p < hi and docs[p] < doc:
-                    p += 1
-                if p < hi and docs[p] == doc:
-                    added += 1
-                    tf = np.float32(tfs[p])
-                    score = score + (tf / (norms[doc] + tf)) * _K1_PLUS_1 * weight
-                    if score > kth:
-                        kth = _offer(top_docs, top_scores, g, score)
-                held_docs[kept] = g
-                held_scores[kept] = score
-                kept += 1
+                else:
+                    while at < hi and docs[at] < doc:
+                        at += 1
+            if at < hi and docs[at] == doc:
+                added += 1
+                tf = np.float32(tfs[at])
+                score = score + (tf / (norms[doc] + tf)) * _K1_PLUS_1 * weight
+                if score > kth:
+                    kth = _offer(top_docs, top_scores, g, score)
+            held_docs[kept] = g
+            held_scores[kept] = score
+            kept += 1
         end = kept
         remaining -= bounds[i] * (1.0 - SCORE_SLACK)
         i += 1
