@@ -67,10 +67,6 @@ class Question(NamedTuple):
     postings: int  # how many postings its lists hold in all
 
 
-# A piece: a segment's number, and the range first ≤ doc < end of its local doc numbers.
-Piece = tuple[int, int, int]
-
-
 def scratch_buffers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Spare scores and docs (a union being made), candidate docs and their scores for `size`
     documents: what a piece's loops write, each piece in its own range."""
