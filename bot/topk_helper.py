@@ -355,7 +355,8 @@ def _lay_out(segments, tables, rows, weights, piece_docs):
     """Write the question's lists in every segment (its terms' rows, rarest first) and its pieces
     into the tables; returns how many pieces. A segment with lists is cut in pieces of about
     piece_docs documents (0: one piece), the one with most postings first, and the last piece in
-    quarters: the two threads end together."""
+    quarters: the two threads end together. _Job sizes the tables by this rule (_parts): the loops
+    check no bounds, so the two change together."""
     seg_norms, seg_indptrs, seg_bounds, seg_scales = segments[2], segments[4], segments[5], segments[6]
     seg, first, end, list_lo, list_hi, starts, ends, list_weights, bounds = tables[:9]
     terms, count = rows.shape
