@@ -123,6 +123,14 @@ def _k_best(
     return docs[:held].copy(), scores[:held].copy()
 
 
+@nb.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _impact(tf_count: int, norm: np.float32) -> np.float32:
+    """BM25's tf·(K1+1)/(tf+norm), in float32 as search.py works it out: every place a posting is
+    added computes it so, and the sums stay the same bits."""
+    tf = np.float32(tf_count)
+    return (tf / (norm + tf)) * _K1_PLUS_1
+
+
 @nb.njit(cache=True, nogil=True, boundscheck=False)
 def _cut(
     docs: np.ndarray, starts: np.ndarray, ends: np.ndarray, first_doc: int, end_doc: int
@@ -214,8 +222,7 @@ def _sample(
         for i in range(starts.shape[0]):  # in the order the search adds them: the same float sum
             lo = _first_at_least(docs, starts[i], ends[i], doc)
             if lo < ends[i] and docs[lo] == doc:
-                tf = np.float32(tfs[lo])
-                score = score + (tf / (norms[doc] + tf)) * _K1_PLUS_1 * weights[i]
+                score = score + _impact(tfs[lo], norms[doc]) * weights[i]
         if score > kth:
             kth = _offer(top_docs, top_scores, g, score)
     return kth
@@ -258,8 +265,7 @@ def _add_whole(
         if j < end and held_docs[j] == g:
             old = held_scores[j]
             j += 1
-        tf = np.float32(tfs[p])
-        score = old + (tf / (norms[g - base] + tf)) * _K1_PLUS_1 * weight
+        score = old + _impact(tfs[p], norms[g - base]) * weight
         out_docs[out] = g
         out_scores[out] = score
         out += 1
@@ -352,8 +358,7 @@ def _segment_top_k(
                         at += 1
             if at < hi and docs[at] == doc:
                 added += 1
-                tf = np.float32(tfs[at])
-                score = score + (tf / (norms[doc] + tf)) * _K1_PLUS_1 * weight
+                score = score + _impact(tfs[at], norms[doc]) * weight
                 if score > kth:
                     kth = _offer(top_docs, top_scores, g, score)
             held_docs[kept] = g
