@@ -80,7 +80,7 @@ _SOLO = threading.local()
 
 class _Job:
     """One state of the index, as the two threads' loops read it, with tables for questions of up
-    to `lists` lists and pieces of about `piece_docs` documents or more."""
+    to twice `lists` lists (at least 64) and pieces of about `piece_docs` documents or more."""
 
     def __init__(
         self, segments: Segments, buffers: tuple[np.ndarray, ...], lists: int, piece_docs: int, helped: bool = True
@@ -99,7 +99,7 @@ class _Job:
             List(segments.row_bounds),
             np.array(segments.scales, dtype=np.float64),
         )
-        self.lists = max(lists, 64)
+        self.lists = max(2 * lists, 64)  # room for longer questions than the one that made it
         self.piece_docs = piece_docs
         pieces = sum(_parts(len(norms), piece_docs) for norms in segments.norms) + 3  # + the last one's quarters
         self.tables = (
@@ -189,7 +189,7 @@ class _State:
         if job is None or not job.fits(question.segments, buffers, lists, piece_docs):
             if job is not None:
                 job.control[_STOP] = 1  # the helper leaves it for this one
-            job = self.job = _Job(question.segments, buffers, 2 * lists, piece_docs)
+            job = self.job = _Job(question.segments, buffers, lists, piece_docs)
         self._start()
         if not job.control[_AWAKE]:
             self.wake.set()
