@@ -24,6 +24,7 @@ import numpy as np
 from .config import IMPACT_CACHE_ENV
 from .index import K1, B, Segment
 from .passages import Layout
+from .resident import make_resident, memory_budget
 from .text import Term
 
 if TYPE_CHECKING:  # bot.topk_loops loads numba: only large archives import it, on a thread
@@ -203,11 +204,31 @@ class SearchIndex:
 
         A small archive: every posting's impact, as bm25s works them out at index time (one
         vectorised pass a segment; kept in memory only, since every impact changes with avgdl).
-        A large one: its compiled loops, loaded from numba's cache (compiled the first time).
+        A large one: its compiled loops, loaded from numba's cache (compiled the first time) on
+        their own thread. Then either way the mapped arrays questions read are made resident
+        (bot/resident.py): for a large one while its loops load, before the first answer.
         """
         if self.size > EXHAUSTIVE_MAX_ARTICLES:
-            compiled_search(wait=None)
-            return
+            compiled_search(wait=False)
+        else:
+            self._work_out_impacts()
+        make_resident(self._read_at_random(), memory_budget())
+
+    def _read_at_random(self) -> Iterator[np.ndarray]:
+        """The mapped arrays in the order questions need them resident: what every question
+        reads a page of per word (term offsets, bounds), per candidate (sentence layouts), then
+        the postings; each kind for every segment before the next kind."""
+        for segment in self.segments:
+            yield segment.indptr
+            yield segment.bounds
+        for segment in self.segments:
+            layouts = segment.layouts
+            yield from (layouts.indptr, layouts.starts, layouts.ends, layouts.paragraphs, layouts.facts)
+        for segment in self.segments:
+            yield segment.docs
+            yield segment.tfs
+
+    def _work_out_impacts(self) -> None:
         impacts = self._impacts  # before the norms: an add() in between leaves this list unused
         norms = self._doc_norms()
         budget = _impact_budget()
