@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import logging
 import mmap
 import os
@@ -69,8 +70,12 @@ def _populate(array: np.ndarray, size: int) -> None:
     first = start - start % PAGE
     madvise = _madvise()
     # ctypes releases the GIL for the call: questions go on answering meanwhile.
-    if madvise is not None and madvise(first, start + size - first, MADV_POPULATE_READ) == 0:
-        return
+    if madvise is not None:
+        if madvise(first, start + size - first, MADV_POPULATE_READ) == 0:
+            return
+        error = ctypes.get_errno()
+        if error not in (errno.EINVAL, errno.ENOSYS):  # EFAULT: a page reading it would fault on
+            raise OSError(error, os.strerror(error))
     # An older kernel or another system: one read a page faults each in (and its neighbours).
     raw = array.reshape(-1).view(np.uint8)[:size]
     int(raw[::PAGE].sum(dtype=np.uint64))

@@ -74,6 +74,19 @@ def test_arrays_are_made_resident_in_their_order_until_the_budget_is_spent(mappe
     assert not any(_pages_mapped(mapped_array, 0, PAGE))
 
 
+def test_pages_past_the_end_of_a_shrunk_file_are_left_alone(tmp_path: Path) -> None:
+    """Reading a mapped page past the end of its file kills the process (SIGBUS): a file cut
+    short under the mapping is left as it is, never read page by page."""
+    path = tmp_path / "postings"
+    path.write_bytes(bytes(16 << 20))
+    with path.open("rb") as handle:
+        mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    array = np.frombuffer(mapping, dtype=np.uint8)
+    os.truncate(path, 4 << 20)
+    assert resident.make_resident([array[: 4 << 20], array], 32 << 20) == 4 << 20
+    assert all(_pages_mapped(array, 0, 4 << 20))
+
+
 def test_a_hint_that_fails_leaves_the_array_as_it_was(monkeypatch) -> None:
     def refused(array: np.ndarray, size: int) -> None:
         raise OSError("not supported here")
