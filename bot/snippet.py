@@ -165,7 +165,7 @@ class QuestionView:
     asked: str | None  # the thing a which-question asks to name (哪个村 → 村: 田种湾村 names one)
     unit: str | None  # how-many: the unit asked (个, 人, 米 …, 长度 for 多长)
     counted: str | None  # and the thing counted (多少个班 → 班)
-    forms: tuple[tuple[str, tuple[tuple[str, re.Pattern[str] | None], ...]], ...]  # see _forms()
+    forms: tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]  # see _forms()
 
     @classmethod
     def of(cls, text: str, terms: Sequence[Term], idf: dict[str, float], asks: Sequence[str]) -> QuestionView:
@@ -196,23 +196,23 @@ class QuestionView:
         term_sentences: dict[str, set[int]] = {}
         for term, forms in self.forms:
             numbers: set[int] = set()
-            for form, pattern in forms:
+            for form, whole_word in forms:
                 size = len(form)
-                if pattern is None:  # str.find: many times faster than a pattern
-                    place = find(form)
-                    if place >= 0:
-                        found.add(term)
-                    while place >= 0:
-                        number = bisect_right(starts, place) - 1
-                        if number >= 0 and place + size <= ends[number]:
-                            numbers.add(number)
+                place = find(form)  # str.find: many times faster than a pattern
+                while place >= 0:
+                    end = place + size
+                    # An ASCII form only as a whole word (15 is not in 2015), as a regex's
+                    # finditer would take it: the next match is looked for after this one.
+                    if whole_word and (
+                        (place and norm[place - 1] in _WORD_BEFORE) or (end < len(norm) and norm[end] in _WORD_AFTER)
+                    ):
                         place = find(form, place + 1)
-                    continue
-                for match in pattern.finditer(norm):
+                        continue
                     found.add(term)
-                    number = bisect_right(starts, match.start()) - 1
-                    if number >= 0 and match.start() + size <= ends[number]:
+                    number = bisect_right(starts, place) - 1
+                    if number >= 0 and end <= ends[number]:
                         numbers.add(number)
+                    place = find(form, end if whole_word else place + 1)
             if numbers:
                 term_sentences[term] = numbers
         bigram_counts: dict[int, int] = {}
@@ -232,21 +232,23 @@ class QuestionView:
         return Located(frozenset(found), term_sentences, bigram_counts)
 
 
-def _forms(terms: Sequence[Term]) -> tuple[tuple[str, tuple[tuple[str, re.Pattern[str] | None], ...]], ...]:
+def _forms(terms: Sequence[Term]) -> tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]:
     """Each term with the forms the text may write it in (`_term_forms`)."""
     return tuple((term, _term_forms(term)) for term in dict.fromkeys(t.text for t in terms))
 
 
+# What may not stand right before or after an ASCII form for it to be a whole word (the text is
+# normalised: lower case). A "." before it: 15 is not in 3.15.
+_WORD_BEFORE = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.")
+_WORD_AFTER = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
 @lru_cache(maxsize=4096)
-def _term_forms(term: str) -> tuple[tuple[str, re.Pattern[str] | None], ...]:
-    """The forms the text may write a term in — a number also in Chinese (23, 二十三) — and for an
-    ASCII form the pattern that matches it as a whole word only (15 is not in 2015). Kept per
-    term: residents' questions share most of their words, and a pattern costs a compile."""
+def _term_forms(term: str) -> tuple[tuple[str, bool], ...]:
+    """The forms the text may write a term in — a number also in Chinese (23, 二十三) — each
+    with whether it must stand as a whole word (an ASCII form: 15 is not in 2015)."""
     forms = [form for form in ((term, _chinese_number(term)) if term.isdigit() else (term,)) if form]
-    return tuple(
-        (form, re.compile(rf"(?<![a-z0-9.]){re.escape(form)}(?![a-z0-9])") if form.isascii() else None)
-        for form in forms
-    )
+    return tuple((form, form.isascii()) for form in forms)
 
 
 _DIGITS = "零一二三四五六七八九"

@@ -118,3 +118,44 @@ def test_no_input_makes_define_or_a_follow_up_raise(engine: Engine, text: str, e
     answer = engine.answer(text, article_id=QINGHUA, exclude=exclude)
     assert answer.found and answer.article.id == QINGHUA
     assert len(answer.snippet.text) <= SNIPPET_MAX
+
+
+def _located(body: str, terms: list[str]):
+    from bot.passages import analyse
+    from bot.snippet import QuestionView
+    from bot.text import Term
+
+    article = analyse("标题", body, segment=list)
+    view = QuestionView.of(" ".join(terms), [Term(t) for t in terms], dict.fromkeys(terms, 1.0), [])
+    return view.locate(article)
+
+
+def test_a_number_or_latin_word_of_the_question_counts_only_as_a_whole_word() -> None:
+    body = "2015年建成。共有15个班。版本3.15发布。app15上线。来了十五人。15"
+    located = _located(body, ["15"])
+    # 2015, 3.15 and app15 are other words; 十五 is 15 as the text may write it.
+    assert located.term_sentences == {"15": {1, 4, 5}}
+    assert _located("2015年建成。", ["15"]).found == frozenset()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.text(alphabet="15a.中。", max_size=40),
+    term=st.sampled_from(["15", "1", "a1", "11", "5.1", "a"]),
+)
+def test_whole_words_are_found_as_a_pattern_with_word_edges_would(body: str, term: str) -> None:
+    """What the snippet's search finds of an ASCII term is what the regex (?<![a-z0-9.])term
+    (?![a-z0-9]) finds, match after match, mapped to the sentences that hold it."""
+    from bot.passages import analyse
+
+    article = analyse("标题", body, segment=list)
+    pattern = re.compile(rf"(?<![a-z0-9.]){re.escape(term)}(?![a-z0-9])")
+    starts, ends = article.starts, article.ends
+    want: set[int] = set()
+    for match in pattern.finditer(article.norm):
+        number = max((n for n, start in enumerate(starts) if start <= match.start()), default=-1)
+        if number >= 0 and match.end() <= ends[number]:
+            want.add(number)
+    located = _located(body, [term])
+    assert located.term_sentences.get(term, set()) == want
+    assert (term in located.found) == bool(pattern.search(article.norm))
