@@ -72,6 +72,7 @@ class SearchIndex:
         # Each term's rows, df and idf in this state of the index, as questions asked for them:
         # residents' questions share most of their words.
         self._plans: dict[str, tuple[tuple[int, ...], int, float]] = {}
+        self._mapping_in = False  # its mapped arrays being made resident (_map_in_background)
         # Per segment, tf·(K1+1)/(tf+norm) of every posting in the order of `docs` (see warm()).
         self._impacts: list[np.ndarray | None] = []
         for segment in segments:
@@ -123,6 +124,8 @@ class SearchIndex:
         (bot/topk.py), which scores the rarest lists and only looks up, in the longest, the
         documents that can still win. The same top k either way.
         """
+        if not self._mapping_in:
+            self._map_in_background()
         terms = list(terms)
         plans = [self._plan(term) for term in terms]
         idf = {term.text: plan.idf for term, plan in zip(terms, plans, strict=True)}
@@ -204,15 +207,29 @@ class SearchIndex:
 
         A small archive: every posting's impact, as bm25s works them out at index time (one
         vectorised pass a segment; kept in memory only, since every impact changes with avgdl).
-        A large one: its compiled loops, loaded from numba's cache (compiled the first time) on
-        their own thread. Then either way the mapped arrays questions read are made resident
-        (bot/resident.py): for a large one while its loops load, before the first answer.
+        A large one: its compiled loops, loaded from numba's cache (compiled the first time).
         """
         if self.size > EXHAUSTIVE_MAX_ARTICLES:
-            compiled_search(wait=False)
-        else:
-            self._work_out_impacts()
-        make_resident(self._read_at_random(), memory_budget())
+            compiled_search(wait=None)
+            return
+        impacts = self._impacts  # before the norms: an add() in between leaves this list unused
+        norms = self._doc_norms()
+        budget = _impact_budget()
+        for number, (segment, norm) in enumerate(zip(self.segments[: len(impacts)], norms, strict=False)):
+            budget -= len(segment.docs)
+            if budget < 0:
+                break
+            if impacts[number] is None:
+                impacts[number] = _impacts_of(segment.tfs, segment.docs, norm)
+
+    def _map_in_background(self) -> None:
+        """Make the mapped arrays questions read resident (bot/resident.py), on a thread of its
+        own: started by the first question, so that a process that only builds or loads the
+        index (ingest, a build, the CLI's listings) never maps the whole of it in."""
+        self._mapping_in = True
+        threading.Thread(
+            target=lambda: make_resident(self._read_at_random(), memory_budget()), name="index-resident", daemon=True
+        ).start()
 
     def _read_at_random(self) -> Iterator[np.ndarray]:
         """The mapped arrays in the order questions need them resident: what every question
@@ -227,17 +244,6 @@ class SearchIndex:
         for segment in self.segments:
             yield segment.docs
             yield segment.tfs
-
-    def _work_out_impacts(self) -> None:
-        impacts = self._impacts  # before the norms: an add() in between leaves this list unused
-        norms = self._doc_norms()
-        budget = _impact_budget()
-        for number, (segment, norm) in enumerate(zip(self.segments[: len(impacts)], norms, strict=False)):
-            budget -= len(segment.docs)
-            if budget < 0:
-                break
-            if impacts[number] is None:
-                impacts[number] = _impacts_of(segment.tfs, segment.docs, norm)
 
     def _impact(self, number: int, row: int, norms: list[np.ndarray]) -> np.ndarray:
         segment = self.segments[number]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import threading
 from dataclasses import fields
 from pathlib import Path
 
@@ -103,12 +104,33 @@ def test_the_budget_is_a_share_of_the_machines_memory() -> None:
     assert 0 < resident.memory_budget() < physical
 
 
-def test_an_index_makes_resident_every_array_questions_read(tmp_path: Path) -> None:
+def test_an_index_makes_resident_every_array_questions_read_once_asked(tmp_path: Path, monkeypatch) -> None:
     """Every array of a segment but the document lengths (read once, into the norms, at load)
-    is one a question reads at random; warm() hands them all over, the per-word ones first."""
+    is one a question reads at random: the first question has them all made resident, on a
+    thread of their own, the per-word ones first; loading alone maps nothing in."""
+    from bot import search
+
     load_engine(SEEDS, cache_dir=tmp_path)
-    index = load_engine(SEEDS, cache_dir=tmp_path).index  # mapped from the cache this time
-    arrays = list(index._read_at_random())
+    engine = load_engine(SEEDS, cache_dir=tmp_path)  # mapped from the cache this time
+    index = engine.index
+    handed: list[tuple[list[np.ndarray], int]] = []
+
+    def recorded(arrays, budget: int) -> int:
+        arrays = list(arrays)
+        handed.append((arrays, budget))
+        return resident.make_resident(arrays, budget)
+
+    monkeypatch.setattr(search, "make_resident", recorded)
+    index.warm()
+    assert handed == []
+    for question in ("清华附中什么时候投入使用？", "郑州", "二七区"):
+        engine.answer(question)
+    for thread in threading.enumerate():
+        if thread.name == "index-resident":
+            thread.join()
+    assert len(handed) == 1
+    arrays, budget = handed[0]
+    assert budget == resident.memory_budget()
     for segment in index.segments:
         read = [getattr(segment, f.name) for f in fields(Segment) if f.name != "doc_len"]
         read += [getattr(segment.layouts, f.name) for f in fields(Layouts)]
@@ -116,8 +138,6 @@ def test_an_index_makes_resident_every_array_questions_read(tmp_path: Path) -> N
         assert len(mapped) == 9
         assert all(any(a is b for b in arrays) for a in mapped)
     assert arrays[0] is index.segments[0].indptr and arrays[-1] is index.segments[-1].tfs
-
-    index.warm()
     for array in arrays:
         if array.nbytes:
             assert all(_pages_mapped(array, 0, array.nbytes))
