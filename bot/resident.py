@@ -3,10 +3,10 @@
 An index cache is mapped (bot/cache.py): a page of it enters the process when a question first
 reads it, by a page fault. A fresh process at a million articles took ~100 of them a question
 over its first few hundred questions (term offsets, postings, sentence layouts), on the path of
-every answer. Asking the kernel to map those pages in at once, on a background thread after
-start, costs a few tens of milliseconds for ~2 GB already in the page cache; the pages are the
-page cache's, shared with every worker over the same cache, and the kernel may still reclaim
-them. It only counts in the resident size, hence a budget.
+every answer. Asking the kernel to map those pages in at once, on a thread the index's first
+question starts (SearchIndex._map_in_background), costs a few tens of milliseconds for ~2 GB
+already in the page cache; the pages are the page cache's, shared with every worker over the same
+cache, and the kernel may still reclaim them. It only counts in the resident size, hence a budget.
 """
 
 from __future__ import annotations
