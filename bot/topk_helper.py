@@ -1,8 +1,9 @@
 """The second thread of a shared question (bot/topk.py), living in compiled code.
 
 The question's thread lays out its lists and pieces in a job's tables (compiled too: from its
-terms' rows in each segment) and publishes the pieces with atomic stores; both threads take the next piece with an atomic add and search it with the same loops
-(bot/topk_loops.py), and the question's thread waits, spinning, for the pieces the helper took.
+terms' rows in each segment) and publishes the pieces with atomic stores; both threads take the
+next piece with an atomic add and search it with the same loops (bot/topk_loops.py), and the
+question's thread waits, spinning, for the pieces the helper took.
 Neither needs the GIL for any of it. Between questions the helper spins for SPIN_SECONDS, then
 sleeps until a question wakes it: a question never waits for a helper that has not come, it
 only waits for the pieces the helper took.
